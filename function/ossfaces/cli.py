@@ -1,0 +1,16 @@
+"""The ``ossfaces`` command line: one group, one subcommand per product verb (DESIGN.md "The user-facing surface").
+
+Dev-only: not deployed to FC. Each command imports its module lazily so that ``ossfaces --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import click
+
+from ossfaces import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ossfaces")
+def main() -> None:
+    """Face metadata for photos in Alibaba Cloud OSS, and the local stack to develop it without the cloud."""
