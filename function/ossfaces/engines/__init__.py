@@ -1,0 +1,53 @@
+"""Engines turn one photo in OSS into IMM-shaped faces. One interface; the setting ``engine`` chooses.
+
+- ``imm``: OSS's ``x-oss-process=imm/detectface`` does the work (IMM bound to the bucket).
+- ``local``: the photo is read and analysed in-process by ``ossfaces.vision`` (models shipped with the code).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import oss2
+
+from ossfaces.settings import Settings
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    """Faces in IMM v1 shape; ``image`` is the ``Image`` block where the engine knows it; ``extra`` holds IMM's top-level fields."""
+
+    faces: list[dict[str, Any]]
+    image: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Engine(Protocol):
+    name: str
+    version: str
+
+    def analyze(self, bucket: oss2.Bucket, key: str, etag: str | None) -> EngineResult:
+        """Analyse the object ``key``; ``etag`` (when given) pins the version analysed: a newer one answers 412.
+
+        Raises ``BadImage`` when the photo cannot be analysed; OSS errors propagate for the pipeline to classify.
+        """
+        ...
+
+
+def if_match(etag: str | None) -> dict[str, str]:
+    """Request headers that make OSS refuse to serve anything but the version the event announced."""
+    return {"If-Match": f'"{etag}"'} if etag else {}
+
+
+@functools.lru_cache(maxsize=4)
+def get_engine(settings: Settings) -> Engine:
+    """The engine ``settings`` choose, built once per process (the local engine loads its models here)."""
+    if settings.engine == "local":
+        from ossfaces.engines.local import LocalEngine
+
+        return LocalEngine(settings)
+    from ossfaces.engines.imm import ImmEngine
+
+    return ImmEngine(settings)

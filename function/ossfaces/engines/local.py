@@ -1,0 +1,38 @@
+"""Engine ``local``: read the photo from OSS and analyse it in-process with the bundled models (``ossfaces.vision``)."""
+
+from __future__ import annotations
+
+import oss2
+
+from ossfaces.engines import EngineResult, if_match
+from ossfaces.errors import BadImage
+from ossfaces.settings import Settings
+from ossfaces.vision import FaceAnalyzer
+
+
+class LocalEngine:
+    name = "local"
+
+    def __init__(self, settings: Settings) -> None:
+        self.max_bytes = settings.max_image_bytes
+        self.analyzer = FaceAnalyzer.load(
+            settings.models_dir,
+            threads=settings.threads or None,
+            min_face_px=settings.min_face_px,
+            score_threshold=settings.score_threshold,
+            max_pixels=settings.max_pixels,
+        )
+        self.version = self.analyzer.version
+
+    def analyze(self, bucket: oss2.Bucket, key: str, etag: str | None) -> EngineResult:
+        data = bucket.get_object(key, headers=if_match(etag)).read(self.max_bytes + 1)
+        if len(data) > self.max_bytes:
+            raise BadImage("InvalidImage.TooLarge", f"the object is larger than {self.max_bytes} bytes")
+        analysis = self.analyzer.analyze(data)
+        image = {
+            "Width": analysis.image.width,
+            "Height": analysis.image.height,
+            "Format": analysis.image.format,
+            "Orientation": analysis.image.orientation,
+        }
+        return EngineResult(faces=[dict(face) for face in analysis.faces], image=image)

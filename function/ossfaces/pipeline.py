@@ -1,0 +1,195 @@
+"""The per-record pipeline: guard → up to date? → engine → write ``<key>.faces.json`` → one JSON log line.
+
+Decisions live here once: which records are skipped and why, how idempotency is decided (the result object's metadata,
+never its body), and how each failure ends (DESIGN.md "Errors").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import oss2
+
+from ossfaces.document import EngineInfo, ErrorInfo, FacesDocument, ImageInfo, SourceInfo
+from ossfaces.engines import Engine
+from ossfaces.errors import BadImage, OssFacesError
+from ossfaces.events import OssRecord
+from ossfaces.settings import Settings
+from ossfaces.storage import classify, is_missing, is_superseded
+
+log = logging.getLogger("ossfaces")
+
+# Result-object metadata: the idempotency key, readable with one HEAD request.
+META_SOURCE_ETAG = "x-oss-meta-ossfaces-source-etag"
+META_ENGINE = "x-oss-meta-ossfaces-engine"
+META_FACES = "x-oss-meta-ossfaces-faces"
+META_STATUS = "x-oss-meta-ossfaces-status"
+
+# Event names that mean "a complete object now exists at this key".
+CREATED_EVENTS = frozenset(
+    {
+        "ObjectCreated:PutObject",
+        "ObjectCreated:PostObject",
+        "ObjectCreated:CopyObject",
+        "ObjectCreated:AppendObject",
+        "ObjectCreated:CompleteMultipartUpload",
+        "ObjectCreated:PutSymlink",
+    }
+)
+
+Action = Literal["processed", "error-document", "skipped"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one record; also the JSON log line."""
+
+    action: Action
+    bucket: str
+    key: str
+    reason: str = ""
+    faces: int = 0
+    engine: str = ""
+    duration_ms: float = 0.0
+    request_id: str = ""
+    error_code: str = ""
+
+    def log_fields(self) -> dict[str, Any]:
+        fields = {k: v for k, v in self.__dict__.items() if v not in ("", None)}
+        fields["faces"] = self.faces
+        return fields
+
+
+def skip_reason(record: OssRecord, settings: Settings) -> str | None:
+    """Why this record is not processed, or None. A skip is not an error."""
+    key = record.key
+    if record.eventName not in CREATED_EVENTS:
+        return f"event {record.eventName} does not create a complete object"
+    if key.endswith(settings.result_suffix):
+        return "the object is a result document (recursion guard)"
+    if not key.lower().endswith(settings.image_suffixes):
+        return "the key does not end in an image suffix (" + ",".join(settings.image_suffixes) + ")"
+    if record.oss.object.size == 0 and record.eventName != "ObjectCreated:PutSymlink":
+        return "the object is empty (0 bytes)"
+    if record.oss.object.size > settings.max_image_bytes:
+        return f"the object is {record.oss.object.size} bytes, over OSSFACES_MAX_IMAGE_BYTES={settings.max_image_bytes}"
+    return None
+
+
+def result_key(key: str, settings: Settings) -> str:
+    return key + settings.result_suffix
+
+
+class Pipeline:
+    """Processes records for one invocation. ``open_bucket(name, region)`` gives a signed oss2 Bucket."""
+
+    def __init__(self, settings: Settings, engine: Engine, open_bucket: Callable[[str, str], oss2.Bucket]) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.open_bucket = open_bucket
+
+    def process(self, record: OssRecord, request_id: str = "") -> Outcome:
+        """Handle one record and log its outcome. Raises ``ConfigError`` / ``TransientError`` to fail the invocation."""
+        started = time.perf_counter()
+        outcome = self._process(record, request_id)
+        outcome = dataclasses.replace(outcome, duration_ms=round((time.perf_counter() - started) * 1000, 1))
+        log.info(json.dumps(outcome.log_fields(), ensure_ascii=False))
+        return outcome
+
+    def _process(self, record: OssRecord, request_id: str) -> Outcome:
+        def outcome(action: Action, reason: str = "", faces: int = 0, error_code: str = "") -> Outcome:
+            return Outcome(
+                action, record.bucket, record.key, reason, faces, self.engine.name, 0.0, request_id, error_code
+            )
+
+        reason = skip_reason(record, self.settings)
+        if reason:
+            return outcome("skipped", reason)
+        bucket = self.open_bucket(record.bucket, record.region)
+        target = result_key(record.key, self.settings)
+        if self._up_to_date(bucket, target, record.etag):
+            return outcome("skipped", "the result is up to date (same source ETag and engine version)")
+        try:
+            result = self.engine.analyze(bucket, record.key, record.etag)
+        except BadImage as exc:
+            self._write(bucket, target, self._document(record, error=exc), record.etag, status="error")
+            return outcome("error-document", exc.message, error_code=exc.code)
+        except oss2.exceptions.OssError as exc:
+            if is_superseded(exc):
+                return outcome("skipped", "the object changed since the event; its own event will process it")
+            if is_missing(exc):
+                return outcome("skipped", "the object no longer exists")
+            raise classify(exc, f"analysing oss://{record.bucket}/{record.key}") from exc
+        except OSError as exc:
+            raise classify(exc, f"analysing oss://{record.bucket}/{record.key}") from exc
+        document = self._document(record, faces=result.faces, image=result.image, extra=result.extra)
+        self._write(bucket, target, document, record.etag, status="ok")
+        return outcome("processed", faces=len(document.Faces))
+
+    def _up_to_date(self, bucket: oss2.Bucket, target: str, etag: str | None) -> bool:
+        """Decided from the result's metadata with one HEAD; the body is never read."""
+        if not etag:
+            return False
+        try:
+            meta = bucket.head_object(target).headers
+        except oss2.exceptions.OssError as exc:
+            if is_missing(exc):
+                return False
+            raise classify(exc, f"checking oss://{bucket.bucket_name}/{target}") from exc
+        except OSError as exc:
+            raise classify(exc, f"checking oss://{bucket.bucket_name}/{target}") from exc
+        return bool(meta.get(META_SOURCE_ETAG) == etag and meta.get(META_ENGINE) == self.engine_tag)
+
+    @property
+    def engine_tag(self) -> str:
+        return f"{self.engine.name}/{self.engine.version}"
+
+    def _document(
+        self,
+        record: OssRecord,
+        *,
+        faces: list[dict[str, Any]] | None = None,
+        image: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+        error: OssFacesError | None = None,
+    ) -> FacesDocument:
+        return FacesDocument.model_validate(
+            {
+                **(extra or {}),
+                "Source": SourceInfo(
+                    Bucket=record.bucket,
+                    Key=record.key,
+                    ETag=record.etag,
+                    Size=record.oss.object.size,
+                    EventName=record.eventName,
+                    EventTime=record.eventTime,
+                ),
+                "Engine": EngineInfo(Name=self.engine.name, Version=self.engine.version),
+                "Image": ImageInfo.model_validate(image) if image else None,
+                "Faces": faces or [],
+                "Error": ErrorInfo(Code=error.code, Message=error.message, RequestId=error.request_id)
+                if error
+                else None,
+            }
+        )
+
+    def _write(self, bucket: oss2.Bucket, target: str, document: FacesDocument, etag: str | None, status: str) -> None:
+        """One PUT: the object appears whole or not at all, with the idempotency metadata beside it."""
+        headers = {
+            "Content-Type": "application/json",
+            META_ENGINE: self.engine_tag,
+            META_FACES: str(len(document.Faces)),
+            META_STATUS: status,
+        }
+        if etag:
+            headers[META_SOURCE_ETAG] = etag
+        try:
+            bucket.put_object(target, document.to_json(), headers=headers)
+        except (oss2.exceptions.OssError, OSError) as exc:
+            raise classify(exc, f"writing oss://{bucket.bucket_name}/{target}") from exc

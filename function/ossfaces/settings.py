@@ -1,0 +1,100 @@
+"""Every setting of the function, read from environment variables in one place (README "Configuration").
+
+Defaults work in FC. Tests and the local stack override fields through the constructor or the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+
+
+class Settings(BaseSettings):
+    """What the operator can change. Field ``x`` is read from ``OSSFACES_X`` unless an alias says otherwise."""
+
+    model_config = SettingsConfigDict(env_prefix="OSSFACES_", frozen=True, extra="ignore")
+
+    engine: Literal["imm", "local"] = Field(
+        "imm", description="Who analyses the photo: IMM via x-oss-process, or the bundled local engine."
+    )
+    result_suffix: str = Field(".faces.json", description="Appended to the photo's key to name the result object.")
+    image_suffixes: Annotated[tuple[str, ...], NoDecode] = Field(
+        DEFAULT_IMAGE_SUFFIXES,
+        description="Keys ending in one of these (case-insensitive) are photos; comma-separated.",
+    )
+    max_image_bytes: int = Field(20 * 1024 * 1024, gt=0, description="Larger objects are skipped with a logged reason.")
+    oss_endpoint: str = Field(
+        "",
+        description="OSS endpoint. Empty: the internal endpoint of the event's region, https://oss-<region>-internal.aliyuncs.com.",
+    )
+    oss_auth_version: Literal["v1", "v4"] = Field("v4", description="OSS request signature version.")
+    oss_timeout: float = Field(30.0, gt=0, description="Seconds before an OSS request (connect or read) is abandoned.")
+    imm_process: str = Field("imm/detectface", description="The x-oss-process string sent by the imm engine.")
+    models_dir: Path | None = Field(
+        None, description="Model files of the local engine. Empty: models/ beside the code."
+    )
+    threads: int = Field(0, ge=0, description="CPU threads of the local engine. 0: as many as the instance has.")
+    min_face_px: int = Field(
+        20, ge=8, description="Local engine: smallest face side, in pixels of the photo, that is reported."
+    )
+    score_threshold: float = Field(
+        0.6, gt=0, lt=1, description="Local engine: detector confidence below which a face is dropped."
+    )
+    max_pixels: int = Field(
+        100_000_000, gt=0, description="Local engine: photos with more pixels are refused before decoding."
+    )
+    log_level: str = Field("INFO", description="Python logging level of the function's logger.")
+
+    access_key_id: str = Field(
+        "",
+        validation_alias=AliasChoices("ALIBABA_CLOUD_ACCESS_KEY_ID"),
+        description="Used when FC passes no context.credentials.",
+    )
+    access_key_secret: str = Field(
+        "",
+        validation_alias=AliasChoices("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+        description="See ALIBABA_CLOUD_ACCESS_KEY_ID.",
+        repr=False,
+    )
+    security_token: str = Field(
+        "",
+        validation_alias=AliasChoices("ALIBABA_CLOUD_SECURITY_TOKEN"),
+        description="See ALIBABA_CLOUD_ACCESS_KEY_ID.",
+        repr=False,
+    )
+
+    @field_validator("image_suffixes", mode="before")
+    @classmethod
+    def _split_suffixes(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part for part in value.split(",") if part.strip()]
+        if isinstance(value, (list, tuple)):
+            return tuple(str(part).strip().lower() for part in value)
+        return value
+
+    @field_validator("result_suffix")
+    @classmethod
+    def _non_empty_suffix(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("result_suffix must not be empty: the result would overwrite the photo")
+        return value
+
+    def endpoint_for(self, region: str) -> str:
+        """The OSS endpoint to use for a bucket in ``region``."""
+        return self.oss_endpoint or f"https://oss-{region}-internal.aliyuncs.com"
+
+
+def env_names() -> dict[str, str]:
+    """Environment variable name → description, for README and the template parity test."""
+    names: dict[str, str] = {}
+    prefix = Settings.model_config.get("env_prefix", "")
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        env = alias.choices[0] if isinstance(alias, AliasChoices) else f"{prefix}{name}".upper()
+        names[str(env)] = field.description or ""
+    return names
