@@ -14,3 +14,15 @@ from ossfaces import __version__
 @click.version_option(__version__, prog_name="ossfaces")
 def main() -> None:
     """Face metadata for photos in Alibaba Cloud OSS, and the local stack to develop it without the cloud."""
+
+
+@main.command()
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default="schema/faces.schema.json", show_default=True)
+def schema(output: str) -> None:
+    """Write the JSON Schema of the .faces.json document (generated from the pydantic models)."""
+    from pathlib import Path
+
+    from ossfaces.document import json_schema
+
+    Path(output).write_text(json_schema(), encoding="utf-8")
+    click.echo(f"wrote {output}")

@@ -1,0 +1,67 @@
+"""Which records are processed, and the reason logged for each one that is not."""
+
+from __future__ import annotations
+
+import pytest
+
+from ossfaces.events import OssRecord
+from ossfaces.pipeline import skip_reason
+from ossfaces.settings import Settings
+
+
+def record(key: str, *, size: int = 1000, event: str = "ObjectCreated:PutObject") -> OssRecord:
+    return OssRecord.model_validate(
+        {
+            "eventName": event,
+            "eventTime": "2026-11-20T08:15:02.000Z",
+            "region": "cn-hangzhou",
+            "oss": {"bucket": {"name": "b"}, "object": {"key": key, "size": size, "eTag": "AB"}},
+        }
+    )
+
+
+SETTINGS = Settings(max_image_bytes=5000)
+
+
+@pytest.mark.parametrize(
+    "key", ["a.jpg", "A.JPG", "dir/b.JpEg", "c.png", "d.webp", "e.bmp", "f.gif", "g.tif", "h.tiff", "相册/合影.jpg"]
+)
+def test_images_are_processed(key: str) -> None:
+    assert skip_reason(record(key), SETTINGS) is None
+
+
+@pytest.mark.parametrize(
+    ("rec", "fragment"),
+    [
+        (record("a.jpg.faces.json"), "recursion"),
+        (record("a.txt"), "image suffix"),
+        (record("a.jpg.bak"), "image suffix"),
+        (record("jpg"), "image suffix"),
+        (record("a.jpg", size=0), "empty"),
+        (record("a.jpg", size=5001), "OSSFACES_MAX_IMAGE_BYTES"),
+        (record("a.jpg", event="ObjectRemoved:DeleteObject"), "does not create"),
+        (record("a.jpg", event="ObjectCreated:UploadPart"), "does not create"),
+        (record("a.jpg", event="ObjectCreated:InitiateMultipartUpload"), "does not create"),
+    ],
+)
+def test_skips_give_a_reason(rec: OssRecord, fragment: str) -> None:
+    reason = skip_reason(rec, SETTINGS)
+    assert reason is not None and fragment in reason
+
+
+def test_recursion_guard_holds_even_if_results_look_like_images() -> None:
+    settings = Settings(result_suffix=".faces.jpg")
+    assert "recursion" in (skip_reason(record("a.jpg.faces.jpg"), settings) or "")
+
+
+def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OSSFACES_IMAGE_SUFFIXES", ".JPG, .heic")
+    monkeypatch.setenv("OSSFACES_ENGINE", "local")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "id")
+    settings = Settings()
+    assert settings.image_suffixes == (".jpg", ".heic")
+    assert settings.engine == "local" and settings.access_key_id == "id"
+    assert settings.endpoint_for("cn-beijing") == "https://oss-cn-beijing-internal.aliyuncs.com"
+    monkeypatch.setenv("OSSFACES_RESULT_SUFFIX", " ")
+    with pytest.raises(ValueError, match="result_suffix"):
+        Settings()
