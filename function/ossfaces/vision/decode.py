@@ -19,7 +19,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ossfaces.errors import BadImage
 
-SUPPORTED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")  # JPEG includes MPO
 """What Pillow may even try. Everything else (PSD, ICO, EPS, …) is refused before any of its parsers runs."""
 
 MAX_SIDE = 65_000
