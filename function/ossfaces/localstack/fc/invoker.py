@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ossfaces.localstack.fc.context import FCContext
-from ossfaces.localstack.fc.runner import RunResult, Runner
+from ossfaces.localstack.fc.runner import Runner, RunResult
 from ossfaces.localstack.fc.triggers import FunctionSpec
 
 log = logging.getLogger("ossfaces.localstack.fc")

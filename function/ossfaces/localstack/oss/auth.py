@@ -25,17 +25,94 @@ MAX_SKEW_S = 15 * 60
 
 # Sub-resources that take part in a V1 signature (oss2's ProviderAuth._subresource_key_set); list parameters do not.
 V1_SUBRESOURCES = frozenset(
-    """response-content-type response-content-language response-cache-control logging response-content-encoding acl
-    uploadId uploads partNumber group link delete website location objectInfo objectMeta response-expires
-    response-content-disposition cors lifecycle restore qos referer stat bucketInfo append position security-token live
-    comp status vod startTime endTime x-oss-process symlink callback callback-var tagging encryption versions versioning
-    versionId policy requestPayment x-oss-traffic-limit qosInfo asyncFetch x-oss-request-payer sequential inventory
-    inventoryId continuation-token worm wormId wormExtend replication replicationLocation replicationProgress
-    transferAcceleration cname metaQuery x-oss-ac-source-ip x-oss-ac-subnet-mask x-oss-ac-vpc-id x-oss-ac-forward-allow
-    resourceGroup style styleName x-oss-async-process regionList x-oss-write-get-object-response bucketArchiveDirectRead
-    httpsConfig redundancyTransition x-oss-target-redundancy-type x-oss-redundancy-transition-taskid accessPoint
-    accessPointPolicy publicAccessBlock x-oss-access-point-name requesterQosInfo qosRequester resourcePoolInfo
-    resourcePool resourcePoolBuckets""".split()
+    [
+        "response-content-type",
+        "response-content-language",
+        "response-cache-control",
+        "logging",
+        "response-content-encoding",
+        "acl",
+        "uploadId",
+        "uploads",
+        "partNumber",
+        "group",
+        "link",
+        "delete",
+        "website",
+        "location",
+        "objectInfo",
+        "objectMeta",
+        "response-expires",
+        "response-content-disposition",
+        "cors",
+        "lifecycle",
+        "restore",
+        "qos",
+        "referer",
+        "stat",
+        "bucketInfo",
+        "append",
+        "position",
+        "security-token",
+        "live",
+        "comp",
+        "status",
+        "vod",
+        "startTime",
+        "endTime",
+        "x-oss-process",
+        "symlink",
+        "callback",
+        "callback-var",
+        "tagging",
+        "encryption",
+        "versions",
+        "versioning",
+        "versionId",
+        "policy",
+        "requestPayment",
+        "x-oss-traffic-limit",
+        "qosInfo",
+        "asyncFetch",
+        "x-oss-request-payer",
+        "sequential",
+        "inventory",
+        "inventoryId",
+        "continuation-token",
+        "worm",
+        "wormId",
+        "wormExtend",
+        "replication",
+        "replicationLocation",
+        "replicationProgress",
+        "transferAcceleration",
+        "cname",
+        "metaQuery",
+        "x-oss-ac-source-ip",
+        "x-oss-ac-subnet-mask",
+        "x-oss-ac-vpc-id",
+        "x-oss-ac-forward-allow",
+        "resourceGroup",
+        "style",
+        "styleName",
+        "x-oss-async-process",
+        "regionList",
+        "x-oss-write-get-object-response",
+        "bucketArchiveDirectRead",
+        "httpsConfig",
+        "redundancyTransition",
+        "x-oss-target-redundancy-type",
+        "x-oss-redundancy-transition-taskid",
+        "accessPoint",
+        "accessPointPolicy",
+        "publicAccessBlock",
+        "x-oss-access-point-name",
+        "requesterQosInfo",
+        "qosRequester",
+        "resourcePoolInfo",
+        "resourcePool",
+        "resourcePoolBuckets",
+    ]
 )
 V4_ALGORITHM = "OSS4-HMAC-SHA256"
 V4_DEFAULT_SIGNED = ("content-type", "content-md5")
@@ -80,7 +157,7 @@ def v4_uri_encode(raw: str, keep_slash: bool) -> str:
     out = []
     for b in raw.encode():
         c = chr(b)
-        if c.isascii() and (c.isalnum() or c in "_-~.") or (keep_slash and c == "/"):
+        if (c.isascii() and (c.isalnum() or c in "_-~.")) or (keep_slash and c == "/"):
             out.append(c)
         else:
             out.append(f"%{b:02X}")
@@ -185,10 +262,7 @@ class Authenticator:
     def v1_string_to_sign(req: SignedRequest, date: bytes) -> bytes:
         oss_headers = sorted((k, v) for k, v in req.headers.items() if k.startswith("x-oss-"))
         canon_headers = b"".join(k.encode() + b":" + v + b"\n" for k, v in oss_headers)
-        if req.bucket:
-            resource = f"/{req.bucket}/{req.key or ''}"
-        else:
-            resource = "/"
+        resource = f"/{req.bucket}/{req.key or ''}" if req.bucket else "/"
         sub = sorted((k, v) for k, v in req.params if k in V1_SUBRESOURCES)
         if sub:
             resource += "?" + "&".join(f"{k}={v}" if v else k for k, v in sub)
@@ -240,9 +314,7 @@ class Authenticator:
 
     def v4_canonical_request(self, req: SignedRequest, additional: Sequence[str], skip_param: str | None) -> bytes:
         uri = f"/{req.bucket}/{req.key or ''}" if req.bucket else "/"
-        encoded = sorted(
-            (v4_uri_encode(k, False), v4_uri_encode(v, False)) for k, v in req.params if k != skip_param
-        )
+        encoded = sorted((v4_uri_encode(k, False), v4_uri_encode(v, False)) for k, v in req.params if k != skip_param)
         query = "&".join(f"{k}={v}" if v else k for k, v in encoded)
         extra = {h.lower() for h in additional}
         signed = sorted(
@@ -304,7 +376,13 @@ class Authenticator:
         self._check_skew(self._parse_v4_time(date_time), now)
         additional = [h for h in fields.get("AdditionalHeaders", "").split(";") if h]
         return self._v4_verify(
-            req, fields["Credential"], fields["Signature"], date_time, additional, None, req.header("x-oss-security-token")
+            req,
+            fields["Credential"],
+            fields["Signature"],
+            date_time,
+            additional,
+            None,
+            req.header("x-oss-security-token"),
         )
 
     def _v4_query(self, req: SignedRequest, now: float) -> str:
@@ -337,7 +415,9 @@ class Authenticator:
                 raise invalid_argument("Invalid x-oss-credential.", "x-oss-credential", credential)
             ak, date, region, product, _ = parts
             secret = self._secret_for(ak, token)
-            expected = hmac.new(v4_signing_key(secret, date, region, product), policy.encode(), hashlib.sha256).hexdigest()
+            expected = hmac.new(
+                v4_signing_key(secret, date, region, product), policy.encode(), hashlib.sha256
+            ).hexdigest()
             provided = fields.get("x-oss-signature", "")
         else:
             ak = fields.get("OSSAccessKeyId", "")

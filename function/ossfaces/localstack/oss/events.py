@@ -19,7 +19,9 @@ class ObjectCreated:
     key: str
     size: int
     etag: str  # uppercase hex, no quotes, as OSS event records carry it
-    event_name: str  # "ObjectCreated:PutObject" | ...PostObject | ...CopyObject | ...AppendObject | ...CompleteMultipartUpload
+    event_name: (
+        str  # "ObjectCreated:PutObject" | ...PostObject | ...CopyObject | ...AppendObject | ...CompleteMultipartUpload
+    )
     request_id: str
     source_ip: str
     time: datetime  # UTC

@@ -102,7 +102,9 @@ class LocalOss:
             return
         sock = self._bind()
         self._server = self._make_server()
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, name="local-oss", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="local-oss", daemon=True
+        )
         self._thread.start()
         while not self._server.started:
             if not self._thread.is_alive():

@@ -149,17 +149,21 @@ def check_policy(policy_b64: str, form: Mapping[str, str], bucket: str, size: in
         if isinstance(cond, dict):
             for name, expected in cond.items():
                 if field(name) != str(expected):
-                    raise access_denied(f"Invalid according to Policy: Policy Condition failed: [\"eq\", \"${name}\", \"{expected}\"]")
+                    raise access_denied(
+                        f'Invalid according to Policy: Policy Condition failed: ["eq", "${name}", "{expected}"]'
+                    )
         elif isinstance(cond, list) and len(cond) == 3:
             op = str(cond[0]).lower()
             if op == "content-length-range":
                 low, high = int(cond[1]), int(cond[2])
                 if not low <= size <= high:
                     code = "EntityTooLarge" if size > high else "EntityTooSmall"
-                    raise OssError(400, code, f"Your proposed upload size {size} is outside the policy range [{low}, {high}].")
-            elif op == "eq" and field(str(cond[1])) != str(cond[2]):
-                raise access_denied(f"Invalid according to Policy: Policy Condition failed: {json.dumps(cond)}")
-            elif op == "starts-with" and not field(str(cond[1])).startswith(str(cond[2])):
+                    raise OssError(
+                        400, code, f"Your proposed upload size {size} is outside the policy range [{low}, {high}]."
+                    )
+            elif (op == "eq" and field(str(cond[1])) != str(cond[2])) or (
+                op == "starts-with" and not field(str(cond[1])).startswith(str(cond[2]))
+            ):
                 raise access_denied(f"Invalid according to Policy: Policy Condition failed: {json.dumps(cond)}")
             elif op not in ("eq", "starts-with", "content-length-range", "in", "not-in"):
                 raise invalid_argument(f"Invalid Policy: Invalid condition operator {op}.", "policy", op)

@@ -93,6 +93,17 @@ class Call:
     source_ip: str
     query: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def b(self) -> str:
+        """The bucket, for operations routed only when there is one."""
+        assert self.bucket is not None
+        return self.bucket
+
+    @property
+    def k(self) -> str:
+        assert self.key is not None
+        return self.key
+
     def has(self, name: str) -> bool:
         return name in self.query
 
@@ -127,7 +138,9 @@ def parse_range(spec: str, size: int) -> tuple[int, int] | None:
 
 
 def _invalid_range(size: int) -> OssError:
-    return OssError(416, "InvalidRange", "The requested range cannot be satisfied", headers={"Content-Range": f"bytes */{size}"})
+    return OssError(
+        416, "InvalidRange", "The requested range cannot be satisfied", headers={"Content-Range": f"bytes */{size}"}
+    )
 
 
 class OssApp:
@@ -162,8 +175,8 @@ class OssApp:
         try:
             call = self._parse(request, request_id)
             response = await self._handle(call)
-        except OssError as err:
-            response = self._error(err, request_id, host_id, method)
+        except OssError as oss_err:
+            response = self._error(oss_err, request_id, host_id, method)
         except ClientDisconnect:
             return
         except Exception:
@@ -291,10 +304,10 @@ class OssApp:
             if c.has("uploadId"):
                 return await self._list_parts(c)
             if c.has("tagging"):
-                meta = await run_in_threadpool(self.storage.head, c.bucket, c.key)
+                meta = await run_in_threadpool(self.storage.head, c.b, c.k)
                 return self._xml_bytes(xmlcodec.tagging_document(meta.tags))
             if c.has("acl"):
-                await run_in_threadpool(self.storage.head, c.bucket, c.key)
+                await run_in_threadpool(self.storage.head, c.b, c.k)
                 return self._xml(self._acl_document("default"))
             if c.has("x-oss-process"):
                 return await self._process(c)
@@ -323,12 +336,12 @@ class OssApp:
             raise self._method_not_allowed()
         if c.method == "DELETE":
             if c.has("uploadId"):
-                await run_in_threadpool(self.storage.abort_upload, c.bucket, c.key, c.query["uploadId"])
+                await run_in_threadpool(self.storage.abort_upload, c.b, c.k, c.query["uploadId"])
                 return Response(b"", 204)
             if c.has("tagging"):
-                await run_in_threadpool(self.storage.set_tags, c.bucket, c.key, {})
+                await run_in_threadpool(self.storage.set_tags, c.b, c.k, {})
                 return Response(b"", 204)
-            await run_in_threadpool(self.storage.delete, c.bucket, c.key)
+            await run_in_threadpool(self.storage.delete, c.b, c.k)
             return Response(b"", 204)
         raise self._method_not_allowed()
 
@@ -419,7 +432,9 @@ class OssApp:
     def _content_type(c: Call) -> str:
         return c.header("content-type") or "application/octet-stream"
 
-    def _emit(self, c: Call, meta: ObjectMeta, event: str, *, delta: int | None = None, position: int | None = None) -> None:
+    def _emit(
+        self, c: Call, meta: ObjectMeta, event: str, *, delta: int | None = None, position: int | None = None
+    ) -> None:
         """Tell listeners about a created object; runs after the commit, and a failing listener never fails the request."""
         notice = ObjectCreated(
             bucket=meta.bucket, key=meta.key, size=meta.size, etag=meta.etag, event_name=f"ObjectCreated:{event}",
@@ -457,7 +472,7 @@ class OssApp:
         tags = self._tagging_header(c)
         w = await self._receive_body(c)
         meta = await self._commit_and_emit(
-            c, "PutObject", self.storage.commit_object, c.bucket, c.key, w, content_type=self._content_type(c),
+            c, "PutObject", self.storage.commit_object, c.b, c.k, w, content_type=self._content_type(c),
             headers=self._stored_headers(c), user_meta=self._user_meta(c), tags=tags, forbid_overwrite=forbid,
         )  # fmt: skip
         headers = self._write_headers(meta)
@@ -471,7 +486,7 @@ class OssApp:
             raise invalid_argument("Position is not a valid number.", "position", pos_s)
         position = int(pos_s)
         try:
-            current: ObjectMeta | None = await run_in_threadpool(self.storage.head, c.bucket, c.key)
+            current: ObjectMeta | None = await run_in_threadpool(self.storage.head, c.b, c.k)
         except OssError as e:
             if e.code != "NoSuchKey":
                 raise
@@ -481,7 +496,7 @@ class OssApp:
                 raise position_not_equal(0, 0)
             w = await self._receive_body(c)
             meta = await self._commit_and_emit(
-                c, "AppendObject", self.storage.commit_object, c.bucket, c.key, w, content_type=self._content_type(c),
+                c, "AppendObject", self.storage.commit_object, c.b, c.k, w, content_type=self._content_type(c),
                 headers=self._stored_headers(c), user_meta=self._user_meta(c), tags=self._tagging_header(c),
                 object_type="Appendable", etag=appendable_etag(w.crc, w.size), must_not_exist=position_not_equal(0, 0),
                 event_delta=w.size, event_position=0,
@@ -493,8 +508,16 @@ class OssApp:
                 raise position_not_equal(current.size, current.crc)
             w = await self._receive_body(c, init_crc=current.crc)
             meta = await self._commit_and_emit(
-                c, "AppendObject", self.storage.append, c.bucket, c.key, position, w, expected=current,
-                event_delta=w.size, event_position=position,
+                c,
+                "AppendObject",
+                self.storage.append,
+                c.b,
+                c.k,
+                position,
+                w,
+                expected=current,
+                event_delta=w.size,
+                event_position=position,
             )
         headers = self._write_headers(meta)
         headers["x-oss-next-append-position"] = str(meta.size)
@@ -530,14 +553,16 @@ class OssApp:
             tags = self._tagging_header(c) if c.header("x-oss-tagging-directive").upper() == "REPLACE" else meta.tags
             etag = meta.etag if meta.object_type != "Appendable" else None
             new = self.storage.commit_object(
-                c.bucket or "", c.key or "", w, content_type=ctype, headers=headers, user_meta=user_meta, tags=tags,
+                c.b, c.k, w, content_type=ctype, headers=headers, user_meta=user_meta, tags=tags,
                 etag=etag, forbid_overwrite=forbid,
             )  # fmt: skip
             self._emit(c, new, "CopyObject")
             return new
 
         meta = await run_in_threadpool(work)
-        root = xmlcodec.document("CopyObjectResult", [("LastModified", iso8601(meta.mtime)), ("ETag", checksums.quoted(meta.etag))])
+        root = xmlcodec.document(
+            "CopyObjectResult", [("LastModified", iso8601(meta.mtime)), ("ETag", checksums.quoted(meta.etag))]
+        )
         response = self._xml(root)
         response.headers.update(self._write_headers(meta))
         return response
@@ -550,7 +575,11 @@ class OssApp:
         if if_match and etag not in [t.strip() for t in if_match.split(",")] and if_match.strip() != "*":
             raise OssError(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
                            extra={"Condition": "If-Match"})  # fmt: skip
-        if_unmodified = parse_http_date(c.header(prefix + "if-unmodified-since")) if c.header(prefix + "if-unmodified-since") else None
+        if_unmodified = (
+            parse_http_date(c.header(prefix + "if-unmodified-since"))
+            if c.header(prefix + "if-unmodified-since")
+            else None
+        )
         if if_unmodified is not None and mtime > if_unmodified:
             raise OssError(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
                            extra={"Condition": "If-Unmodified-Since"})  # fmt: skip
@@ -562,7 +591,9 @@ class OssApp:
                                    extra={"Condition": "If-None-Match"})  # fmt: skip
                 return True
             return False
-        if_modified = parse_http_date(c.header(prefix + "if-modified-since")) if c.header(prefix + "if-modified-since") else None
+        if_modified = (
+            parse_http_date(c.header(prefix + "if-modified-since")) if c.header(prefix + "if-modified-since") else None
+        )
         if if_modified is not None and mtime <= if_modified:
             if prefix:
                 raise OssError(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
@@ -589,7 +620,7 @@ class OssApp:
         return headers
 
     async def _get(self, c: Call, *, head: bool, meta_only: bool = False) -> Response:
-        meta, f = await run_in_threadpool(self.storage.open, c.bucket, c.key)
+        meta, f = await run_in_threadpool(self.storage.open, c.b, c.k)
         try:
             if meta_only:
                 f.close()
@@ -638,7 +669,7 @@ class OssApp:
     async def _process(self, c: Call) -> Response:
         assert c.bucket and c.key
         process = c.query["x-oss-process"]
-        meta = await run_in_threadpool(self.storage.head, c.bucket, c.key)
+        meta = await run_in_threadpool(self.storage.head, c.b, c.k)
         processor = self._processor_for(process)
         if processor is None:
             name = process.split(",", 1)[0]
@@ -648,7 +679,7 @@ class OssApp:
                 "x-oss-process",
                 process,
             )
-        req = ProcessRequest(c.bucket, c.key, process, self.storage.blob_path(meta), meta.size, meta.etag, meta.content_type)
+        req = ProcessRequest(c.b, c.k, process, self.storage.blob_path(meta), meta.size, meta.etag, meta.content_type)
         status, ctype, body = await run_in_threadpool(processor, req)  # a ProcessError becomes OSS error XML
         # no x-oss-hash-crc64ecma here: it describes the source object, not this body, and oss2 would reject it
         return Response(body, status, media_type=ctype)
@@ -656,9 +687,9 @@ class OssApp:
     def _processor_for(self, process: str) -> Processor | None:
         best: tuple[int, Processor] | None = None
         for prefix, fn in self.processors.items():
-            if process == prefix or (process.startswith(prefix) and process[len(prefix)] in ",/|"):
-                if best is None or len(prefix) > best[0]:
-                    best = (len(prefix), fn)
+            matches = process == prefix or (process.startswith(prefix) and process[len(prefix)] in ",/|")
+            if matches and (best is None or len(prefix) > best[0]):
+                best = (len(prefix), fn)
         return best[1] if best else None
 
     async def _put_tagging(self, c: Call) -> Response:
@@ -666,7 +697,7 @@ class OssApp:
         tags = xmlcodec.parse_tagging(body)
         if len(tags) > 10:
             raise OssError(400, "BadRequest", "Object tags cannot be greater than 10")
-        await run_in_threadpool(self.storage.set_tags, c.bucket, c.key, tags)
+        await run_in_threadpool(self.storage.set_tags, c.b, c.k, tags)
         return Response(b"", 200)
 
     # -- multipart --------------------------------------------------------------------------------------------------
@@ -676,7 +707,7 @@ class OssApp:
         self._forbid_overwrite(c)
         upload_id = await run_in_threadpool(
             lambda: self.storage.init_upload(
-                c.bucket or "", c.key or "", content_type=self._content_type(c), headers=self._stored_headers(c),
+                c.b, c.k, content_type=self._content_type(c), headers=self._stored_headers(c),
                 user_meta=self._user_meta(c), tags=self._tagging_header(c),
             )
         )  # fmt: skip
@@ -694,10 +725,12 @@ class OssApp:
         assert c.bucket and c.key
         number_s, upload_id = c.query.get("partNumber", ""), c.query.get("uploadId", "")
         if not number_s.isdigit() or not 1 <= int(number_s) <= MAX_PART_NUMBER:
-            raise invalid_argument("Part number must be an integer between 1 and 10000, inclusive.", "partNumber", number_s)
-        await run_in_threadpool(self.storage.get_upload, c.bucket, c.key, upload_id)
+            raise invalid_argument(
+                "Part number must be an integer between 1 and 10000, inclusive.", "partNumber", number_s
+            )
+        await run_in_threadpool(self.storage.get_upload, c.b, c.k, upload_id)
         w = await self._receive_body(c)
-        part = await run_in_threadpool(self.storage.put_part, c.bucket, c.key, upload_id, int(number_s), w)
+        part = await run_in_threadpool(self.storage.put_part, c.b, c.k, upload_id, int(number_s), w)
         return Response(b"", 200, headers={
             "ETag": checksums.quoted(part.etag), "x-oss-hash-crc64ecma": str(part.crc),
             "Content-MD5": base64.b64encode(part.md5).decode(),
@@ -718,7 +751,7 @@ class OssApp:
 
         def work() -> ObjectMeta:
             try:
-                meta = self.storage.complete_upload(c.bucket or "", c.key or "", upload_id, chosen, forbid_overwrite=forbid)
+                meta = self.storage.complete_upload(c.b, c.k, upload_id, chosen, forbid_overwrite=forbid)
             except FileNotFoundError:  # parts vanished under us: a concurrent abort
                 raise no_such_upload(upload_id) from None
             self._emit(c, meta, "CompleteMultipartUpload")
@@ -740,9 +773,11 @@ class OssApp:
     async def _list_parts(self, c: Call) -> Response:
         assert c.bucket and c.key
         upload_id = c.query["uploadId"]
-        marker = int(c.query.get("part-number-marker") or 0) if (c.query.get("part-number-marker") or "0").isdigit() else 0
+        marker = (
+            int(c.query.get("part-number-marker") or 0) if (c.query.get("part-number-marker") or "0").isdigit() else 0
+        )
         max_parts = self._int_param(c, "max-parts", 1000, 1, 1000)
-        _, parts = await run_in_threadpool(self.storage.list_parts, c.bucket, c.key, upload_id)
+        _, parts = await run_in_threadpool(self.storage.list_parts, c.b, c.k, upload_id)
         after = [p for p in parts if p.part_number > marker]
         page, truncated = after[:max_parts], len(after) > max_parts
         encode = c.query.get("encoding-type") == "url"
@@ -770,11 +805,14 @@ class OssApp:
         key_marker, id_marker = c.query.get("key-marker", ""), c.query.get("upload-id-marker", "")
         max_uploads = self._int_param(c, "max-uploads", 1000, 1, 1000)
         uploads = await run_in_threadpool(
-            lambda: self.storage.list_uploads(c.bucket or "", prefix=prefix, key_marker=key_marker, upload_id_marker=id_marker)
+            lambda: self.storage.list_uploads(c.b, prefix=prefix, key_marker=key_marker, upload_id_marker=id_marker)
         )
         page, truncated = uploads[:max_uploads], len(uploads) > max_uploads
         encode = c.query.get("encoding-type") == "url"
-        enc = lambda s: xmlcodec.maybe_encoded(s, encode)  # noqa: E731
+
+        def enc(s: str) -> str:
+            return xmlcodec.maybe_encoded(s, encode)
+
         root = xmlcodec.document(
             "ListMultipartUploadsResult",
             xmlcodec.list_fields([
@@ -812,7 +850,10 @@ class OssApp:
         if encode_type not in ("", "url"):
             raise invalid_argument("Invalid Encoding Method specified in Request", "encoding-type", encode_type)
         encode = encode_type == "url"
-        enc = lambda s: xmlcodec.maybe_encoded(s, encode)  # noqa: E731
+
+        def enc(s: str) -> str:
+            return xmlcodec.maybe_encoded(s, encode)
+
         if v2:
             token = c.query.get("continuation-token", "")
             start_after = c.query.get("start-after", "")
@@ -821,11 +862,13 @@ class OssApp:
                 try:
                     after = base64.urlsafe_b64decode(token.encode() + b"==").decode()
                 except ValueError:
-                    raise invalid_argument("The continuation token provided is incorrect", "continuation-token", token) from None
+                    raise invalid_argument(
+                        "The continuation token provided is incorrect", "continuation-token", token
+                    ) from None
         else:
             after = c.query.get("marker", "")
         listing = await run_in_threadpool(
-            lambda: self.storage.list(c.bucket or "", prefix=prefix, delimiter=delimiter, after=after, max_keys=max_keys)
+            lambda: self.storage.list_objects(c.b, prefix=prefix, delimiter=delimiter, after=after, max_keys=max_keys)
         )
         fetch_owner = c.query.get("fetch-owner", "false").lower() == "true"
         fields: list[tuple[str, str | int | None]] = [("Name", c.bucket), ("Prefix", enc(prefix))]
@@ -903,10 +946,19 @@ class OssApp:
     async def _list_buckets(self, c: Call) -> Response:
         prefix, marker = c.query.get("prefix", ""), c.query.get("marker", "")
         max_keys = self._int_param(c, "max-keys", 100, 1, 1000)
-        buckets = [b for b in await run_in_threadpool(self.storage.list_buckets) if b.name.startswith(prefix) and b.name > marker]
+        buckets = [
+            b
+            for b in await run_in_threadpool(self.storage.list_buckets)
+            if b.name.startswith(prefix) and b.name > marker
+        ]
         page, truncated = buckets[:max_keys], len(buckets) > max_keys
         root = xmlcodec.document("ListAllMyBucketsResult")
-        fields = [("Prefix", prefix), ("Marker", marker), ("MaxKeys", max_keys), ("IsTruncated", "true" if truncated else "false")]
+        fields: list[tuple[str, str | int]] = [
+            ("Prefix", prefix),
+            ("Marker", marker),
+            ("MaxKeys", max_keys),
+            ("IsTruncated", "true" if truncated else "false"),
+        ]
         if truncated:
             fields.append(("NextMarker", page[-1].name))
         for k, v in fields:
@@ -937,7 +989,11 @@ class OssApp:
             key_template = form.get("key", "")
             key = check_key(key_template.replace("${filename}", _filename or ""))
             if "policy" in form or "signature" in form or "x-oss-signature" in form:
-                auth_fields = {**form, "OSSAccessKeyId": form.get("ossaccesskeyid", ""), "Signature": form.get("signature", "")}
+                auth_fields = {
+                    **form,
+                    "OSSAccessKeyId": form.get("ossaccesskeyid", ""),
+                    "Signature": form.get("signature", ""),
+                }
                 if "policy" not in form:
                     raise invalid_argument("Missing policy.", "policy", "")
                 self.auth.verify_post_policy(auth_fields)
@@ -967,5 +1023,3 @@ class OssApp:
             response.headers.update(out_headers)
             return response
         return Response(b"", 200 if status == "200" else 204, headers=out_headers)
-
-

@@ -83,7 +83,9 @@ class ObjectMeta:
     mtime: datetime
     content_type: str
     object_type: str  # Normal | Multipart | Appendable
-    headers: dict[str, str] = field(default_factory=dict)  # stored standard headers: Cache-Control, Content-Disposition...
+    headers: dict[str, str] = field(
+        default_factory=dict
+    )  # stored standard headers: Cache-Control, Content-Disposition...
     user_meta: dict[str, str] = field(default_factory=dict)  # full header names, lowercase: x-oss-meta-*
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -267,7 +269,7 @@ class Storage:
         w.finish()
         dest = self._blob_path(w.blob_id)
         dest.parent.mkdir(exist_ok=True)
-        os.replace(w.path, dest)
+        w.path.replace(dest)
         if self.fsync:
             fd = os.open(dest.parent, os.O_RDONLY)
             try:
@@ -284,7 +286,18 @@ class Storage:
     def _row_to_meta(bucket: str, key: str, row: Sequence[Any]) -> ObjectMeta:
         blob, size, etag, crc, mtime, ctype, otype, headers, meta, tags = row
         return ObjectMeta(
-            bucket, key, blob, size, etag, int(crc), _ts(mtime), ctype, otype, _loads(headers), _loads(meta), _loads(tags)
+            bucket,
+            key,
+            blob,
+            size,
+            etag,
+            int(crc),
+            _ts(mtime),
+            ctype,
+            otype,
+            _loads(headers),
+            _loads(meta),
+            _loads(tags),
         )
 
     _META_COLS = "blob, size, etag, crc, mtime, content_type, object_type, headers, user_meta, tags"
@@ -312,11 +325,14 @@ class Storage:
     def delete_bucket(self, name: str) -> None:
         with self._tx() as db:
             self._require_bucket(db, name)
-            busy = db.execute("SELECT 1 FROM objects WHERE bucket=? LIMIT 1", (name,)).fetchone() or db.execute(
-                "SELECT 1 FROM uploads WHERE bucket=? LIMIT 1", (name,)
-            ).fetchone()
+            busy = (
+                db.execute("SELECT 1 FROM objects WHERE bucket=? LIMIT 1", (name,)).fetchone()
+                or db.execute("SELECT 1 FROM uploads WHERE bucket=? LIMIT 1", (name,)).fetchone()
+            )
             if busy:
-                raise OssError(409, "BucketNotEmpty", "The bucket you tried to delete is not empty.", extra={"BucketName": name})
+                raise OssError(
+                    409, "BucketNotEmpty", "The bucket you tried to delete is not empty.", extra={"BucketName": name}
+                )
             db.execute("DELETE FROM buckets WHERE name=?", (name,))
 
     # -- objects ----------------------------------------------------------------------------------------------------
@@ -367,7 +383,9 @@ class Storage:
             self._unlink_blob(blob)
             raise
 
-    def _upsert(self, meta: ObjectMeta, *, forbid_overwrite: bool = False, must_not_exist: OssError | None = None) -> ObjectMeta:
+    def _upsert(
+        self, meta: ObjectMeta, *, forbid_overwrite: bool = False, must_not_exist: OssError | None = None
+    ) -> ObjectMeta:
         with self._lock:
             with self._tx() as db:
                 stale = self._write_row(db, meta, forbid_overwrite=forbid_overwrite, must_not_exist=must_not_exist)
@@ -381,9 +399,13 @@ class Storage:
     ) -> str | None:  # fmt: skip
         """Point ``meta.key`` at ``meta.blob`` inside a transaction; returns the blob it replaced, to unlink after commit."""
         self._require_bucket(db, meta.bucket)
-        row = db.execute("SELECT blob FROM objects WHERE bucket=? AND key=?", (meta.bucket, meta.key.encode())).fetchone()
+        row = db.execute(
+            "SELECT blob FROM objects WHERE bucket=? AND key=?", (meta.bucket, meta.key.encode())
+        ).fetchone()
         if row is not None and forbid_overwrite:
-            raise OssError(409, "FileAlreadyExists", "The object you specified already exists and can not be overwritten.")
+            raise OssError(
+                409, "FileAlreadyExists", "The object you specified already exists and can not be overwritten."
+            )
         if row is not None and must_not_exist is not None:
             raise must_not_exist
         db.execute(
@@ -439,7 +461,9 @@ class Storage:
             with self._tx() as db:
                 self._require_bucket(db, bucket)
                 for key in keys:
-                    row = db.execute("SELECT blob FROM objects WHERE bucket=? AND key=?", (bucket, key.encode())).fetchone()
+                    row = db.execute(
+                        "SELECT blob FROM objects WHERE bucket=? AND key=?", (bucket, key.encode())
+                    ).fetchone()
                     if row is not None:
                         db.execute("DELETE FROM objects WHERE bucket=? AND key=?", (bucket, key.encode()))
                         stale.append(row[0])
@@ -453,7 +477,7 @@ class Storage:
                 self._require_bucket(db, bucket)
                 raise no_such_key(key)
 
-    def list(self, bucket: str, *, prefix: str, delimiter: str, after: str, max_keys: int) -> Listing:
+    def list_objects(self, bucket: str, *, prefix: str, delimiter: str, after: str, max_keys: int) -> Listing:
         """Keys (and common prefixes, if ``delimiter``) after ``after`` in UTF-8 byte order, at most ``max_keys``."""
         pfx = prefix.encode()
         dlm = delimiter.encode()
@@ -508,7 +532,16 @@ class Storage:
             self._require_bucket(db, bucket)
             db.execute(
                 "INSERT INTO uploads VALUES (?,?,?,?,?,?,?,?)",
-                (upload_id, bucket, key.encode(), _now_s(), content_type, _dumps(headers), _dumps(user_meta), _dumps(tags)),
+                (
+                    upload_id,
+                    bucket,
+                    key.encode(),
+                    _now_s(),
+                    content_type,
+                    _dumps(headers),
+                    _dumps(user_meta),
+                    _dumps(tags),
+                ),
             )
         return upload_id
 

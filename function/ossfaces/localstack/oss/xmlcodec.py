@@ -22,7 +22,7 @@ def url_encode(value: str) -> str:
 
 
 def to_bytes(root: ET.Element) -> bytes:
-    return XML_DECL + ET.tostring(root, encoding="utf-8", xml_declaration=False)
+    return XML_DECL + bytes(ET.tostring(root, encoding="utf-8", xml_declaration=False))
 
 
 def add(parent: ET.Element, tag: str, text: str | int | None = None) -> ET.Element:
@@ -40,7 +40,9 @@ def document(tag: str, fields: Iterable[tuple[str, str | int | None]] = ()) -> E
 
 
 def error_document(err: OssError, request_id: str, host_id: str) -> bytes:
-    root = document("Error", [("Code", err.code), ("Message", err.message), ("RequestId", request_id), ("HostId", host_id)])
+    root = document(
+        "Error", [("Code", err.code), ("Message", err.message), ("RequestId", request_id), ("HostId", host_id)]
+    )
     for name, value in err.extra.items():
         add(root, name, value)
     if err.ec:
