@@ -1,0 +1,382 @@
+"""The whole local stack: local OSS + the triggers of template.yml / s.yaml + the function + FC's invoke API.
+
+Wiring, in one place:
+- the local OSS tells ``LocalStack`` about every created object; each matching trigger turns it into FC's OSS event,
+  queued on the ``Invoker`` (async, retried) — the upload's response never waits for the function;
+- the function runs in-process or through ``function/bootstrap``, with an FC-like context whose STS credentials the
+  local OSS issued, and ``OSSFACES_OSS_ENDPOINT`` pointing at the local OSS;
+- the local OSS answers ``x-oss-process=imm/detectface`` with the local face engine in IMM v1's shape, so the function's
+  default engine ``imm`` runs its real code path;
+- FC 2.0's invoke API serves ``fc2`` clients (backfill) on a port of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import tempfile
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from ossfaces.errors import BadImage
+from ossfaces.events import parse_event
+from ossfaces.localstack.fc.api import ApiServer, FcApi
+from ossfaces.localstack.fc.context import Credentials, FCContext, FunctionMeta, ServiceMeta
+from ossfaces.localstack.fc.events import build_event
+from ossfaces.localstack.fc.invoker import DeliveryPolicy, Invocation, Invoker
+from ossfaces.localstack.fc.runner import Mode, Runner, make_runner
+from ossfaces.localstack.fc.triggers import (
+    DEFAULT_ACCOUNT_ID,
+    FunctionSpec,
+    Trigger,
+    default_triggers,
+    discover,
+    for_local_bucket,
+    load_triggers,
+    loop_risk,
+)
+from ossfaces.localstack.oss import LocalOss, ObjectCreated, ProcessError, ProcessRequest, ProcessResult
+from ossfaces.settings import DEFAULT_IMAGE_SUFFIXES, Settings
+
+log = logging.getLogger("ossfaces.localstack")
+
+DEFAULT_BUCKET = "ossfaces-local"
+DEFAULT_OSS_PORT = 9400
+DEFAULT_FC_PORT = 9401
+IMM_DETECTFACE = "imm/detectface"
+STS_DURATION_S = 36 * 3600  # FC's STS credentials last 36 h
+
+FaceDetector = Callable[[bytes], list[dict[str, Any]]]  # photo bytes → IMM v1 face dicts; raises BadImage
+
+
+def local_face_detector() -> FaceDetector:
+    """The local engine (``ossfaces.vision``), loaded on first use and shared by every request."""
+    lock = threading.Lock()
+    loaded: list[Any] = []
+
+    def detect(data: bytes) -> list[dict[str, Any]]:
+        if not loaded:
+            with lock:
+                if not loaded:
+                    from ossfaces.vision import FaceAnalyzer
+
+                    loaded.append(FaceAnalyzer.load())
+        return [dict(face) for face in loaded[0].analyze(data).faces]
+
+    return detect
+
+
+def imm_detectface(detector: FaceDetector) -> Callable[[ProcessRequest], ProcessResult]:
+    """An ``x-oss-process=imm/detectface`` processor answering like IMM v1; a photo it cannot read is a 400, as IMM's."""
+
+    def process(request: ProcessRequest) -> ProcessResult:
+        request_id = secrets.token_hex(12).upper()
+        try:
+            faces = detector(request.path.read_bytes())
+        except BadImage as exc:
+            raise ProcessError(400, exc.code, f"{exc.message} (IMM request {request_id})") from exc
+        document = {
+            "Faces": faces,
+            "ImageUri": f"oss://{request.bucket}/{request.key}",
+            "RequestId": request_id,
+            "httpStatusCode": 200,
+            "success": True,
+        }
+        return 200, "application/json", json.dumps(document, ensure_ascii=False).encode("utf-8")
+
+    return process
+
+
+def result_suffix_of(function: FunctionSpec) -> str:
+    """The suffix the function appends to a photo's key for its result, from its own environment when it sets one."""
+    configured = function.environment.get("OSSFACES_RESULT_SUFFIX")
+    return Settings(result_suffix=configured).result_suffix if configured else Settings().result_suffix
+
+
+class LocalStack:
+    """Everything ``ossfaces up`` runs, as an object tests can start, upload to, wait on and stop."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        project_dir: Path | None = None,
+        descriptors: Sequence[Path] | None = None,
+        triggers: Sequence[Trigger] | None = None,
+        bucket: str | None = None,
+        host: str = "127.0.0.1",
+        oss_port: int = 0,
+        fc_port: int | None = 0,
+        region: str = "cn-hangzhou",
+        mode: Mode = "inprocess",
+        engine: Literal["imm", "local"] = "imm",
+        policy: DeliveryPolicy | None = None,
+        workers: int = 4,
+        detector: FaceDetector | None = None,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        environment: Mapping[str, str] | None = None,
+        fsync: bool = True,
+    ) -> None:
+        """``triggers`` wins over ``descriptors``, which win over template.yml / s.yaml found in ``project_dir``.
+
+        ``fc_port=None`` leaves FC's invoke API off. ``environment`` adds variables for the function (after the stack's).
+        """
+        self.data_dir = Path(data_dir)
+        self.mode: Mode = mode
+        self.engine = engine
+        self.account_id = account_id
+        self.descriptors = list(descriptors) if descriptors is not None else discover(project_dir or Path.cwd())
+        declared = list(triggers) if triggers is not None else load_triggers(self.descriptors, account_id=account_id)
+        self.bucket = bucket or next((t.bucket for t in declared if t.bucket and "$" not in t.bucket), DEFAULT_BUCKET)
+        if not declared and triggers is None:
+            log.warning("no template.yml or s.yaml: one trigger per image suffix on bucket %s", self.bucket)
+            declared = default_triggers(self.bucket, DEFAULT_IMAGE_SUFFIXES)
+        self.triggers = for_local_bucket(declared, self.bucket)
+        self.functions = list({t.function.qualified_name: t.function for t in self.triggers}.values())
+        self._extra_env = dict(environment or {})
+        self.oss = LocalOss(
+            self.data_dir,
+            host=host,
+            port=oss_port,
+            region=region,
+            buckets=(self.bucket,),
+            processors={IMM_DETECTFACE: imm_detectface(detector or local_face_detector())},
+            listeners=(self._on_created,),
+            fsync=fsync,
+        )
+        self._fc_port = fc_port
+        self._host = host
+        self.policy = policy or DeliveryPolicy()
+        self._workers = workers
+        self.runners: dict[str, Runner] = {}
+        self.invoker: Invoker | None = None
+        self.api: ApiServer | None = None
+        self._issued: dict[str, str] = {}  # STS key id → secret, also accepted by the FC API
+        self._warnings: list[str] = []
+        self._warned: set[str] = set()
+        self._lock = threading.Lock()
+
+    # --- lifecycle -----------------------------------------------------------------------------------------------
+
+    def start(self) -> LocalStack:
+        self.oss.start()
+        try:
+            for function in self.functions:
+                runner = make_runner(self.mode, function, self.function_environment(function))
+                runner.start()
+                self.runners[function.qualified_name] = runner
+            self.invoker = Invoker(self.runners, self.context_for, policy=self.policy, workers=self._workers)
+            if self._fc_port is not None:
+                api = FcApi(self.invoker, self.functions, self._secret_for)
+                self.api = ApiServer(api.app, self._host, self._fc_port)
+                self.api.start()
+        except BaseException:
+            self.stop()
+            raise
+        for trigger in self.triggers:
+            risk = loop_risk(trigger, result_suffix_of(trigger.function))
+            if risk:
+                self._warn(f"static:{trigger.name}", risk)
+        return self
+
+    def stop(self) -> None:
+        if self.api is not None:
+            self.api.stop()
+            self.api = None
+        if self.invoker is not None:
+            self.invoker.stop()
+            self.invoker = None
+        for runner in self.runners.values():
+            runner.stop()
+        self.runners.clear()
+        self.oss.stop()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- what the function sees ----------------------------------------------------------------------------------
+
+    def function_environment(self, function: FunctionSpec) -> dict[str, str]:
+        """What the stack sets on top of the function's own variables: the local OSS endpoint and the engine."""
+        return {"OSSFACES_OSS_ENDPOINT": self.oss.endpoint, "OSSFACES_ENGINE": self.engine} | self._extra_env
+
+    def context_for(self, function: FunctionSpec, request_id: str) -> FCContext:
+        """FC's context for one invocation, with fresh STS credentials from the local OSS."""
+        key_id, secret, token = self.oss.issue_sts(STS_DURATION_S)
+        with self._lock:
+            self._issued[key_id] = secret
+        return FCContext(
+            request_id=request_id,
+            credentials=Credentials(key_id, secret, token),
+            function=FunctionMeta(
+                name=function.name,
+                handler=function.handler,
+                memory=function.memory,
+                timeout=function.timeout,
+                initializer=function.initializer,
+            ),
+            service=ServiceMeta(name=function.service or function.name),
+            region=self.oss.region,
+            account_id=self.account_id,
+        )
+
+    def _secret_for(self, access_key_id: str) -> str | None:
+        if access_key_id == self.oss.access_key_id:
+            return self.oss.access_key_secret
+        with self._lock:
+            return self._issued.get(access_key_id)
+
+    # --- the trigger ---------------------------------------------------------------------------------------------
+
+    def _on_created(self, created: ObjectCreated) -> None:
+        """The local OSS's notice → FC events for every matching trigger, queued; never blocks the upload for long."""
+        invoker = self.invoker
+        if invoker is None:
+            return
+        for trigger in self.triggers:
+            if not trigger.matches(created.bucket, created.event_name, created.key):
+                continue
+            if created.key.endswith(result_suffix_of(trigger.function)):
+                self._warn(
+                    f"runtime:{trigger.name}",
+                    f"the function's own result {created.key!r} fired trigger {trigger.name!r} again (a trigger loop: "
+                    "each result costs one more invocation); narrow the trigger's suffix or prefix",
+                )
+            event = build_event(created, trigger, self.oss.region)
+            invoker.submit(trigger.function, event, source=f"trigger:{trigger.name}")
+
+    def _warn(self, key: str, message: str) -> None:
+        with self._lock:
+            if key in self._warned:
+                return
+            self._warned.add(key)
+            self._warnings.append(message)
+        log.warning("trigger loop: %s", message)
+
+    def loop_warnings(self) -> list[str]:
+        """Every trigger-loop warning so far: found in the triggers at start, or seen when a result fired one."""
+        with self._lock:
+            return list(self._warnings)
+
+    # --- observing and invoking ----------------------------------------------------------------------------------
+
+    def _require_invoker(self) -> Invoker:
+        if self.invoker is None:
+            raise RuntimeError("the local stack is not started")
+        return self.invoker
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        return self._require_invoker().wait_idle(timeout)
+
+    def invocations(self, function: str | None = None) -> list[Invocation]:
+        return self._require_invoker().invocations(function)
+
+    def invoke(self, event: bytes, function: str | None = None) -> Invocation:
+        """Run the function once on ``event``, synchronously (``ossfaces invoke``)."""
+        spec = self.function(function)
+        return self._require_invoker().invoke_sync(spec, event, source="invoke")
+
+    def function(self, name: str | None = None) -> FunctionSpec:
+        for spec in self.functions:
+            if name is None or name in (spec.name, spec.qualified_name):
+                return spec
+        raise KeyError(f"no function {name!r}; known: {', '.join(f.qualified_name for f in self.functions)}")
+
+    def describe(self) -> str:
+        """What ``ossfaces up`` prints: where everything is, and how to use it from oss2 and fc2."""
+        oss = self.oss
+        lines = [
+            "ossfaces local stack is running (Ctrl-C stops it)",
+            f"  OSS endpoint      {oss.endpoint}",
+            f"  region            {oss.region}",
+            f"  bucket            {self.bucket}",
+            f"  access key id     {oss.access_key_id}",
+            f"  access key secret {oss.access_key_secret}   (local only, not a secret)",
+            f"  data directory    {self.data_dir}",
+            f"  function          {', '.join(f.qualified_name for f in self.functions)} "
+            f"({self.mode}, engine {self.engine}, imm/detectface served by the local engine)",
+        ]
+        if self.api is not None:
+            lines.append(f"  FC API (fc2)      {self.api.endpoint}")
+        sources = ", ".join(str(p) for p in self.descriptors) or "built-in defaults"
+        lines.append(f"  triggers          from {sources}")
+        for t in self.triggers:
+            lines.append(f"    {t.name}: {', '.join(t.events)} prefix={t.prefix!r} suffix={t.suffix!r}")
+        lines += [
+            "  upload a photo with oss2:",
+            "    import oss2",
+            f"    bucket = oss2.Bucket(oss2.Auth({oss.access_key_id!r}, {oss.access_key_secret!r}), "
+            f"{oss.endpoint!r}, {self.bucket!r})",
+            "    bucket.put_object_from_file('photos/me.jpg', 'me.jpg')",
+            "    print(bucket.get_object('photos/me.jpg.faces.json').read().decode())",
+        ]
+        return "\n".join(lines)
+
+
+def invoke_event(
+    event: bytes,
+    *,
+    endpoint: str | None = None,
+    data_dir: Path | None = None,
+    project_dir: Path | None = None,
+    engine: Literal["imm", "local"] = "imm",
+    mode: Mode = "inprocess",
+    access_key_id: str | None = None,
+    access_key_secret: str | None = None,
+    region: str = "cn-hangzhou",
+) -> Invocation:
+    """Run the handler once on ``event`` (``ossfaces invoke``): against a running stack at ``endpoint``, or an ephemeral one.
+
+    The ephemeral stack has no triggers (only this invocation runs) and creates the buckets the event names.
+    """
+    buckets = sorted({record.bucket for record in parse_event(event)})
+    if endpoint:
+        return _invoke_remote(event, endpoint, project_dir, engine, mode, access_key_id, access_key_secret, region)
+    with tempfile.TemporaryDirectory(prefix="ossfaces-invoke-") as scratch:
+        stack = LocalStack(
+            data_dir or Path(scratch), project_dir=project_dir, bucket=buckets[0] if buckets else None,
+            fc_port=None, engine=engine, mode=mode, region=region, fsync=False,
+        )  # fmt: skip
+        for extra in buckets[1:]:
+            stack.oss.storage.create_bucket(extra)
+        function = stack.function()
+        stack.triggers = []  # only this invocation
+        with stack:
+            return stack.invoke(event, function.qualified_name)
+
+
+def _invoke_remote(
+    event: bytes,
+    endpoint: str,
+    project_dir: Path | None,
+    engine: Literal["imm", "local"],
+    mode: Mode,
+    access_key_id: str | None,
+    access_key_secret: str | None,
+    region: str,
+) -> Invocation:
+    """One invocation against an already running local OSS, signed with its (local, published) key pair."""
+    from ossfaces.localstack.oss import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
+
+    declared = load_triggers(discover(project_dir or Path.cwd()))
+    function = declared[0].function if declared else FunctionSpec("ossfaces", "ossfaces", initializer="index.initializer")
+    runner = make_runner(mode, function, {"OSSFACES_OSS_ENDPOINT": endpoint, "OSSFACES_ENGINE": engine})
+    credentials = Credentials(access_key_id or DEFAULT_ACCESS_KEY_ID, access_key_secret or DEFAULT_ACCESS_KEY_SECRET)
+
+    def context_for(spec: FunctionSpec, request_id: str) -> FCContext:
+        meta = FunctionMeta(spec.name, spec.handler, spec.memory, spec.timeout, spec.initializer)
+        return FCContext(request_id, credentials, meta, ServiceMeta(spec.service or spec.name), region, DEFAULT_ACCOUNT_ID)
+
+    runner.start()
+    invoker = Invoker({function.qualified_name: runner}, context_for, workers=1)
+    try:
+        return invoker.invoke_sync(function, event, source="invoke")
+    finally:
+        invoker.stop()
+        runner.stop()
