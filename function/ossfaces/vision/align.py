@@ -2,9 +2,10 @@
 
 - SFace: OpenCV's own ``FaceRecognizerSF.alignCrop`` (112x112, the alignment SFace was trained with).
 - Age and gender: the dlib "face chip" the Cydral models were trained on (``get_face_chip_details`` with padding 0.2).
-  dlib places five *eye-corner and nose-base* points; YuNet gives eye *centres*, so we map the two eye centres to the
-  midpoints of dlib's corner targets with a similarity transform (rotation, scale, shift), which is what dlib's own
-  alignment amounts to for a frontal face.
+  dlib fits its own five points (eye corners, nose base) to its mean face by least-squares similarity; YuNet's points
+  are different ones (eye centres, nose tip, mouth corners), so we fit those to where the same features sit on dlib's
+  mean face. The chip scale matters a lot to these networks (10 % off can flip a borderline gender), which is why
+  a two-point (eyes-only) fit is not used.
 - Emotion: fer crops the detector's box squared with a small margin, in grey, at 64x64, unrotated. We do the same but
   level the eyes first, which matches FER2013's roughly aligned faces better.
 
@@ -22,24 +23,28 @@ from numpy.typing import NDArray
 
 from ossfaces.vision.detect import Detection
 
-_DLIB_EYES = np.array([
-    [(0.1205750620789 + 0.3340850613712) / 2, (0.2137274526848 + 0.2290642403242) / 2],  # eye on the image's left
-    [(0.8595674595992 + 0.6460604764104) / 2, (0.2134981538014 + 0.2289674387104) / 2],  # eye on the image's right
+_DLIB_TEMPLATE = np.array([
+    [0.225515, 0.216007],  # eye on the image's left: mean of points 36-41
+    [0.754845, 0.216007],  # eye on the image's right: mean of points 42-47
+    [0.490127, 0.515625],  # nose tip: point 30
+    [0.254149, 0.780233],  # mouth corner, image's left: point 48
+    [0.726104, 0.780233],  # mouth corner, image's right: point 54
 ])
-"""Midpoints of dlib's 5-point chip targets for each eye's two corners (dlib ``get_face_chip_details``)."""
+"""Where YuNet's five points sit on dlib's mean face (``get_face_chip_details``'s 68-point template, unit square)."""
 DLIB_PADDING = 0.2
 EMOTION_MARGIN = 1.2
 """Emotion crop side / longest box side: fer adds 10 px to each side of ~100-200 px Haar boxes."""
 
 
 def _similarity(src: NDArray[Any], dst: NDArray[Any]) -> NDArray[Any]:
-    """The 2x3 similarity that maps two source points onto two destination points exactly."""
-    s0, s1 = complex(*src[0]), complex(*src[1])
-    d0, d1 = complex(*dst[0]), complex(*dst[1])
-    if s1 == s0:
-        s1 = s0 + 1
-    a = (d1 - d0) / (s1 - s0)
-    b = d0 - a * s0
+    """The 2x3 least-squares similarity (rotation, uniform scale, shift) from ``src`` points to ``dst`` points,
+    as dlib's ``find_similarity_transform`` computes it."""
+    s = src[:, 0] + 1j * src[:, 1]
+    d = dst[:, 0] + 1j * dst[:, 1]
+    sc, dc = s - s.mean(), d - d.mean()
+    denom = float(np.sum(np.abs(sc) ** 2))
+    a = complex(np.sum(dc * np.conj(sc)) / denom) if denom > 0 else complex(1.0)
+    b = complex(d.mean() - a * s.mean())
     return np.array([[a.real, -a.imag, b.real], [a.imag, a.real, b.imag]], dtype=np.float64)
 
 
@@ -52,10 +57,10 @@ def _warp(img: NDArray[Any], matrix: NDArray[Any], size: int) -> NDArray[Any]:
     return chip if k == 1 else cv2.resize(chip, (size, size), interpolation=cv2.INTER_AREA)
 
 
-def dlib_chip(bgr: NDArray[Any], det: Detection, size: int) -> NDArray[Any]:
-    """The age/gender chip (BGR) of ``size`` px, as dlib's ``extract_image_chip`` would cut it."""
-    dst = (DLIB_PADDING + _DLIB_EYES) / (2 * DLIB_PADDING + 1) * size
-    return _warp(bgr, _similarity(det.landmarks[:2], dst), size)
+def dlib_chip(bgr: NDArray[Any], det: Detection, size: int, zoom: float = 1.0) -> NDArray[Any]:
+    """The age/gender chip (BGR) of ``size`` px, as dlib's ``extract_image_chip`` would cut it; ``zoom`` jitters it."""
+    dst = ((DLIB_PADDING + _DLIB_TEMPLATE) / (2 * DLIB_PADDING + 1) - 0.5) * zoom * size + size / 2
+    return _warp(bgr, _similarity(det.landmarks, dst), size)
 
 
 def eye_roll(det: Detection) -> float:

@@ -21,6 +21,9 @@ COARSE_SIDE = 640
 FINE_SIDE = 1920
 """Longest side of the second pass; about 65 ms on 2 cores, which keeps a 24-megapixel photo well under 400 ms."""
 NMS_IOU = 0.4
+FINE_MAX_COARSE_PX = 40.0
+"""The fine pass only contributes faces smaller than this at the coarse scale: large faces are the coarse pass's job,
+and on a large face the fine pass sees skin texture and suit patches at a scale where YuNet makes false positives."""
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,10 @@ class Detector:
     def detect(self, bgr: NDArray[Any], min_face: float) -> list[Detection]:
         """All faces at least ``min_face`` array pixels on their shorter box side, best score first."""
         found = self._pass(bgr, COARSE_SIDE)
-        if max(bgr.shape[:2]) > 1.5 * COARSE_SIDE:
-            found += self._pass(bgr, FINE_SIDE)
+        longest = max(bgr.shape[:2])
+        if longest > 1.5 * COARSE_SIDE:
+            limit = FINE_MAX_COARSE_PX * longest / COARSE_SIDE
+            found += [d for d in self._pass(bgr, FINE_SIDE) if max(d.box[2], d.box[3]) < limit]
         found = [d for d in found if min(d.box[2], d.box[3]) >= min_face]
         if not found:
             return []
