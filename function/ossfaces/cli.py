@@ -136,3 +136,71 @@ def package(output: Path | None, python_version: str, in_place: bool) -> None:
     except PackagingError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(bundle.report())
+
+
+def _oss_options(command: Any) -> Any:
+    """Where the bucket is and who may read it: shared by ``backfill`` and ``stats``."""
+    options = [
+        click.argument("bucket"),
+        click.option("--prefix", default="", show_default=True, help="Only keys under this prefix."),
+        click.option("--region", envvar="OSSFACES_REGION", default="cn-hangzhou", show_default=True),
+        click.option("--oss-endpoint", envvar="OSSFACES_OSS_ENDPOINT", default="",
+                     help="Default: the public endpoint of --region (env OSSFACES_OSS_ENDPOINT)."),
+        click.option("--access-key-id", envvar="ALIBABA_CLOUD_ACCESS_KEY_ID", default="", show_envvar=True),
+        click.option("--access-key-secret", envvar="ALIBABA_CLOUD_ACCESS_KEY_SECRET", default="", show_envvar=True),
+        click.option("--security-token", envvar="ALIBABA_CLOUD_SECURITY_TOKEN", default="", show_envvar=True),
+        click.option("--progress/--no-progress", default=True, help="Progress bar on stderr."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@main.command()
+@_oss_options
+@click.option("--fc-endpoint", envvar="OSSFACES_FC_ENDPOINT", default="",
+              help="https://<account>.<region>.fc.aliyuncs.com (env OSSFACES_FC_ENDPOINT).")
+@click.option("--service", envvar="OSSFACES_FC_SERVICE", default="", help="FC 2.0 service of the deployed function.")
+@click.option("--function", "function_name", envvar="OSSFACES_FC_FUNCTION", default="", help="The deployed function.")
+@click.option("--qualifier", default=None, help="Version or alias to invoke (default: LATEST).")
+@click.option("--local", is_flag=True, help="Process in this process with a worker pool instead of invoking FC.")
+@click.option("--workers", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="Concurrent invocations (FC) or local workers.")
+@click.option("--rate", type=click.FloatRange(min=0.01), default=None, help="At most this many invocations per second.")
+@click.option("--batch", type=click.IntRange(1, 200), default=1, show_default=True,
+              help="Records per event (payloads stay under FC's 128 KB async limit).")
+@click.option("--dry-run", is_flag=True, help="List what would be dispatched, and why; change nothing.")
+@click.option("--force", is_flag=True, help="Dispatch every photo, even with an up-to-date result.")
+@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Resume file (default: .ossfaces-backfill-<bucket>-<hash>.json here). Removed after a clean run.")
+@click.option("--restart", is_flag=True, help="Ignore an existing checkpoint and start from the top.")
+@click.option("--engine-tag", default=None,
+              help="NAME/VERSION the deployed function writes (default: from OSSFACES_ENGINE and this install).")
+@click.option("--max-failures", type=click.IntRange(1), default=100, show_default=True, help="Stop after this many.")
+@click.option("--stop-after", type=click.IntRange(1), default=None, hidden=True,
+              help="Stop cleanly after this many photos were queued (tests: a kill at a known point).")
+@click.option("--count/--no-count", default=True, help="List once first to give the progress bar a total and an ETA.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+def backfill(function_name: str, **options: Any) -> None:
+    """Process photos already in BUCKET: async FC invocations through fc2 (or --local), for missing or stale results."""
+    from ossfaces.backfill import run_command
+
+    raise SystemExit(run_command(function=function_name, **options))
+
+
+@main.command()
+@_oss_options
+@click.option("--age-bins", default="0,13,18,25,35,45,55,65", show_default=True, help="Lower edges of the age bins.")
+@click.option("--group-by-folder", type=click.IntRange(0), default=0, metavar="DEPTH",
+              help="Also report per folder, keyed by the first DEPTH folders of each key.")
+@click.option("--workers", type=click.IntRange(1, 256), default=16, show_default=True, help="Concurrent reads.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Write the report as CSV.")
+@click.option("--png", "png_path", type=click.Path(dir_okay=False), default=None, help="Write the charts as PNG.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
+              help="Write a self-contained HTML report.")
+def stats(**options: Any) -> None:
+    """Age, gender and emotion statistics over every .faces.json under --prefix in BUCKET."""
+    from ossfaces.stats import run_command
+
+    raise SystemExit(run_command(**options))
