@@ -50,7 +50,29 @@ def error_document(err: OssError, request_id: str, host_id: str) -> bytes:
     return to_bytes(root)
 
 
+_CONTROL = bytes(c for c in range(32) if c not in (9, 10, 13))
+_STANDIN = 0x10FF00  # control characters ride through the parser as private-use code points, then come back
+
+
+def _restore(text: str | None) -> str | None:
+    if text is None or not any(ord(ch) >= _STANDIN for ch in text):
+        return text
+    return "".join(chr(ord(ch) - _STANDIN) if _STANDIN <= ord(ch) < _STANDIN + 32 else ch for ch in text)
+
+
 def parse(body: bytes) -> ET.Element:
+    """Parse a request body. SDKs send keys with control characters raw (oss2 does), which XML 1.0 forbids; accept them."""
+    if any(b in _CONTROL for b in body):
+        text = body.decode("utf-8", "replace")
+        body = "".join(chr(_STANDIN + ord(ch)) if ch in "".join(map(chr, _CONTROL)) else ch for ch in text).encode()
+        root = _parse(body)
+        for node in root.iter():
+            node.text = _restore(node.text)
+        return root
+    return _parse(body)
+
+
+def _parse(body: bytes) -> ET.Element:
     try:
         return ET.fromstring(body)
     except ET.ParseError:
