@@ -234,11 +234,14 @@ def _load_module(code_dir: Path, module_name: str) -> ModuleType:
     existing = sys.modules.get(module_name)
     if existing is not None and Path(getattr(existing, "__file__", "") or "").resolve() == path:
         return existing
-    spec = importlib.util.spec_from_file_location(module_name, path)
+    # Another module already holds the name (e.g. a different code directory in the same process): load this one
+    # under a private name rather than replacing it under its owner's feet.
+    name = module_name if existing is None else f"{module_name}__{abs(hash(str(path))):x}"
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import the handler module {module_name!r} from {code_dir}")
     module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 

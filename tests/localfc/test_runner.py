@@ -1,0 +1,143 @@
+"""Running the function: in-process (import index, call handler) and through a custom-runtime bootstrap subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from ossfaces.localstack.fc.runner import BootstrapRunner, InProcessRunner, default_code_dir, local_environment
+from ossfaces.localstack.fc.triggers import FunctionSpec
+
+from .conftest import make_context
+
+
+def _spec(code: Path, **extra: object) -> FunctionSpec:
+    return FunctionSpec("fn", "svc", initializer="index.initializer", code_dir=code, timeout=10, **extra)  # type: ignore[arg-type]
+
+
+def test_local_environment_drops_fc_paths_and_maps_code_root(fake_code: Path) -> None:
+    spec = _spec(fake_code, environment={"PATH": "/opt/python3.10/bin", "PYTHONPATH": "/code/python",
+                                         "FAKE_MODELS": "/code/models", "FAKE_VAR": "x"})  # fmt: skip
+    env = local_environment(spec, {"FAKE_VAR": "override"})
+    assert env == {"FAKE_MODELS": f"{fake_code}/models", "FAKE_VAR": "override"}
+
+
+def test_in_process_runs_the_handler_with_context_env_and_logs(fake_code: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FAKE_VAR", raising=False)
+    spec = _spec(fake_code, environment={"FAKE_VAR": "from-template", "FAKE_MODELS": "/code/models"})
+    runner = InProcessRunner(spec)
+    runner.start()
+    try:
+        result = runner.run(b'{"n": 5}', make_context(spec, "req-1"))
+        again = runner.run(b'{"n": 6}', make_context(spec, "req-2"))
+    finally:
+        runner.stop()
+    assert result.ok and result.error_type == ""
+    assert result.value == {"n": 5, "request_id": "req-1", "access_key_id": "STS.test", "function": "fn",
+                            "region": "cn-hangzhou", "env": "from-template", "models": f"{fake_code}/models",
+                            "initialized": 1}  # fmt: skip
+    assert json.loads(result.body) == result.value
+    assert again.value["initialized"] == 1  # the initializer ran once per instance
+    assert any("req-1 [WARNING] fake handler got n=5" in line for line in result.logs)
+    assert not any("n=6" in line for line in result.logs)
+    assert "FAKE_VAR" not in os.environ  # stop() restored the environment
+
+
+def test_in_process_handler_error_is_fcs_unhandled_error(fake_code: Path) -> None:
+    spec = _spec(fake_code)
+    runner = InProcessRunner(spec)
+    runner.start()
+    try:
+        result = runner.run(b'{"n": 1, "raise": true}', make_context(spec, "req-x"))
+    finally:
+        runner.stop()
+    assert not result.ok
+    assert result.error_type == "UnhandledInvocationError"
+    assert result.value["errorType"] == "ValueError" and result.value["errorMessage"] == "asked to fail"
+    assert "ValueError: asked to fail" in result.error_message
+
+
+FAKE_BOOTSTRAP = textwrap.dedent(
+    """\
+    #!{python}
+    # A minimal custom runtime: echoes the x-fc-* headers and the event; fails when the event says "raise".
+    import json, os, sys
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            rid = self.headers["x-fc-request-id"]
+            print("FC Invoke Start RequestId: " + rid, flush=True)
+            print("handling " + self.path, flush=True)
+            headers = {{k.lower(): v for k, v in self.headers.items() if k.lower().startswith("x-fc-")}}
+            failed = self.path == "/invoke" and b"raise" in body
+            out = json.dumps({{"errorMessage": "asked to fail", "errorType": "ValueError"}} if failed
+                             else {{"path": self.path, "headers": headers, "event": body.decode(),
+                                    "env": os.environ.get("FAKE_VAR")}}).encode()
+            self.send_response(404 if failed else 200)
+            self.send_header("x-fc-status", "404" if failed else "200")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+            print("FC Invoke End RequestId: " + rid, flush=True)
+
+        def log_message(self, *args):
+            pass
+
+    ThreadingHTTPServer(("127.0.0.1", int(os.environ["FC_SERVER_PORT"])), Handler).serve_forever()
+    """
+)
+
+
+@pytest.fixture
+def fake_bootstrap(fake_code: Path) -> Path:
+    path = fake_code / "bootstrap"
+    path.write_text(FAKE_BOOTSTRAP.format(python=sys.executable), encoding="utf-8")
+    path.chmod(0o755)
+    return fake_code
+
+
+def test_bootstrap_protocol(fake_bootstrap: Path) -> None:
+    spec = _spec(fake_bootstrap, environment={"FAKE_VAR": "v"}, memory=1024)
+    runner = BootstrapRunner(spec)
+    runner.start()
+    try:
+        result = runner.run(b'{"n": 1}', make_context(spec, "req-b"))
+        failed = runner.run(b'{"raise": true}', make_context(spec, "req-f"))
+    finally:
+        runner.stop()
+    assert result.ok, result
+    echoed = result.value
+    assert echoed["path"] == "/invoke" and echoed["event"] == '{"n": 1}' and echoed["env"] == "v"
+    headers = echoed["headers"]
+    assert headers["x-fc-request-id"] == "req-b"
+    assert headers["x-fc-access-key-id"] == "STS.test" and headers["x-fc-security-token"] == "token"
+    assert headers["x-fc-function-name"] == "fn" and headers["x-fc-function-memory"] == "1024"
+    assert headers["x-fc-region"] == "cn-hangzhou" and headers["x-fc-control-path"] == "/invoke"
+    assert any("handling /invoke" in line for line in result.logs)
+    assert not failed.ok and failed.error_type == "UnhandledInvocationError"
+    assert failed.error_message == "asked to fail"
+
+
+def test_real_bootstrap_runs_the_real_handler(tmp_path: Path) -> None:
+    """function/bootstrap (the custom runtime template.yml deploys) around the real handler, on an event it skips."""
+    code = default_code_dir()
+    if not (code / "bootstrap").is_file():
+        pytest.skip("function/bootstrap is not in this checkout yet")
+    spec = FunctionSpec("ossfaces", "ossfaces", code_dir=code, timeout=30)
+    runner = BootstrapRunner(spec, {"OSSFACES_ENGINE": "imm", "OSSFACES_OSS_ENDPOINT": "http://127.0.0.1:9"})
+    event = (code.parent / "events" / "oss_not_image.json").read_bytes()
+    runner.start()
+    try:
+        result = runner.run(event, make_context(spec, "req-real"))
+        bad = runner.run(b'{"not": "an event"}', make_context(spec, "req-bad"))
+    finally:
+        runner.stop()
+    assert result.ok, result
+    assert result.value["skipped"] == 1
+    assert not bad.ok and bad.error_type == "UnhandledInvocationError"

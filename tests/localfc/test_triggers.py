@@ -1,0 +1,221 @@
+"""Triggers read from fun's template.yml and Serverless Devs' s.yaml, and when an upload matches one."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from ossfaces.localstack.fc.triggers import (
+    FunctionSpec,
+    Trigger,
+    discover,
+    for_local_bucket,
+    load_s_yaml,
+    load_template,
+    load_triggers,
+    loop_risk,
+)
+
+TEMPLATE = textwrap.dedent(
+    """
+    ROSTemplateFormatVersion: '2015-09-01'
+    Transform: 'Aliyun::Serverless-2018-04-03'
+    Resources:
+      face-svc:
+        Type: 'Aliyun::Serverless::Service'
+        Properties:
+          Role: !Ref SomeRole
+        face-detect:
+          Type: 'Aliyun::Serverless::Function'
+          Properties:
+            Handler: index.handler
+            Initializer: index.initializer
+            Runtime: custom
+            CodeUri: ./src
+            MemorySize: 1024
+            Timeout: 90
+            EnvironmentVariables:
+              OSSFACES_RESULT_SUFFIX: .faces.json
+              PATH: /opt/python3.10/bin
+            AsyncConfiguration:
+              MaxAsyncRetryAttempts: 2
+          Events:
+            jpg:
+              Type: OSS
+              Properties:
+                BucketName: my-photos
+                Events: [oss:ObjectCreated:PutObject, oss:ObjectCreated:CompleteMultipartUpload]
+                Filter:
+                  Key: {Prefix: uploads/, Suffix: .jpg}
+            legacy-lowercase:
+              Type: oss
+              Properties:
+                bucketName: my-photos
+                events: ['oss:ObjectCreated:*']
+                filter:
+                  key: {prefix: '', suffix: .png}
+            timer:
+              Type: Timer
+              Properties: {CronExpression: '0 0 * * * *'}
+    """
+)
+
+S_YAML = textwrap.dedent(
+    """
+    edition: 3.0.0
+    name: faces
+    vars:
+      region: cn-shanghai
+      bucket: my-photos
+    resources:
+      face-detect:
+        component: fc3
+        props:
+          region: ${vars.region}
+          functionName: face-detect
+          runtime: python3.10
+          code: ./function
+          handler: index.handler
+          memorySize: 512
+          timeout: 60
+          asyncInvokeConfig:
+            maxAsyncRetryAttempts: 5
+          instanceLifecycleConfig:
+            initializer: {handler: index.initializer, timeout: 30}
+          triggers:
+            - triggerName: oss-jpg
+              triggerType: oss
+              sourceArn: acs:oss:${vars.region}:${config('AccountID')}:${vars.bucket}
+              triggerConfig:
+                events: [oss:ObjectCreated:PutObject, oss:ObjectCreated:PostObject]
+                filter:
+                  key: {prefix: 'in/', suffix: .jpg}
+            - triggerName: http
+              triggerType: http
+              triggerConfig: {authType: anonymous}
+    """
+)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "template.yml").write_text(TEMPLATE, encoding="utf-8")
+    (tmp_path / "s.yaml").write_text(S_YAML, encoding="utf-8")
+    return tmp_path
+
+
+def test_template_triggers_and_function(project: Path) -> None:
+    triggers = load_template(project / "template.yml")
+    assert [t.name for t in triggers] == ["jpg", "legacy-lowercase"]  # the Timer event is not an OSS trigger
+    jpg, legacy = triggers
+    assert (jpg.bucket, jpg.prefix, jpg.suffix) == ("my-photos", "uploads/", ".jpg")
+    assert jpg.events == ("oss:ObjectCreated:PutObject", "oss:ObjectCreated:CompleteMultipartUpload")
+    assert (legacy.bucket, legacy.prefix, legacy.suffix, legacy.events) == ("my-photos", "", ".png", ("oss:ObjectCreated:*",))
+    fn = jpg.function
+    assert (fn.service, fn.name, fn.handler, fn.initializer) == ("face-svc", "face-detect", "index.handler", "index.initializer")
+    assert (fn.memory, fn.timeout, fn.max_async_retry_attempts) == (1024, 90, 2)
+    assert fn.code_dir == (project / "src").resolve()
+    assert fn.environment["OSSFACES_RESULT_SUFFIX"] == ".faces.json"
+
+
+def test_s_yaml_triggers_resolve_variables(project: Path) -> None:
+    (trigger,) = load_s_yaml(project / "s.yaml", account_id="999")
+    assert trigger.name == "oss-jpg"
+    assert (trigger.bucket, trigger.region, trigger.account_id) == ("my-photos", "cn-shanghai", "999")
+    assert (trigger.prefix, trigger.suffix) == ("in/", ".jpg")
+    assert trigger.events == ("oss:ObjectCreated:PutObject", "oss:ObjectCreated:PostObject")
+    fn = trigger.function
+    assert (fn.service, fn.name, fn.initializer, fn.max_async_retry_attempts, fn.timeout) == ("", "face-detect", "index.initializer", 5, 60)
+    assert fn.code_dir == (project / "function").resolve()
+
+
+def test_default_retries_when_unset(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(S_YAML.replace("maxAsyncRetryAttempts: 5", "qualifier: LATEST"), encoding="utf-8")
+    (trigger,) = load_s_yaml(tmp_path / "s.yaml")
+    assert trigger.function.max_async_retry_attempts == 3
+
+
+def test_discover_and_local_bucket_override(project: Path) -> None:
+    paths = discover(project)
+    assert [p.name for p in paths] == ["template.yml", "s.yaml"]
+    local = for_local_bucket(load_triggers(paths), "local-bucket")
+    assert {t.bucket for t in local} == {"local-bucket"}
+    assert len(local) == 3  # different prefixes: nothing merged
+
+
+def test_same_trigger_in_both_files_fires_once(tmp_path: Path) -> None:
+    template = TEMPLATE.replace("Prefix: uploads/", "Prefix: in/").replace(
+        "[oss:ObjectCreated:PutObject, oss:ObjectCreated:CompleteMultipartUpload]",
+        "[oss:ObjectCreated:PostObject, oss:ObjectCreated:PutObject]",
+    )
+    (tmp_path / "template.yml").write_text(template, encoding="utf-8")
+    (tmp_path / "s.yaml").write_text(S_YAML, encoding="utf-8")
+    local = for_local_bucket(load_triggers(discover(tmp_path)), "b")
+    assert sorted(t.name for t in local) == ["jpg", "legacy-lowercase"]
+
+
+def _trigger(events: tuple[str, ...], prefix: str = "", suffix: str = "") -> Trigger:
+    return Trigger("t", FunctionSpec("fn"), "b", events, prefix, suffix)
+
+
+@pytest.mark.parametrize(
+    ("events", "event_name", "expected"),
+    [
+        (("oss:ObjectCreated:PutObject",), "ObjectCreated:PutObject", True),
+        (("oss:ObjectCreated:PutObject",), "ObjectCreated:PostObject", False),
+        (("oss:ObjectCreated:*",), "ObjectCreated:CompleteMultipartUpload", True),
+        (("oss:ObjectCreated:*",), "ObjectCreated:AppendObject", True),
+        (("oss:ObjectCreated:*",), "ObjectRemoved:DeleteObject", False),
+        (("oss:ObjectCreated:PostObject", "oss:ObjectCreated:CopyObject"), "ObjectCreated:CopyObject", True),
+    ],
+)
+def test_event_matching(events: tuple[str, ...], event_name: str, expected: bool) -> None:
+    assert _trigger(events).matches("b", event_name, "k.jpg") is expected
+
+
+@pytest.mark.parametrize(
+    ("prefix", "suffix", "key", "expected"),
+    [
+        ("uploads/", ".jpg", "uploads/a.jpg", True),
+        ("uploads/", ".jpg", "other/a.jpg", False),
+        ("uploads/", ".jpg", "uploads/a.JPG", False),  # OSS suffixes are case-sensitive
+        ("", ".jpg", "a.jpg.faces.json", False),
+        ("", "", "anything", True),
+    ],
+)
+def test_prefix_suffix_matching(prefix: str, suffix: str, key: str, expected: bool) -> None:
+    assert _trigger(("oss:ObjectCreated:*",), prefix, suffix).matches("b", "ObjectCreated:PutObject", key) is expected
+
+
+def test_other_bucket_never_matches() -> None:
+    assert not _trigger(("oss:ObjectCreated:*",)).matches("other", "ObjectCreated:PutObject", "a.jpg")
+
+
+@pytest.mark.parametrize(
+    ("events", "suffix", "loops"),
+    [
+        (("oss:ObjectCreated:PutObject",), "", True),
+        (("oss:ObjectCreated:*",), ".json", True),
+        (("oss:ObjectCreated:PutObject",), ".jpg", False),
+        (("oss:ObjectCreated:PostObject",), "", False),  # the function writes with PutObject
+    ],
+)
+def test_loop_risk(events: tuple[str, ...], suffix: str, loops: bool) -> None:
+    risk = loop_risk(_trigger(events, "photos/", suffix), ".faces.json")
+    assert (risk is not None) is loops
+    if risk:
+        assert "photos/photo" in risk
+
+
+def test_project_descriptors_if_present() -> None:
+    """The project's own template.yml and s.yaml (when this checkout has them) declare the same triggers."""
+    root = Path(__file__).resolve().parents[2]
+    paths = discover(root)
+    if len(paths) < 2:
+        pytest.skip("the project has no template.yml + s.yaml pair yet")
+    by_file = {p.name: load_triggers([p]) for p in paths}
+    shapes = [{(frozenset(t.events), t.prefix, t.suffix) for t in ts} for ts in by_file.values()]
+    assert all(shapes) and all(s == shapes[0] for s in shapes)
+    for triggers in by_file.values():
+        assert not any(loop_risk(t, ".faces.json") for t in triggers)
