@@ -470,6 +470,7 @@ class Summary:
     dispatched: int = 0
     failed: int = 0
     retried: int = 0
+    invocations: int = 0
     elapsed: float = 0.0
     dry_run: bool = False
     interrupted: bool = False
@@ -789,9 +790,9 @@ def run_command(
     finally:
         signal.signal(signal.SIGTERM, old)
     if isinstance(dispatcher, FcDispatcher):
-        summary.verdicts["invocations"] = dispatcher.invocations
+        summary.invocations = dispatcher.invocations
     if isinstance(dispatcher, LocalDispatcher):
-        summary.verdicts.update({f"local-{k}": v for k, v in dispatcher.outcomes.items()})
+        summary.verdicts.update({f"local {k}": v for k, v in dispatcher.outcomes.items()})
     _print_summary(err, summary)
     if as_json:
         click.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
@@ -813,6 +814,7 @@ def _print_summary(console: Any, summary: Summary) -> None:
         ("would dispatch" if summary.dry_run else "dispatched", summary.to_do if summary.dry_run else summary.dispatched),
         ("failed", summary.failed),
         ("retried from checkpoint", summary.retried),
+        ("FC invocations", summary.invocations),
         ("elapsed", f"{summary.elapsed:.2f} s"),
         ("throughput", f"{summary.throughput:.1f} photos/s"),
     ]
