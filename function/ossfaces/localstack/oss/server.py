@@ -137,6 +137,12 @@ def parse_range(spec: str, size: int) -> tuple[int, int] | None:
     return first, min(last, size - 1)
 
 
+def _etag_listed(header: str, etag: str) -> bool:
+    """If-Match / If-None-Match test; oss2's resumable download sends the ETag without quotes, so accept both."""
+    tokens = [t.strip().strip('"') for t in header.split(",")]
+    return "*" in tokens or etag in tokens
+
+
 def _invalid_range(size: int) -> OssError:
     return OssError(
         416, "InvalidRange", "The requested range cannot be satisfied", headers={"Content-Range": f"bytes */{size}"}
@@ -569,10 +575,9 @@ class OssApp:
 
     def _check_conditions(self, c: Call, meta: ObjectMeta, prefix: str = "") -> bool:
         """Evaluate If-* (or x-oss-copy-source-if-*) headers; True means "not modified" (304 for GET)."""
-        etag = checksums.quoted(meta.etag)
         mtime = meta.mtime.replace(microsecond=0)
         if_match = c.header(prefix + "if-match")
-        if if_match and etag not in [t.strip() for t in if_match.split(",")] and if_match.strip() != "*":
+        if if_match and not _etag_listed(if_match, meta.etag):
             raise OssError(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
                            extra={"Condition": "If-Match"})  # fmt: skip
         if_unmodified = (
@@ -585,7 +590,7 @@ class OssApp:
                            extra={"Condition": "If-Unmodified-Since"})  # fmt: skip
         if_none_match = c.header(prefix + "if-none-match")
         if if_none_match:
-            if etag in [t.strip() for t in if_none_match.split(",")] or if_none_match.strip() == "*":
+            if _etag_listed(if_none_match, meta.etag):
                 if prefix:
                     raise OssError(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold",
                                    extra={"Condition": "If-None-Match"})  # fmt: skip
