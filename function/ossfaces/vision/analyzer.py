@@ -91,6 +91,9 @@ class FaceAnalyzer:
         face_id = hashlib.sha256(f"{content}:{left},{top},{right - left},{bottom - top}".encode()).hexdigest()
         emotion = max(attr.emotions, key=lambda k: attr.emotions[k])
         short_side = min(w * sx, h * sy)
+        attributes: dict[str, Any] = {"FaceBoundary": boundary}
+        if attr.yaw is not None and attr.pitch is not None:
+            attributes["HeadPose"] = {"Pitch": _r(attr.pitch, 2), "Roll": _r(attr.roll, 2), "Yaw": _r(attr.yaw, 2)}
         return {
             "FaceId": face_id,
             "FaceConfidence": _r(det.score),
@@ -101,10 +104,7 @@ class FaceAnalyzer:
             "EmotionConfidence": _r(attr.emotions[emotion]),
             "EmotionDetails": {k: _r(attr.emotions[k], 6) for k in IMM_EMOTIONS},
             "FaceQuality": _r(face_quality(det.score, short_side, attr.yaw, attr.pitch, attr.sharpness)),
-            "FaceAttributes": {
-                "FaceBoundary": boundary,
-                "HeadPose": {"Pitch": _r(attr.pitch, 2), "Roll": _r(attr.roll, 2), "Yaw": _r(attr.yaw, 2)},
-            },
+            "FaceAttributes": attributes,
             "Landmarks": [{"X": _r(px * sx, 1), "Y": _r(py * sy, 1)} for px, py in det.landmarks],
             "Sharpness": _r(attr.sharpness),
         }

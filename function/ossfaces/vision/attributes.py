@@ -17,7 +17,7 @@ Every number here comes from a model or a formula documented in this module; not
 - Sharpness (0-1): variance of the Laplacian of the 112x112 grey SFace crop, ``v / (v + 100)``. A face that was tiny
   and is upsampled to 112 px reads as soft, which is honest: it holds little detail.
 - FaceQuality (0-1): geometric mean of four factors, each 0-1: detector score; size ``min(1, shorter box side / 80
-  px)`` (IMM's clustering guidance asks for faces over 75 px); pose ``max(0, cos yaw · cos pitch)``; sharpness.
+  px)`` (IMM's clustering guidance asks for faces over 75 px); pose ``max(0, cos yaw · cos pitch)`` (1 when the pose is unknown); sharpness.
 - Eye state is left out: an eye-aspect-ratio threshold would need landmarks we do not compute and a closed-eye test
   set we do not have. Mask, glasses, beard, race and attractiveness are left out: no shipped model backs them.
 """
@@ -69,8 +69,9 @@ class FaceAttributes:
     gender_confidence: float
     emotions: dict[str, float]
     embedding: NDArray[Any]
-    yaw: float
-    pitch: float
+    yaw: float | None
+    """None when PnP failed: HeadPose is then left out rather than invented."""
+    pitch: float | None
     roll: float
     sharpness: float
 
@@ -124,15 +125,15 @@ class AttributeModels:
             embedding = (raw / max(float(np.linalg.norm(raw)), 1e-12)).astype(np.float32)
             expected_age = float(np.sum(age_p[i] * AGE_WEIGHTS, dtype=np.float32))
             g = int(np.argmax(gender_p[i]))
-            yaw, pitch = head_yaw_pitch(det, focal, bgr.shape[1], bgr.shape[0])
+            pose = head_yaw_pitch(det, focal, bgr.shape[1], bgr.shape[0])
             out.append(FaceAttributes(
                 age=math.floor(expected_age + 0.5),
                 gender=GENDER_LABELS[g],
                 gender_confidence=float(gender_p[i][g]),
                 emotions={label: float(emotion_p[i][j]) for j, label in enumerate(EMOTION_LABELS)},
                 embedding=embedding,
-                yaw=yaw,
-                pitch=pitch,
+                yaw=None if pose is None else pose[0],
+                pitch=None if pose is None else pose[1],
                 roll=eye_roll(det),
                 sharpness=sharpness(cv2.cvtColor(aligned, cv2.COLOR_BGR2GRAY)),
             ))
@@ -151,12 +152,26 @@ def _mirror_mean(net: cv2.dnn.Net, blob: NDArray[Any], n: int) -> NDArray[Any]:
     return np.asarray((p[:n] + p[n:]) / 2, dtype=np.float32)
 
 
-def head_yaw_pitch(det: Detection, focal: float, width: int, height: int) -> tuple[float, float]:
-    """Yaw and pitch in degrees from solvePnP of the five landmarks (conventions in the module docstring)."""
-    camera = np.array([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]], dtype=np.float64)
-    ok, rvec, _ = cv2.solvePnP(_FACE_3D, det.landmarks.astype(np.float64), camera, None, flags=cv2.SOLVEPNP_SQPNP)
-    if not ok:
-        return 0.0, 0.0
+def head_yaw_pitch(det: Detection, focal: float, width: int, height: int) -> tuple[float, float] | None:
+    """Yaw and pitch in degrees from solvePnP of the five landmarks (conventions in the module docstring).
+
+    The points are shifted to the principal point and scaled so the eyes are 100 px apart, with the focal length
+    scaled alike: the same camera geometry, but well conditioned for SQPnP on small faces. ``None`` if PnP fails.
+    """
+    centre = np.array([width / 2, height / 2])
+    eye_distance = float(np.linalg.norm(det.landmarks[1] - det.landmarks[0]))
+    k = 100.0 / max(eye_distance, 1e-6)
+    points = ((det.landmarks - centre) * k).astype(np.float64)
+    camera = np.array([[focal * k, 0, 0], [0, focal * k, 0], [0, 0, 1]], dtype=np.float64)
+    for method in (cv2.SOLVEPNP_SQPNP, cv2.SOLVEPNP_EPNP):
+        try:
+            ok, rvec, _ = cv2.solvePnP(_FACE_3D, points, camera, None, flags=method)
+        except cv2.error:
+            continue
+        if ok:
+            break
+    else:
+        return None
     rotation, _ = cv2.Rodrigues(rvec)
     forward = rotation @ np.array([0.0, 0.0, -1.0])  # from the face towards the camera
     yaw = math.degrees(math.atan2(-forward[0], -forward[2]))
@@ -170,9 +185,9 @@ def sharpness(gray112: NDArray[Any]) -> float:
     return v / (v + SHARPNESS_HALF)
 
 
-def face_quality(score: float, short_side_px: float, yaw: float, pitch: float, sharp: float) -> float:
+def face_quality(score: float, short_side_px: float, yaw: float | None, pitch: float | None, sharp: float) -> float:
     """Geometric mean of detector score, size, frontality and sharpness (see the module docstring)."""
     size = min(1.0, short_side_px / QUALITY_FULL_SIZE_PX)
-    pose = max(0.0, math.cos(math.radians(yaw)) * math.cos(math.radians(pitch)))
+    pose = 1.0 if yaw is None or pitch is None else max(0.0, math.cos(math.radians(yaw)) * math.cos(math.radians(pitch)))
     factors = (min(max(score, 0.0), 1.0), size, pose, min(max(sharp, 0.0), 1.0))
     return float(math.prod(factors) ** 0.25)
