@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from ossfaces.errors import BadImage
+from ossfaces.errors import BadImage, OssFacesError
 from ossfaces.events import parse_event
 from ossfaces.localstack.fc.api import ApiServer, FcApi
 from ossfaces.localstack.fc.context import Credentials, FCContext, FunctionMeta, ServiceMeta
@@ -335,7 +335,10 @@ def invoke_event(
 
     The ephemeral stack has no triggers (only this invocation runs) and creates the buckets the event names.
     """
-    buckets = sorted({record.bucket for record in parse_event(event)})
+    try:
+        buckets = sorted({record.bucket for record in parse_event(event)})
+    except OssFacesError:
+        buckets = []  # not an OSS event: the handler will say so, as it would in FC
     if endpoint:
         return _invoke_remote(event, endpoint, project_dir, engine, mode, access_key_id, access_key_secret, region)
     with tempfile.TemporaryDirectory(prefix="ossfaces-invoke-") as scratch:
@@ -380,3 +383,22 @@ def _invoke_remote(
     finally:
         invoker.stop()
         runner.stop()
+
+
+def run_foreground(stack: LocalStack, on_started: Callable[[LocalStack], None] | None = None) -> None:
+    """``ossfaces up``: start, report, serve until Ctrl-C or SIGTERM, then stop cleanly (queued deliveries dropped)."""
+    import signal
+
+    stopping = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    stack.start()
+    try:
+        if on_started is not None:
+            on_started(stack)
+        while not stopping.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,80 @@
+"""``ossfaces up`` (as a real subprocess, stopped with Ctrl-C) and ``ossfaces invoke`` (ephemeral or --endpoint)."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import oss2
+from click.testing import CliRunner
+from ossfaces.cli import main
+from ossfaces.localstack.stack import LocalStack
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def test_invoke_ephemeral_prints_the_return_value(tmp_path: Path) -> None:
+    result = CliRunner(mix_stderr=False).invoke(main, ["invoke", str(EVENTS / "oss_not_image.json"), "--project-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["records"] == 1 and summary["skipped"] == 1
+    assert '"action": "skipped"' in result.stderr
+
+
+def test_invoke_exits_non_zero_when_the_handler_raises(tmp_path: Path) -> None:
+    result = CliRunner(mix_stderr=False).invoke(main, ["invoke", "-", "--project-dir", str(tmp_path)], input='{"not": "an event"}')
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["errorType"] == "ConfigError"
+
+
+def test_invoke_against_a_running_stack(tmp_path: Path, face_jpeg: bytes) -> None:
+    with LocalStack(tmp_path / "data", triggers=[], bucket="photos", fc_port=None, fsync=False) as stack:
+        bucket = oss2.Bucket(oss2.Auth(stack.oss.access_key_id, stack.oss.access_key_secret), stack.oss.endpoint, "photos")
+        head = bucket.put_object("a.jpg", face_jpeg)
+        event = {"events": [{"eventName": "ObjectCreated:PutObject", "eventSource": "acs:oss",
+                             "eventTime": "2026-11-21T00:00:00.000Z", "region": "cn-hangzhou",
+                             "oss": {"bucket": {"name": "photos"},
+                                     "object": {"key": "a.jpg", "size": len(face_jpeg), "eTag": head.etag}}}]}  # fmt: skip
+        result = CliRunner(mix_stderr=False).invoke(
+            main, ["invoke", "-", "--endpoint", stack.oss.endpoint, "--project-dir", str(tmp_path)], input=json.dumps(event)
+        )
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["processed"] == 1
+        document = json.loads(bucket.get_object("a.jpg.faces.json").read())
+    assert len(document["Faces"]) == 1
+
+
+def test_up_serves_until_ctrl_c(tmp_path: Path, face_jpeg: bytes) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    command = [sys.executable, "-c", "from ossfaces.cli import main; main()", "up", "--port", "0", "--fc-port", "0",
+               "--data-dir", str(tmp_path / "data"), "--project-dir", str(project)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert process.stdout is not None
+        printed = ""
+        while "access key secret" not in printed:
+            line = process.stdout.readline()
+            assert line, f"ossfaces up exited early: {printed}"
+            printed += line
+        endpoint = re.search(r"OSS endpoint\s+(\S+)", printed).group(1)  # type: ignore[union-attr]
+        bucket_name = re.search(r"bucket\s+(\S+)", printed).group(1)  # type: ignore[union-attr]
+        key_id = re.search(r"access key id\s+(\S+)", printed).group(1)  # type: ignore[union-attr]
+        secret = re.search(r"access key secret\s+(\S+)", printed).group(1)  # type: ignore[union-attr]
+        assert endpoint.startswith("http://127.0.0.1:") and bucket_name == "ossfaces-local"
+        bucket = oss2.Bucket(oss2.Auth(key_id, secret), endpoint, bucket_name)
+        bucket.put_object("me.jpg", face_jpeg)
+        deadline = time.monotonic() + 30
+        while not bucket.object_exists("me.jpg.faces.json"):
+            assert time.monotonic() < deadline, "no result within 30 s"
+            time.sleep(0.1)
+        assert len(json.loads(bucket.get_object("me.jpg.faces.json").read())["Faces"]) == 1
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=20)
+    assert code == 0
