@@ -25,7 +25,17 @@ def free_port() -> int:
 
 def start_server(data: Path, port: int, bucket: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "function")}
-    cmd = [sys.executable, "-m", "ossfaces.localstack.oss", "--data-dir", str(data), "--port", str(port), "--bucket", bucket]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ossfaces.localstack.oss",
+        "--data-dir",
+        str(data),
+        "--port",
+        str(port),
+        "--bucket",
+        bucket,
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 20
     while time.time() < deadline:

@@ -47,8 +47,12 @@ def main() -> int:
         finally:
             proc.terminate()
             proc.wait(10)
-    print(f"object={args.mb} MiB put={put_s:.2f}s ({args.mb / put_s:.0f} MiB/s) get={get_s:.2f}s ({args.mb / get_s:.0f} MiB/s)")
-    print(f"server RSS idle={idle_rss:.0f} MB, peak after put={peak_after_put:.0f} MB, peak after get={peak:.0f} MB, now={rss:.0f} MB")
+    print(
+        f"object={args.mb} MiB put={put_s:.2f}s ({args.mb / put_s:.0f} MiB/s) get={get_s:.2f}s ({args.mb / get_s:.0f} MiB/s)"
+    )
+    print(
+        f"server RSS idle={idle_rss:.0f} MB, peak after put={peak_after_put:.0f} MB, peak after get={peak:.0f} MB, now={rss:.0f} MB"
+    )
     return 0
 
 

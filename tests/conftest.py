@@ -14,7 +14,6 @@ from pathlib import Path
 
 import oss2
 import pytest
-
 from ossfaces.localstack.oss import LocalOss
 
 TEST_BUCKET = "test-bucket"

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import oss2
 import pytest
-
 from ossfaces.localstack.oss import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, LocalOss
 
 
@@ -61,7 +60,9 @@ def kill9_during_uploads(data: Path, uploads: int = 50, size: int = 2 * 1024 * 1
     """Run ``uploads`` concurrent PUTs, SIGKILL the server mid-way, restart; return (complete, absent). Raises on a torn object."""
     port = _free_port()
     proc = _start(data, port)
-    bucket = oss2.Bucket(oss2.Auth(DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET), f"http://127.0.0.1:{port}", "crash")
+    bucket = oss2.Bucket(
+        oss2.Auth(DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET), f"http://127.0.0.1:{port}", "crash"
+    )
     done: list[str] = []
     bodies = {f"obj/{i:03d}": hashlib.sha256(str(i).encode()).digest() * (size // 32) for i in range(uploads)}
 

@@ -15,7 +15,6 @@ from pathlib import Path
 import oss2
 import pytest
 import requests
-
 from ossfaces.localstack.oss import LocalOss, ObjectCreated
 from ossfaces.localstack.oss.checksums import crc64_update
 
@@ -53,7 +52,9 @@ def test_second_client_alibabacloud_oss_v2(local_oss: LocalOss) -> None:
     import alibabacloud_oss_v2 as oss
 
     cfg = oss.config.load_default()
-    cfg.credentials_provider = oss.credentials.StaticCredentialsProvider(local_oss.access_key_id, local_oss.access_key_secret)
+    cfg.credentials_provider = oss.credentials.StaticCredentialsProvider(
+        local_oss.access_key_id, local_oss.access_key_secret
+    )
     cfg.region = local_oss.region
     cfg.endpoint = local_oss.endpoint
     cfg.use_path_style = True
@@ -78,8 +79,12 @@ def _policy(conditions: list[object], minutes: int = 10) -> str:
 def test_post_object_v1_policy(local_oss: LocalOss, oss_bucket: oss2.Bucket) -> None:
     events: list[ObjectCreated] = []
     local_oss.add_listener(events.append)
-    policy = _policy([{"bucket": "test-bucket"}, ["starts-with", "$key", "uploads/"], ["content-length-range", 1, 1024]])
-    signature = base64.b64encode(hmac.new(local_oss.access_key_secret.encode(), policy.encode(), hashlib.sha1).digest()).decode()
+    policy = _policy(
+        [{"bucket": "test-bucket"}, ["starts-with", "$key", "uploads/"], ["content-length-range", 1, 1024]]
+    )
+    signature = base64.b64encode(
+        hmac.new(local_oss.access_key_secret.encode(), policy.encode(), hashlib.sha1).digest()
+    ).decode()
     fields = {
         "key": "uploads/${filename}", "OSSAccessKeyId": local_oss.access_key_id, "policy": policy,
         "Signature": signature, "success_action_status": "201", "x-oss-meta-from": "browser",
