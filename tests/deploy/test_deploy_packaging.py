@@ -1,0 +1,91 @@
+"""``ossfaces package``: what goes into the FC bundle, what stays out, and that it runs on FC's Python 3.10.
+
+The build test needs PyPI (marker ``network``; about 30 s the first time, wheels are then cached in .cache/package/).
+"""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from deploy_support import REPO
+from ossfaces.cli import main
+from ossfaces.packaging import IgnoreRules, py310_problems, walk
+
+FUNCTION = REPO / "function"
+DEV_ONLY = ("ossfaces/localstack/", "ossfaces/cli.py", "ossfaces/packaging.py", "ossfaces/backfill.py", "ossfaces/stats.py")
+
+
+def test_ignore_rules_follow_gitignore_semantics() -> None:
+    rules = IgnoreRules.parse("# comment\n__pycache__/\n*.pyc\nossfaces/cli.py\n/top.txt\nbuild/\n!keep.pyc\ndocs/**/*.md\n")
+    assert rules.ignored("ossfaces/__pycache__", is_dir=True)
+    assert rules.ignored("a/b/c.pyc", is_dir=False) and not rules.ignored("a/keep.pyc", is_dir=False)
+    assert rules.ignored("ossfaces/cli.py", is_dir=False) and not rules.ignored("other/ossfaces/cli.py", is_dir=False)
+    assert rules.ignored("top.txt", is_dir=False) and not rules.ignored("sub/top.txt", is_dir=False)
+    assert rules.ignored("x/build", is_dir=True) and not rules.ignored("x/build", is_dir=False)
+    assert rules.ignored("docs/a/b/c.md", is_dir=False) and rules.ignored("docs/c.md", is_dir=False)
+    assert not rules.ignored("index.py", is_dir=False)
+
+
+def test_fcignore_keeps_the_handler_side_and_drops_dev_only_parts() -> None:
+    kept = {p.relative_to(FUNCTION).as_posix() for p in walk(FUNCTION, IgnoreRules.load(FUNCTION / ".fcignore"))}
+    for needed in ("index.py", "bootstrap", "ossfaces/pipeline.py", "ossfaces/runtime_api.py", "ossfaces/invocation.py"):
+        assert needed in kept
+    assert not any(path.startswith(DEV_ONLY) or "__pycache__" in path for path in kept)
+    if (FUNCTION / "models").is_dir():
+        assert any(path.startswith("models/") for path in kept)
+
+
+def test_py310_check_finds_311_features(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "import tomllib\nfrom datetime import UTC\nimport datetime\nnow = datetime.UTC\nfrom typing import Self\n"
+        "try:\n    pass\nexcept* ValueError:\n    pass\n",
+        encoding="utf-8",
+    )
+    problems = "\n".join(py310_problems([bad], tmp_path))
+    for feature in ("tomllib", "datetime.UTC", "typing.Self", "except*"):
+        assert feature in problems
+    good = tmp_path / "good.py"
+    good.write_text("import datetime\nnow = datetime.timezone.utc\n", encoding="utf-8")
+    assert py310_problems([good], tmp_path) == []
+
+
+def test_deployed_code_is_python310_compatible() -> None:
+    rules = IgnoreRules.load(FUNCTION / ".fcignore")
+    code = [p for p in walk(FUNCTION, rules, skip_top={"python"}) if p.suffix == ".py" or p.name == "bootstrap"]
+    assert py310_problems(code, FUNCTION) == []
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--target-version", "py310", "--select", "E9,F63,F7,F82",
+         *map(str, code)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.network
+def test_package_builds_a_complete_bundle(tmp_path: Path) -> None:
+    output = tmp_path / "ossfaces-fc.zip"
+    result = CliRunner().invoke(main, ["package", "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    assert "MiB unzipped" in result.output and "MiB through the console" in result.output
+    with zipfile.ZipFile(output) as archive:
+        infos = {info.filename: info for info in archive.infolist()}
+    names = set(infos)
+    for needed in ("index.py", "bootstrap", "ossfaces/pipeline.py", "ossfaces/runtime_api.py", "python/oss2/__init__.py",
+                   "python/crcmod/__init__.py", "python/pydantic/__init__.py"):  # fmt: skip
+        assert needed in names, needed
+    assert stat.S_IMODE(infos["bootstrap"].external_attr >> 16) & 0o111, "bootstrap lost its executable bit"
+    assert any(n.startswith("python/numpy/") and n.endswith(".cpython-310-x86_64-linux-gnu.so") for n in names)
+    assert not any(".cpython-311" in n or ".cpython-312" in n for n in names), "wheels for the wrong Python"
+    assert not any(n.startswith("python/crcmod/_crcfunext") for n in names), "crcmod must be the pure-Python build"
+    own = [n for n in names if not n.startswith("python/")]  # (numpy's wheel itself ships a .pyc)
+    assert not any(n.startswith(DEV_ONLY) or "__pycache__/" in n for n in own)
+    if (FUNCTION / "models").is_dir() and any((FUNCTION / "models").iterdir()):
+        assert any(n.startswith("models/") for n in names)
+    assert output.stat().st_size < 500 * 1024 * 1024
