@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from ossfaces.stats import GENDERS, UNKNOWN, StatsReport, Totals
 
@@ -42,9 +43,8 @@ def _pyramid(ax: Any, data: dict[str, Any], ages: list[str]) -> None:
     ax.barh(ages, male, color=COLOURS["MALE"], label="male")
     limit = max([*female, *male, 1])
     ax.set_xlim(-limit * 1.15, limit * 1.15)
-    ticks = ax.get_xticks()
-    ax.set_xticks(ticks)
-    ax.set_xticklabels([f"{abs(int(t))}" for t in ticks])
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, symmetric=True))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{abs(int(value))}"))  # both sides count up
     ax.axvline(0, color="#333", linewidth=0.8)
     ax.set_title("Age × gender (faces)")
     ax.set_ylabel("age")
@@ -56,6 +56,7 @@ def _bars(ax: Any, labels: list[str], values: list[int], title: str, colour: Any
     ax.bar_label(bars, padding=2)
     ax.set_title(title)
     ax.set_ylim(0, max([*values, 1]) * 1.15)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if rotate:
         ax.tick_params(axis="x", labelrotation=30)
 

@@ -37,7 +37,8 @@ def _e(value: Any) -> str:
 
 def _svg(report: StatsReport, totals: Totals, title: str) -> str:
     svg = render(report, "svg", totals, title).decode("utf-8")
-    return re.sub(r"^.*?(<svg)", r"\1", svg, count=1, flags=re.S)  # drop the XML prolog and DOCTYPE: inline SVG
+    svg = re.sub(r"^.*?(<svg)", r"\1", svg, count=1, flags=re.S)  # drop the XML prolog and DOCTYPE: inline SVG
+    return re.sub(r"<metadata>.*?</metadata>", "", svg, count=1, flags=re.S)  # matplotlib's RDF block, nothing to show
 
 
 def _summary(totals: dict[str, Any], group: str) -> str:
