@@ -17,7 +17,7 @@ DEFAULT_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".ti
 class Settings(BaseSettings):
     """What the operator can change. Field ``x`` is read from ``OSSFACES_X`` unless an alias says otherwise."""
 
-    model_config = SettingsConfigDict(env_prefix="OSSFACES_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="OSSFACES_", env_ignore_empty=True, frozen=True, extra="ignore")
 
     engine: Literal["imm", "local"] = Field(
         "imm", description="Who analyses the photo: IMM via x-oss-process, or the bundled local engine."

@@ -15,7 +15,7 @@ import pytest
 
 from index import handler
 
-from .conftest import EVENTS, Context, ImmStandIn
+from handler_support import EVENTS, Context, ImmStandIn
 
 pytestmark = pytest.mark.usefixtures("function_env")
 

@@ -13,7 +13,7 @@ from ossfaces.errors import ConfigError, TransientError
 from ossfaces.localstack.oss import LocalOss
 from ossfaces.pipeline import META_ENGINE, META_SOURCE_ETAG, META_STATUS
 
-from .conftest import Context, ImmStandIn, event_for, raising
+from handler_support import Context, ImmStandIn, event_for, raising
 
 pytestmark = pytest.mark.usefixtures("function_env")
 PHOTO = b"\xff\xd8\xff\xe0 not decoded by the IMM stand-in \xff\xd9"
