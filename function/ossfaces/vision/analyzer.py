@@ -54,6 +54,8 @@ class FaceAnalyzer:
              score_threshold: float = 0.6, max_pixels: int = 100_000_000) -> FaceAnalyzer:
         """Verify the model files (ConfigError telling to run ``ossfaces models fetch`` if not), load and warm up."""
         paths = verify_models(models_dir)
+        # OpenCV 5 warns once per net that "targets are not supported by the new graph engine": noise in FC logs.
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         if threads:
             cv2.setNumThreads(threads)
         analyzer = cls(paths, min_face_px=min_face_px, score_threshold=score_threshold, max_pixels=max_pixels)
