@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import oss2
 import pytest
@@ -19,9 +20,9 @@ pytestmark = pytest.mark.usefixtures("function_env")
 PHOTO = b"\xff\xd8\xff\xe0 not decoded by the IMM stand-in \xff\xd9"
 
 
-def read_result(bucket: oss2.Bucket, key: str) -> tuple[FacesDocument, dict[str, str]]:
+def read_result(bucket: oss2.Bucket, key: str) -> tuple[FacesDocument, Mapping[str, str]]:
     result = bucket.get_object(key + ".faces.json")
-    return FacesDocument.model_validate_json(result.read()), dict(result.headers)
+    return FacesDocument.model_validate_json(result.read()), result.headers  # case-insensitive, as HTTP headers are
 
 
 def test_upload_gets_a_result_with_metadata(oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context) -> None:

@@ -675,6 +675,8 @@ class OssApp:
         assert c.bucket and c.key
         process = c.query["x-oss-process"]
         meta = await run_in_threadpool(self.storage.head, c.b, c.k)
+        if self._check_conditions(c, meta):  # a processed GET is still a GET: If-Match and friends apply first
+            return Response(b"", 304)
         processor = self._processor_for(process)
         if processor is None:
             name = process.split(",", 1)[0]
