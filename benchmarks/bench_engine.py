@@ -46,14 +46,18 @@ def photos() -> dict[str, bytes]:
     five = np.full((427, 640, 3), 90, np.uint8)
     for i in range(5):
         x, y = 10 + i * 125, 60 + (i % 2) * 160
-        five[y: y + 142, x: x + 124] = tile[:, :124]
+        five[y : y + 142, x : x + 124] = tile[:, :124]
     one_small = five.copy()
     one_small[:, 135:] = 90
     big = cv2.resize(face, (6000, 4000), interpolation=cv2.INTER_CUBIC)
     rng = np.random.default_rng(0)
     big = np.clip(big.astype(np.int16) + rng.integers(-6, 6, big.shape, dtype=np.int16), 0, 255).astype(np.uint8)
-    return {"640px, 1 face": jpeg(one), "640px, 1 small face": jpeg(one_small), "640px, 5 faces": jpeg(five),
-            "24 MP JPEG": jpeg(big, 88)}
+    return {
+        "640px, 1 face": jpeg(one),
+        "640px, 1 small face": jpeg(one_small),
+        "640px, 5 faces": jpeg(five),
+        "24 MP JPEG": jpeg(big, 88),
+    }
 
 
 def median_ms(fn: Any, runs: int) -> float:
@@ -113,16 +117,22 @@ def main() -> None:
         ours = median_ms(lambda blob=blob: analyzer.analyze(blob), runs)
         peer = median_ms(lambda blob=blob: naive(analyzer, blob), runs)
         results[name] = ours
-        print(f"{name:22s} faces={faces}  engine {ours:7.1f} ms   naive peer {peer:7.1f} ms   ratio {peer / ours:4.2f}x")
+        print(
+            f"{name:22s} faces={faces}  engine {ours:7.1f} ms   naive peer {peer:7.1f} ms   ratio {peer / ours:4.2f}x"
+        )
     extra = (results["640px, 5 faces"] - results["640px, 1 small face"]) / 4
     print(f"per extra face (5-face minus 1-face photo, /4): {extra:.1f} ms")
     big_path = Path("/tmp/ossfaces-bench-24mp.jpg")
     big_path.write_bytes(data["24 MP JPEG"])
     cold = [fresh(args.threads) for _ in range(3)]
-    print(f"cold start (fresh process: import + verify + load + warm-up): {statistics.median(c[0] for c in cold):.2f} s")
+    print(
+        f"cold start (fresh process: import + verify + load + warm-up): {statistics.median(c[0] for c in cold):.2f} s"
+    )
     load_s, first_s, hwm_mib, faces = fresh(args.threads, str(big_path))
-    print(f"24 MP JPEG in a fresh process: first analyze {first_s * 1000:.0f} ms, faces={faces}, "
-          f"peak RSS {hwm_mib:.0f} MiB (VmHWM, includes import and models)")
+    print(
+        f"24 MP JPEG in a fresh process: first analyze {first_s * 1000:.0f} ms, faces={faces}, "
+        f"peak RSS {hwm_mib:.0f} MiB (VmHWM, includes import and models)"
+    )
 
 
 if __name__ == "__main__":

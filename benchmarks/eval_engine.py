@@ -18,9 +18,10 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "function"), str(ROOT / "tests")]
 
-from ossfaces.vision import FaceAnalyzer  # noqa: E402
 from vision.conftest import iou  # noqa: E402
 from vision.variants import group_photo, variants  # noqa: E402
+
+from ossfaces.vision import FaceAnalyzer  # noqa: E402
 
 
 def main() -> None:
@@ -33,8 +34,10 @@ def main() -> None:
     base = analyzer.analyze(buf.getvalue())
     ref = base.faces[0]
     box = ref["FaceAttributes"]["FaceBoundary"]
-    print(f"engine {analyzer.version}; reference: age {ref['Age']}, {ref['Gender']} ({ref['GenderConfidence']}), "
-          f"{ref['Emotion']} ({ref['EmotionConfidence']}), box {box}")
+    print(
+        f"engine {analyzer.version}; reference: age {ref['Age']}, {ref['Gender']} ({ref['GenderConfidence']}), "
+        f"{ref['Emotion']} ({ref['EmotionConfidence']}), box {box}"
+    )
     found, ious, ages, genders, emotions, cosines = 0, [], [], [], [], []
     cases = variants(photo, box)
     for name, (data, expected) in cases.items():
@@ -51,20 +54,30 @@ def main() -> None:
         emotions.append(face["Emotion"] == ref["Emotion"])
         cosines.append(float(np.dot(result.embeddings[i], base.embeddings[0])))
         pose = face["FaceAttributes"].get("HeadPose", {})
-        print(f"{name:14s} faces={len(result.faces)} IoU={ious[-1]:.3f} age={face['Age']:3d} {face['Gender']:6s} "
-              f"{face['Emotion']:9s} cos={cosines[-1]:.3f} yaw={pose.get('Yaw')} pitch={pose.get('Pitch')} "
-              f"quality={face['FaceQuality']}")
-    print(f"\nvariants: {len(cases)}; face found in {found}; IoU min {min(ious):.3f} median {statistics.median(ious):.3f}")
-    print(f"age minus reference: min {min(ages)}, max {max(ages)}, mean |d| {statistics.mean(abs(a) for a in ages):.1f};"
-          f" within 5 years: {sum(abs(a) <= 5 for a in ages)}/{len(ages)}")
-    print(f"same gender: {sum(genders)}/{len(genders)}; same emotion: {sum(emotions)}/{len(emotions)}; "
-          f"embedding cosine to reference: min {min(cosines):.3f}")
+        print(
+            f"{name:14s} faces={len(result.faces)} IoU={ious[-1]:.3f} age={face['Age']:3d} {face['Gender']:6s} "
+            f"{face['Emotion']:9s} cos={cosines[-1]:.3f} yaw={pose.get('Yaw')} pitch={pose.get('Pitch')} "
+            f"quality={face['FaceQuality']}"
+        )
+    print(
+        f"\nvariants: {len(cases)}; face found in {found}; IoU min {min(ious):.3f} median {statistics.median(ious):.3f}"
+    )
+    print(
+        f"age minus reference: min {min(ages)}, max {max(ages)}, mean |d| {statistics.mean(abs(a) for a in ages):.1f};"
+        f" within 5 years: {sum(abs(a) <= 5 for a in ages)}/{len(ages)}"
+    )
+    print(
+        f"same gender: {sum(genders)}/{len(genders)}; same emotion: {sum(emotions)}/{len(emotions)}; "
+        f"embedding cosine to reference: min {min(cosines):.3f}"
+    )
     data, boxes = group_photo(photo, box)
     result = analyzer.analyze(data)
     matched = [max((iou(f["FaceAttributes"]["FaceBoundary"], b) for f in result.faces), default=0.0) for b in boxes]
-    print(f"group photo 6000x4000, faces 60-400 px wide: {len(result.faces)} detections for {len(boxes)} faces; "
-          f"IoU per face {[round(m, 2) for m in matched]}; ages {[f['Age'] for f in result.faces]}; "
-          f"genders {[f['Gender'][0] for f in result.faces]}")
+    print(
+        f"group photo 6000x4000, faces 60-400 px wide: {len(result.faces)} detections for {len(boxes)} faces; "
+        f"IoU per face {[round(m, 2) for m in matched]}; ages {[f['Age'] for f in result.faces]}; "
+        f"genders {[f['Gender'][0] for f in result.faces]}"
+    )
 
 
 if __name__ == "__main__":

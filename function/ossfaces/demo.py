@@ -32,17 +32,20 @@ def sample_photos() -> Iterator[tuple[str, bytes]]:
         image.save(out, "JPEG", quality=90, **options)
         return out.getvalue()
 
-    astronaut = Image.fromarray(data.astronaut())
+    astronaut = Image.fromarray(data.astronaut())  # type: ignore[no-untyped-call]
     yield "photos/astronaut.jpg", jpeg(astronaut)
     exif = Image.Exif()
     exif[0x0112] = 6  # as a phone stores a portrait shot: pixels sideways, EXIF says "rotate 90° clockwise"
-    yield "photos/phone/astronaut-portrait.JPG", jpeg(astronaut.transpose(Image.Transpose.ROTATE_90), exif=exif.tobytes())
+    yield (
+        "photos/phone/astronaut-portrait.JPG",
+        jpeg(astronaut.transpose(Image.Transpose.ROTATE_90), exif=exif.tobytes()),
+    )
     small = astronaut.resize((160, 160))
     crew = Image.new("RGB", (1600, 900), (40, 60, 80))
     for i, size in enumerate((400, 260, 160)):
         crew.paste(small.resize((size, size)) if size != 160 else small, (60 + i * 520, 200))
     yield "photos/montage/crew.png", _png(crew)
-    yield "photos/coffee.jpg", jpeg(Image.fromarray(data.coffee()))
+    yield "photos/coffee.jpg", jpeg(Image.fromarray(data.coffee()))  # type: ignore[no-untyped-call]
     yield "photos/broken.jpg", jpeg(astronaut)[:2000]
     yield "photos/readme.txt", b"not a photo: the trigger's suffix filter and the function's guard both leave it alone"
 
@@ -94,11 +97,14 @@ def run(photos_dir: Path | None, project_dir: Path, timeout: float = 120.0) -> i
 
     console = Console()
     photos = list(own_photos(photos_dir) if photos_dir else sample_photos())
-    with tempfile.TemporaryDirectory(prefix="ossfaces-demo-") as data_dir, LocalStack(
-        Path(data_dir), project_dir=project_dir, fc_port=None, fsync=False
-    ) as stack:
+    with (
+        tempfile.TemporaryDirectory(prefix="ossfaces-demo-") as data_dir,
+        LocalStack(Path(data_dir), project_dir=project_dir, fc_port=None, fsync=False) as stack,
+    ):
         console.print("\n".join(stack.describe().splitlines()[:8]), highlight=False)
-        bucket = oss2.Bucket(oss2.Auth(stack.oss.access_key_id, stack.oss.access_key_secret), stack.oss.endpoint, stack.bucket)
+        bucket = oss2.Bucket(
+            oss2.Auth(stack.oss.access_key_id, stack.oss.access_key_secret), stack.oss.endpoint, stack.bucket
+        )
         started = time.monotonic()
         for key, body in photos:
             bucket.put_object(key, body)
@@ -106,7 +112,9 @@ def run(photos_dir: Path | None, project_dir: Path, timeout: float = 120.0) -> i
         results = wait_for_results(bucket, expected, timeout)
         elapsed = time.monotonic() - started
         stack.wait_idle(timeout)
-        table = Table(title=f"{len(results)}/{len(expected)} photos analysed in {elapsed:.1f} s (upload → trigger → function → result)")
+        table = Table(
+            title=f"{len(results)}/{len(expected)} photos analysed in {elapsed:.1f} s (upload → trigger → function → result)"
+        )
         table.add_column("photo")
         table.add_column("result (oss://…/<photo>.faces.json)")
         for key in expected:

@@ -130,9 +130,7 @@ def walk(root: Path, rules: IgnoreRules, skip_top: Iterable[str] = ()) -> Iterat
         here = Path(dirpath)
         rel_dir = here.relative_to(root).as_posix()
         prefix = "" if rel_dir == "." else rel_dir + "/"
-        dirnames[:] = sorted(
-            d for d in dirnames if not (rules.ignored(prefix + d, True) or (not prefix and d in skip))
-        )
+        dirnames[:] = sorted(d for d in dirnames if not (rules.ignored(prefix + d, True) or (not prefix and d in skip)))
         for name in sorted(filenames):
             if not rules.ignored(prefix + name, False) and not (not prefix and name in skip):
                 yield here / name
@@ -142,9 +140,7 @@ def walk(root: Path, rules: IgnoreRules, skip_top: Iterable[str] = ()) -> Iterat
 
 
 def _pip(args: Sequence[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pip", *args], capture_output=True, text=True, env=env, check=False
-    )
+    return subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True, env=env, check=False)
 
 
 def _target_args(python_version: str, platforms: Sequence[str]) -> list[str]:
@@ -158,7 +154,9 @@ def build_pure_wheel(requirement: str, wheelhouse: Path) -> Path:
     """Build ``requirement`` from its sdist into a wheel; refuse it unless it is pure Python (runs on any CPython)."""
     before = set(wheelhouse.glob("*.whl"))
     env = {**os.environ, "CC": "/bin/false", "CXX": "/bin/false"}  # optional C extensions (crcmod) fall back to Python
-    done = _pip(["wheel", "--no-deps", "--no-binary", ":all:", "--no-cache-dir", "-w", str(wheelhouse), requirement], env)
+    done = _pip(
+        ["wheel", "--no-deps", "--no-binary", ":all:", "--no-cache-dir", "-w", str(wheelhouse), requirement], env
+    )
     if done.returncode != 0:
         raise PackagingError(f"cannot build a wheel for {requirement}:\n{_tail(done.stderr or done.stdout)}")
     built = set(wheelhouse.glob("*.whl")) - before

@@ -23,7 +23,9 @@ CREDENTIALS = {"ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
 PLUMBING_FUN = {"PATH"}
 PLUMBING_S = {"PYTHONPATH": "/code/python"}
 # Values that differ from the code default on purpose, with the reason.
-FC_VALUES = {"OSSFACES_MODELS_DIR": "/code/models"}  # the default "models/ beside the code" spelled out: FC's code is /code
+FC_VALUES = {
+    "OSSFACES_MODELS_DIR": "/code/models"
+}  # the default "models/ beside the code" spelled out: FC's code is /code
 CREATED = {"oss:ObjectCreated:PutObject", "oss:ObjectCreated:PostObject", "oss:ObjectCreated:CompleteMultipartUpload"}
 SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".JPG", ".JPEG", ".PNG"}
 POLICY_ACTIONS = {"oss:GetObject", "oss:PutObject", "oss:ProcessImm"}
@@ -58,7 +60,9 @@ def test_both_files_say_which_tool_reads_them() -> None:
     assert "Read by Serverless Devs" in (REPO / "s.yaml").read_text(encoding="utf-8").split("\nedition:")[0]
 
 
-def test_environment_is_every_setting_with_the_same_values(fun_function: dict[str, Any], s_props: dict[str, Any]) -> None:
+def test_environment_is_every_setting_with_the_same_values(
+    fun_function: dict[str, Any], s_props: dict[str, Any]
+) -> None:
     expected = set(env_names()) - CREDENTIALS
     fun_env = fun_function["Properties"]["EnvironmentVariables"]
     s_env = s_props["environmentVariables"]
@@ -100,7 +104,9 @@ def test_same_handler_initializer_and_sizes(fun_function: dict[str, Any], s_prop
 def test_runtimes(fun_function: dict[str, Any], s_props: dict[str, Any]) -> None:
     props = fun_function["Properties"]
     assert props["Runtime"] == "custom" and props["CAPort"] == DEFAULT_PORT
-    assert any(re.fullmatch(r"acs:fc:[a-z0-9-]+:official:layers/Python310/versions/\d+", arn) for arn in props["Layers"])
+    assert any(
+        re.fullmatch(r"acs:fc:[a-z0-9-]+:official:layers/Python310/versions/\d+", arn) for arn in props["Layers"]
+    )
     assert props["EnvironmentVariables"]["PATH"].startswith("/opt/python3.10/bin:")
     assert s_props["runtime"] == "python3.10"
 
@@ -110,7 +116,9 @@ def _fun_triggers(fun_function: dict[str, Any]) -> list[tuple[frozenset[str], st
     for event in fun_function["Events"].values():
         assert event["Type"] == "OSS"
         p = event["Properties"]
-        out.append((frozenset(p["Events"]), p["Filter"]["Key"]["Prefix"], p["Filter"]["Key"]["Suffix"], p["BucketName"]))
+        out.append(
+            (frozenset(p["Events"]), p["Filter"]["Key"]["Prefix"], p["Filter"]["Key"]["Suffix"], p["BucketName"])
+        )
     return out
 
 

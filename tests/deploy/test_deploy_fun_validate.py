@@ -30,7 +30,9 @@ def test_template_passes_fun_validate(fun: Fun) -> None:
         ("        CAPort: 9000", "        CaPort: 9000", "CaPort"),
     ],
 )
-def test_broken_template_fails_fun_validate(fun: Fun, tmp_path: Path, original: str, broken: str, complaint: str) -> None:
+def test_broken_template_fails_fun_validate(
+    fun: Fun, tmp_path: Path, original: str, broken: str, complaint: str
+) -> None:
     text = TEMPLATE.read_text(encoding="utf-8")
     assert text.count(original) == 1, f"the test's anchor {original!r} is not unique in template.yml"
     copy = tmp_path / "template.yml"

@@ -18,11 +18,19 @@ from ossfaces.cli import main
 from ossfaces.packaging import IgnoreRules, py310_problems, walk
 
 FUNCTION = REPO / "function"
-DEV_ONLY = ("ossfaces/localstack/", "ossfaces/cli.py", "ossfaces/packaging.py", "ossfaces/backfill.py", "ossfaces/stats.py")
+DEV_ONLY = (
+    "ossfaces/localstack/",
+    "ossfaces/cli.py",
+    "ossfaces/packaging.py",
+    "ossfaces/backfill.py",
+    "ossfaces/stats.py",
+)
 
 
 def test_ignore_rules_follow_gitignore_semantics() -> None:
-    rules = IgnoreRules.parse("# comment\n__pycache__/\n*.pyc\nossfaces/cli.py\n/top.txt\nbuild/\n!keep.pyc\ndocs/**/*.md\n")
+    rules = IgnoreRules.parse(
+        "# comment\n__pycache__/\n*.pyc\nossfaces/cli.py\n/top.txt\nbuild/\n!keep.pyc\ndocs/**/*.md\n"
+    )
     assert rules.ignored("ossfaces/__pycache__", is_dir=True)
     assert rules.ignored("a/b/c.pyc", is_dir=False) and not rules.ignored("a/keep.pyc", is_dir=False)
     assert rules.ignored("ossfaces/cli.py", is_dir=False) and not rules.ignored("other/ossfaces/cli.py", is_dir=False)
@@ -34,7 +42,13 @@ def test_ignore_rules_follow_gitignore_semantics() -> None:
 
 def test_fcignore_keeps_the_handler_side_and_drops_dev_only_parts() -> None:
     kept = {p.relative_to(FUNCTION).as_posix() for p in walk(FUNCTION, IgnoreRules.load(FUNCTION / ".fcignore"))}
-    for needed in ("index.py", "bootstrap", "ossfaces/pipeline.py", "ossfaces/runtime_api.py", "ossfaces/invocation.py"):
+    for needed in (
+        "index.py",
+        "bootstrap",
+        "ossfaces/pipeline.py",
+        "ossfaces/runtime_api.py",
+        "ossfaces/invocation.py",
+    ):
         assert needed in kept
     assert not any(path.startswith(DEV_ONLY) or "__pycache__" in path for path in kept)
     if (FUNCTION / "models").is_dir():

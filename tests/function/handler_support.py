@@ -111,7 +111,11 @@ def raising(status: int, code: str, message: str) -> Callable[[ProcessRequest], 
 def event_for(bucket: oss2.Bucket, key: str, fixture: str = "oss_put_jpg.json", **changes: Any) -> bytes:
     """An events/ fixture retargeted at an object that really exists in the local OSS (its key, size and ETag)."""
     payload = json.loads((EVENTS / fixture).read_text(encoding="utf-8"))
-    records = [item["data"] for item in payload] if isinstance(payload, list) else [payload.get("data") or payload["events"][0]]
+    records = (
+        [item["data"] for item in payload]
+        if isinstance(payload, list)
+        else [payload.get("data") or payload["events"][0]]
+    )
     for record in records:
         record["oss"]["bucket"]["name"] = bucket.bucket_name
         record["oss"]["object"]["key"] = key

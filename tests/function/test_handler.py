@@ -7,14 +7,13 @@ from collections.abc import Mapping
 
 import oss2
 import pytest
+from handler_support import Context, ImmStandIn, event_for, raising
 
 from index import handler
 from ossfaces.document import FacesDocument
 from ossfaces.errors import ConfigError, TransientError
 from ossfaces.localstack.oss import LocalOss
 from ossfaces.pipeline import META_ENGINE, META_SOURCE_ETAG, META_STATUS
-
-from handler_support import Context, ImmStandIn, event_for, raising
 
 pytestmark = pytest.mark.usefixtures("function_env")
 PHOTO = b"\xff\xd8\xff\xe0 not decoded by the IMM stand-in \xff\xd9"
@@ -50,7 +49,9 @@ def test_twenty_deliveries_cost_one_imm_call(oss_bucket: oss2.Bucket, imm: ImmSt
     assert sum(o["processed"] for o in outcomes) == 1 and sum(o["skipped"] for o in outcomes) == 19
 
 
-def test_new_version_of_the_photo_is_processed_again(oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context) -> None:
+def test_new_version_of_the_photo_is_processed_again(
+    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context
+) -> None:
     oss_bucket.put_object("a.jpg", PHOTO)
     handler(event_for(oss_bucket, "a.jpg"), context)
     oss_bucket.put_object("a.jpg", PHOTO + b"v2")

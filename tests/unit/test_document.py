@@ -34,7 +34,9 @@ IMM_SAMPLE = b"""{
 
 
 def test_committed_schema_is_current() -> None:
-    assert SCHEMA.read_text(encoding="utf-8") == json_schema(), "run `ossfaces schema` and commit schema/faces.schema.json"
+    assert SCHEMA.read_text(encoding="utf-8") == json_schema(), (
+        "run `ossfaces schema` and commit schema/faces.schema.json"
+    )
 
 
 def test_imm_sample_parses_leniently_and_passes_through() -> None:

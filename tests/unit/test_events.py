@@ -16,8 +16,20 @@ FIXTURES = sorted(EVENTS.glob("*.json"))
 
 def test_fixture_folder_covers_the_scenarios() -> None:
     names = {path.stem for path in FIXTURES}
-    for scenario in ("put_jpg", "post_object", "complete_multipart", "copy_object", "spaces", "plus", "chinese",
-                     "recursion", "not_image", "zero_bytes", "eventbridge_cloudevent", "cloudevent_list"):
+    for scenario in (
+        "put_jpg",
+        "post_object",
+        "complete_multipart",
+        "copy_object",
+        "spaces",
+        "plus",
+        "chinese",
+        "recursion",
+        "not_image",
+        "zero_bytes",
+        "eventbridge_cloudevent",
+        "cloudevent_list",
+    ):
         assert any(scenario in name for name in names), scenario
 
 

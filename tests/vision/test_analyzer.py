@@ -15,8 +15,20 @@ from .conftest import encode, iou
 from .variants import group_photo, variants
 
 IMM_EMOTIONS = {"ANGRY", "CALM", "DISGUSTED", "HAPPY", "SAD", "SCARED", "SURPRISED"}
-ALLOWED_FIELDS = {"FaceId", "FaceConfidence", "Age", "Gender", "GenderConfidence", "Emotion", "EmotionConfidence",
-                  "EmotionDetails", "FaceQuality", "FaceAttributes", "Landmarks", "Sharpness"}
+ALLOWED_FIELDS = {
+    "FaceId",
+    "FaceConfidence",
+    "Age",
+    "Gender",
+    "GenderConfidence",
+    "Emotion",
+    "EmotionConfidence",
+    "EmotionDetails",
+    "FaceQuality",
+    "FaceAttributes",
+    "Landmarks",
+    "Sharpness",
+}
 # Scaling changes what the age network sees (upsampled skin is smoother); those variants are reported by
 # benchmarks/eval_engine.py rather than held to the 5-year bound.
 AGE_STABLE = re.compile(r"exif-\d|jpeg-q(60|95)|png|webp|grayscale|cmyk|progressive")
@@ -54,8 +66,9 @@ def test_face_id_is_deterministic(analyzer: FaceAnalyzer, astronaut: NDArray[Any
     assert again.faces == baseline.faces
 
 
-def test_variants_find_the_face_with_a_stable_box_and_attributes(analyzer: FaceAnalyzer, astronaut: NDArray[Any],
-                                                                 baseline: Analysis) -> None:
+def test_variants_find_the_face_with_a_stable_box_and_attributes(
+    analyzer: FaceAnalyzer, astronaut: NDArray[Any], baseline: Analysis
+) -> None:
     ref = baseline.faces[0]
     base_box = ref["FaceAttributes"]["FaceBoundary"]
     failures = []
@@ -78,8 +91,9 @@ def test_variants_find_the_face_with_a_stable_box_and_attributes(analyzer: FaceA
     assert not failures, failures
 
 
-def test_exif_orientation_maps_boxes_to_the_displayed_image(analyzer: FaceAnalyzer, astronaut: NDArray[Any],
-                                                            baseline: Analysis) -> None:
+def test_exif_orientation_maps_boxes_to_the_displayed_image(
+    analyzer: FaceAnalyzer, astronaut: NDArray[Any], baseline: Analysis
+) -> None:
     base_box = baseline.faces[0]["FaceAttributes"]["FaceBoundary"]
     for name, (data, _) in variants(astronaut, base_box).items():
         if name.startswith("exif-"):
@@ -88,8 +102,9 @@ def test_exif_orientation_maps_boxes_to_the_displayed_image(analyzer: FaceAnalyz
             assert (result.image.width, result.image.height) == (512, 512)
 
 
-def test_small_faces_in_a_large_group_photo_are_found(analyzer: FaceAnalyzer, astronaut: NDArray[Any],
-                                                      baseline: Analysis) -> None:
+def test_small_faces_in_a_large_group_photo_are_found(
+    analyzer: FaceAnalyzer, astronaut: NDArray[Any], baseline: Analysis
+) -> None:
     data, boxes = group_photo(astronaut, baseline.faces[0]["FaceAttributes"]["FaceBoundary"])
     result = analyzer.analyze(data)
     assert (result.image.width, result.image.height) == (6000, 4000)

@@ -24,11 +24,14 @@ from .conftest import encode
 
 def _png_header_only(width: int, height: int) -> bytes:
     """A PNG whose IHDR claims ``width`` x ``height`` followed by a tiny IDAT: a decompression bomb's header."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 def _bomb_png() -> bytes:
@@ -73,8 +76,9 @@ def _cases(photo: NDArray[Any]) -> dict[str, Callable[[], bytes]]:
         "palette png with transparency": lambda: encode(small.convert("P"), "PNG", transparency=0),
         "rgba png": lambda: encode(pil.convert("RGBA"), "PNG"),
         "la png": lambda: encode(small.convert("LA"), "PNG"),
-        "16-bit grayscale png": lambda: encode(Image.fromarray(np.asarray(pil.convert("L")).astype(np.uint16) * 257),
-                                                "PNG"),
+        "16-bit grayscale png": lambda: encode(
+            Image.fromarray(np.asarray(pil.convert("L")).astype(np.uint16) * 257), "PNG"
+        ),
         "32-bit int tiff": lambda: encode(small.convert("I"), "TIFF"),
         "float tiff": lambda: encode(small.convert("F"), "TIFF"),
         "bmp": lambda: encode(photo, "BMP"),
@@ -112,8 +116,19 @@ EXPECTED_ERRORS = {
     "icon (unsupported format)": "InvalidImage.Unsupported",
     "truncated jpeg (half)": "InvalidImage.Corrupt",
 }
-EXPECTED_OK = {"progressive jpeg", "cmyk jpeg", "grayscale jpeg", "bmp", "tiff", "webp", "gif", "animated gif",
-               "rgba png", "16-bit grayscale png", "jpeg with broken exif"} | {f"exif orientation {o}" for o in range(1, 9)}
+EXPECTED_OK = {
+    "progressive jpeg",
+    "cmyk jpeg",
+    "grayscale jpeg",
+    "bmp",
+    "tiff",
+    "webp",
+    "gif",
+    "animated gif",
+    "rgba png",
+    "16-bit grayscale png",
+    "jpeg with broken exif",
+} | {f"exif orientation {o}" for o in range(1, 9)}
 
 
 def test_there_are_at_least_25_kinds(astronaut: NDArray[Any]) -> None:
@@ -163,8 +178,13 @@ print(next(line.split()[1] for line in open("/proc/self/status") if line.startsw
 @pytest.mark.timeout(120)
 def test_peak_rss_stays_under_1_gib_in_a_fresh_process(analyzer: FaceAnalyzer) -> None:
     root = Path(__file__).resolve().parents[2]
-    proc = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, str(root / "tests"), str(root / "function")],
-                          capture_output=True, text=True, timeout=120, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", _RSS_SCRIPT, str(root / "tests"), str(root / "function")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     rss_kib = int(proc.stdout.strip().splitlines()[-1])
     assert rss_kib < 1024 * 1024, f"peak RSS {rss_kib / 1024:.0f} MiB"
 

@@ -15,15 +15,23 @@ from .conftest import encode
 Box = dict[str, int]
 
 _INVERSE = {  # stored pixels = inverse of the orientation's display transform, so the displayed image is upright
-    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_90, 7: Image.Transpose.TRANSVERSE,
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,
+    7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_270,
 }
 
 
 def _scaled(box: Box, k: float, dx: int = 0, dy: int = 0) -> Box:
-    return {"Left": round((box["Left"] - dx) * k), "Top": round((box["Top"] - dy) * k),
-            "Width": round(box["Width"] * k), "Height": round(box["Height"] * k)}
+    return {
+        "Left": round((box["Left"] - dx) * k),
+        "Top": round((box["Top"] - dy) * k),
+        "Width": round(box["Width"] * k),
+        "Height": round(box["Height"] * k),
+    }
 
 
 def variants(photo: NDArray[Any], box: Box) -> dict[str, tuple[bytes, Box]]:
@@ -56,8 +64,10 @@ def variants(photo: NDArray[Any], box: Box) -> dict[str, tuple[bytes, Box]]:
 
 def group_photo(photo: NDArray[Any], box: Box) -> tuple[bytes, list[Box]]:
     """A 6000x4000 'group photo': the face pasted at six sizes (60-400 px wide); small ones need the fine pass."""
-    face = photo[max(0, box["Top"] - 40): box["Top"] + box["Height"] + 40,
-                 max(0, box["Left"] - 40): box["Left"] + box["Width"] + 40]
+    face = photo[
+        max(0, box["Top"] - 40) : box["Top"] + box["Height"] + 40,
+        max(0, box["Left"] - 40) : box["Left"] + box["Width"] + 40,
+    ]
     fx, fy = box["Left"] - max(0, box["Left"] - 40), box["Top"] - max(0, box["Top"] - 40)
     canvas = np.full((4000, 6000, 3), (70, 90, 110), np.uint8)
     rng = np.random.default_rng(7)
@@ -67,7 +77,13 @@ def group_photo(photo: NDArray[Any], box: Box) -> tuple[bytes, list[Box]]:
         k = width / box["Width"]
         patch = cv2.resize(face, (round(face.shape[1] * k), round(face.shape[0] * k)), interpolation=cv2.INTER_AREA)
         x, y = 300 + i * 950, 1500 + (i % 2) * 900
-        canvas[y: y + patch.shape[0], x: x + patch.shape[1]] = patch
-        boxes.append({"Left": x + round(fx * k), "Top": y + round(fy * k),
-                      "Width": round(box["Width"] * k), "Height": round(box["Height"] * k)})
+        canvas[y : y + patch.shape[0], x : x + patch.shape[1]] = patch
+        boxes.append(
+            {
+                "Left": x + round(fx * k),
+                "Top": y + round(fy * k),
+                "Width": round(box["Width"] * k),
+                "Height": round(box["Height"] * k),
+            }
+        )
     return encode(canvas, quality=88), boxes

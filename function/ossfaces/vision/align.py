@@ -23,13 +23,15 @@ from numpy.typing import NDArray
 
 from ossfaces.vision.detect import Detection
 
-_DLIB_TEMPLATE = np.array([
-    [0.225515, 0.216007],  # eye on the image's left: mean of points 36-41
-    [0.754845, 0.216007],  # eye on the image's right: mean of points 42-47
-    [0.490127, 0.515625],  # nose tip: point 30
-    [0.254149, 0.780233],  # mouth corner, image's left: point 48
-    [0.726104, 0.780233],  # mouth corner, image's right: point 54
-])
+_DLIB_TEMPLATE = np.array(
+    [
+        [0.225515, 0.216007],  # eye on the image's left: mean of points 36-41
+        [0.754845, 0.216007],  # eye on the image's right: mean of points 42-47
+        [0.490127, 0.515625],  # nose tip: point 30
+        [0.254149, 0.780233],  # mouth corner, image's left: point 48
+        [0.726104, 0.780233],  # mouth corner, image's right: point 54
+    ]
+)
 """Where YuNet's five points sit on dlib's mean face (``get_face_chip_details``'s 68-point template, unit square)."""
 DLIB_PADDING = 0.2
 EMOTION_MARGIN = 1.2

@@ -50,8 +50,15 @@ class FaceAnalyzer:
         self._attributes = AttributeModels(paths)
 
     @classmethod
-    def load(cls, models_dir: Path | None = None, *, threads: int | None = None, min_face_px: int = 20,
-             score_threshold: float = 0.6, max_pixels: int = 100_000_000) -> FaceAnalyzer:
+    def load(
+        cls,
+        models_dir: Path | None = None,
+        *,
+        threads: int | None = None,
+        min_face_px: int = 20,
+        score_threshold: float = 0.6,
+        max_pixels: int = 100_000_000,
+    ) -> FaceAnalyzer:
         """Verify the model files (ConfigError telling to run ``ossfaces models fetch`` if not), load and warm up."""
         paths = verify_models(models_dir)
         # OpenCV 5 warns once per net that "targets are not supported by the new graph engine": noise in FC logs.
@@ -79,8 +86,9 @@ class FaceAnalyzer:
                 faces.append((face, attr.embedding))
         return Analysis(info, [f for f, _ in faces], [e for _, e in faces])
 
-    def _face_dict(self, det: Detection, attr: FaceAttributes, content: str, sx: float, sy: float,
-                   info: ImageInfo) -> dict[str, Any] | None:
+    def _face_dict(
+        self, det: Detection, attr: FaceAttributes, content: str, sx: float, sy: float, info: ImageInfo
+    ) -> dict[str, Any] | None:
         """One IMM v1 face. Only fields backed by a model or a documented formula; see ``attributes`` for each."""
         x, y, w, h = det.box
         left = max(0, math.floor(x * sx))

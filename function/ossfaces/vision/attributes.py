@@ -48,13 +48,16 @@ EMOTION_LABELS = ("ANGRY", "DISGUSTED", "SCARED", "HAPPY", "SAD", "SURPRISED", "
 """fer's order (angry, disgust, fear, happy, sad, surprise, neutral) under IMM's names."""
 IMM_EMOTIONS = ("ANGRY", "CALM", "DISGUSTED", "HAPPY", "SAD", "SCARED", "SURPRISED")
 
-_FACE_3D = np.array([
-    [-32.0, -35.0, 28.0],  # eye on the image's left
-    [32.0, -35.0, 28.0],  # eye on the image's right
-    [0.0, 0.0, 0.0],  # nose tip
-    [-25.0, 32.0, 22.0],  # mouth corner, image's left
-    [25.0, 32.0, 22.0],  # mouth corner, image's right
-], dtype=np.float64)
+_FACE_3D = np.array(
+    [
+        [-32.0, -35.0, 28.0],  # eye on the image's left
+        [32.0, -35.0, 28.0],  # eye on the image's right
+        [0.0, 0.0, 0.0],  # nose tip
+        [-25.0, 32.0, 22.0],  # mouth corner, image's left
+        [25.0, 32.0, 22.0],  # mouth corner, image's right
+    ],
+    dtype=np.float64,
+)
 """A generic adult face in millimetres, camera axes (x right, y down, z away from the camera), nose tip at 0."""
 SHARPNESS_HALF = 100.0
 QUALITY_FULL_SIZE_PX = 80.0
@@ -98,8 +101,11 @@ class AttributeModels:
     def warm_up(self) -> None:
         """Build this thread's nets and run them once (the first forward pass allocates)."""
         blank = np.full((160, 160, 3), 128, np.uint8)
-        det = Detection(np.array([40.0, 40.0, 80.0, 80.0]),
-                        np.array([[65.0, 70.0], [95.0, 70.0], [80.0, 85.0], [68.0, 100.0], [92.0, 100.0]]), 0.9)
+        det = Detection(
+            np.array([40.0, 40.0, 80.0, 80.0]),
+            np.array([[65.0, 70.0], [95.0, 70.0], [80.0, 85.0], [68.0, 100.0], [92.0, 100.0]]),
+            0.9,
+        )
         self.run(blank, cv2.cvtColor(blank, cv2.COLOR_BGR2GRAY), [det], 160)
 
     def run(self, bgr: NDArray[Any], gray: NDArray[Any], dets: list[Detection], focal: float) -> list[FaceAttributes]:
@@ -113,8 +119,9 @@ class AttributeModels:
         faces = [emotion_crop(gray, d) for d in dets]
         age_blob = cv2.dnn.blobFromImages(_with_mirrors(age_chips), 1 / 256, (64, 64), AGE_GENDER_MEANS)
         age_p = _mirror_mean(age_net, age_blob, n * len(AGE_ZOOMS)).reshape(len(AGE_ZOOMS), n, -1).mean(axis=0)
-        gender_p = _mirror_mean(gender_net, cv2.dnn.blobFromImages(_with_mirrors(gender_chips), 1 / 256, (32, 32),
-                                                                   AGE_GENDER_MEANS), n)
+        gender_p = _mirror_mean(
+            gender_net, cv2.dnn.blobFromImages(_with_mirrors(gender_chips), 1 / 256, (32, 32), AGE_GENDER_MEANS), n
+        )
         emo = np.stack(_with_mirrors(faces)).astype(np.float32)
         emotion_p = _mirror_mean(emotion_net, ((emo / 255.0 - 0.5) * 2.0).reshape(2 * n, 1, 64, 64), n)
 
@@ -126,17 +133,19 @@ class AttributeModels:
             expected_age = float(np.sum(age_p[i] * AGE_WEIGHTS, dtype=np.float32))
             g = int(np.argmax(gender_p[i]))
             pose = head_yaw_pitch(det, focal, bgr.shape[1], bgr.shape[0])
-            out.append(FaceAttributes(
-                age=math.floor(expected_age + 0.5),
-                gender=GENDER_LABELS[g],
-                gender_confidence=float(gender_p[i][g]),
-                emotions={label: float(emotion_p[i][j]) for j, label in enumerate(EMOTION_LABELS)},
-                embedding=embedding,
-                yaw=None if pose is None else pose[0],
-                pitch=None if pose is None else pose[1],
-                roll=eye_roll(det),
-                sharpness=sharpness(cv2.cvtColor(aligned, cv2.COLOR_BGR2GRAY)),
-            ))
+            out.append(
+                FaceAttributes(
+                    age=math.floor(expected_age + 0.5),
+                    gender=GENDER_LABELS[g],
+                    gender_confidence=float(gender_p[i][g]),
+                    emotions={label: float(emotion_p[i][j]) for j, label in enumerate(EMOTION_LABELS)},
+                    embedding=embedding,
+                    yaw=None if pose is None else pose[0],
+                    pitch=None if pose is None else pose[1],
+                    roll=eye_roll(det),
+                    sharpness=sharpness(cv2.cvtColor(aligned, cv2.COLOR_BGR2GRAY)),
+                )
+            )
         return out
 
 
@@ -188,6 +197,8 @@ def sharpness(gray112: NDArray[Any]) -> float:
 def face_quality(score: float, short_side_px: float, yaw: float | None, pitch: float | None, sharp: float) -> float:
     """Geometric mean of detector score, size, frontality and sharpness (see the module docstring)."""
     size = min(1.0, short_side_px / QUALITY_FULL_SIZE_PX)
-    pose = 1.0 if yaw is None or pitch is None else max(0.0, math.cos(math.radians(yaw)) * math.cos(math.radians(pitch)))
+    pose = (
+        1.0 if yaw is None or pitch is None else max(0.0, math.cos(math.radians(yaw)) * math.cos(math.radians(pitch)))
+    )
     factors = (min(max(score, 0.0), 1.0), size, pose, min(max(sharp, 0.0), 1.0))
     return float(math.prod(factors) ** 0.25)

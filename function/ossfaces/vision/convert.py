@@ -44,8 +44,9 @@ def strip_dangling_inputs(data: bytes) -> bytes:
     original = onnx.load_from_string(data).graph
     check = onnx.load_from_string(out).graph
     same_nodes = [n.SerializeToString() for n in original.node] == [n.SerializeToString() for n in check.node]
-    same_weights = ([i.SerializeToString() for i in original.initializer]
-                    == [i.SerializeToString() for i in check.initializer])
+    same_weights = [i.SerializeToString() for i in original.initializer] == [
+        i.SerializeToString() for i in check.initializer
+    ]
     if not (same_nodes and same_weights and [o.name for o in original.output] == [o.name for o in check.output]):
         raise ValueError("stripping inputs changed the graph")
     data_inputs = [i.name for i in check.input if i.name not in initializers]
@@ -108,12 +109,23 @@ def keras_mini_xception_to_onnx(data: bytes) -> bytes:
     conv_of: dict[str, tuple[NDArray[Any], NDArray[Any], dict[str, Any]]] = {}
     tensor: dict[str, str] = {}
 
-    def add_conv(name: str, src: str, w: NDArray[Any], b: NDArray[Any], pads: list[int], stride: int, group: int) -> None:
+    def add_conv(
+        name: str, src: str, w: NDArray[Any], b: NDArray[Any], pads: list[int], stride: int, group: int
+    ) -> None:
         inits.append(numpy_helper.from_array(w.astype(np.float32), f"{name}_W"))
         inits.append(numpy_helper.from_array(b.astype(np.float32), f"{name}_B"))
-        nodes.append(helper.make_node("Conv", [src, f"{name}_W", f"{name}_B"], [name], name=name,
-                                      kernel_shape=list(w.shape[2:]), strides=[stride, stride], pads=pads,
-                                      group=group))
+        nodes.append(
+            helper.make_node(
+                "Conv",
+                [src, f"{name}_W", f"{name}_B"],
+                [name],
+                name=name,
+                kernel_shape=list(w.shape[2:]),
+                strides=[stride, stride],
+                pads=pads,
+                group=group,
+            )
+        )
 
     for layer in layers:
         kind, name, cfg = layer["class_name"], layer["name"], layer["config"]
@@ -133,8 +145,11 @@ def keras_mini_xception_to_onnx(data: bytes) -> bytes:
             else:
                 out, before, after = _tf_same_pads(n, k, stride)
             # Bias and batch norm are folded when the following BatchNormalization arrives; remember the conv.
-            conv_of[name] = (np.zeros(0), np.zeros(0), {"src": src, "k": k, "stride": stride,
-                                                        "pads": [before, before, after, after], "kind": kind})
+            conv_of[name] = (
+                np.zeros(0),
+                np.zeros(0),
+                {"src": src, "k": k, "stride": stride, "pads": [before, before, after, after], "kind": kind},
+            )
             wl = weights[name]
             if kind == "Conv2D":
                 kernel = wl["kernel"].transpose(3, 2, 0, 1)  # (kh,kw,in,out) -> (out,in,kh,kw)
@@ -145,12 +160,22 @@ def keras_mini_xception_to_onnx(data: bytes) -> bytes:
                 depth = wl["depthwise_kernel"]  # (kh,kw,in,1)
                 point = wl["pointwise_kernel"]  # (1,1,in,out)
                 dw = depth.transpose(2, 3, 0, 1)  # (in,1,kh,kw)
-                add_conv(f"{name}_dw", src, dw, np.zeros(dw.shape[0], np.float32),
-                         [before, before, after, after], stride, dw.shape[0])
+                add_conv(
+                    f"{name}_dw",
+                    src,
+                    dw,
+                    np.zeros(dw.shape[0], np.float32),
+                    [before, before, after, after],
+                    stride,
+                    dw.shape[0],
+                )
                 size[f"{name}_dw"], channels[f"{name}_dw"] = out, dw.shape[0]
                 kernel = point.transpose(3, 2, 0, 1)
-                conv_of[name] = (kernel, np.zeros(kernel.shape[0], np.float32),
-                                 {"src": f"{name}_dw", "k": 1, "stride": 1, "pads": [0, 0, 0, 0], "kind": kind})
+                conv_of[name] = (
+                    kernel,
+                    np.zeros(kernel.shape[0], np.float32),
+                    {"src": f"{name}_dw", "k": 1, "stride": 1, "pads": [0, 0, 0, 0], "kind": kind},
+                )
                 channels[name] = kernel.shape[0]
             size[name] = out
             if cfg.get("activation", "linear") != "linear":
@@ -176,8 +201,17 @@ def keras_mini_xception_to_onnx(data: bytes) -> bytes:
         elif kind == "MaxPooling2D":
             k, stride = cfg["pool_size"][0], cfg["strides"][0]
             out, before, after = _tf_same_pads(size[src], k, stride)
-            nodes.append(helper.make_node("MaxPool", [src], [name], name=name, kernel_shape=[k, k],
-                                          strides=[stride, stride], pads=[before, before, after, after]))
+            nodes.append(
+                helper.make_node(
+                    "MaxPool",
+                    [src],
+                    [name],
+                    name=name,
+                    kernel_shape=[k, k],
+                    strides=[stride, stride],
+                    pads=[before, before, after, after],
+                )
+            )
             size[name] = out
         elif kind == "Add":
             nodes.append(helper.make_node("Add", srcs, [name], name=name))
@@ -199,12 +233,22 @@ def keras_mini_xception_to_onnx(data: bytes) -> bytes:
         position = next(i for i, n in enumerate(nodes) if conv_name in n.input)
         inits.append(numpy_helper.from_array(kernel.astype(np.float32), f"{conv_name}_W"))
         inits.append(numpy_helper.from_array(bias.astype(np.float32), f"{conv_name}_B"))
-        nodes.insert(position, helper.make_node(
-            "Conv", [meta["src"], f"{conv_name}_W", f"{conv_name}_B"], [conv_name], name=conv_name,
-            kernel_shape=[meta["k"], meta["k"]], strides=[meta["stride"]] * 2, pads=meta["pads"]))
+        nodes.insert(
+            position,
+            helper.make_node(
+                "Conv",
+                [meta["src"], f"{conv_name}_W", f"{conv_name}_B"],
+                [conv_name],
+                name=conv_name,
+                kernel_shape=[meta["k"], meta["k"]],
+                strides=[meta["stride"]] * 2,
+                pads=meta["pads"],
+            ),
+        )
 
     graph = helper.make_graph(
-        nodes, "fer_mini_xception",
+        nodes,
+        "fer_mini_xception",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 64, 64])],
         [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 7])],
         inits,
@@ -217,8 +261,9 @@ def keras_mini_xception_to_onnx(data: bytes) -> bytes:
     return result
 
 
-def keras_reference_forward(x_nhwc: NDArray[Any], layers: list[dict[str, Any]],
-                            weights: dict[str, dict[str, NDArray[Any]]]) -> NDArray[Any]:
+def keras_reference_forward(
+    x_nhwc: NDArray[Any], layers: list[dict[str, Any]], weights: dict[str, dict[str, NDArray[Any]]]
+) -> NDArray[Any]:
     """Plain NumPy forward pass with Keras semantics (NHWC, unfolded BN, TF padding): the conversion's witness."""
 
     def pad(x: NDArray[Any], k: int, stride: int, mode: str, value: float) -> NDArray[Any]:
@@ -283,8 +328,9 @@ def reference_inputs() -> NDArray[Any]:
     return np.stack([noise, gradient, blob]).astype(np.float32)[..., None]
 
 
-def _check_mini_xception(onnx_bytes: bytes, layers: list[dict[str, Any]],
-                         weights: dict[str, dict[str, NDArray[Any]]]) -> None:
+def _check_mini_xception(
+    onnx_bytes: bytes, layers: list[dict[str, Any]], weights: dict[str, dict[str, NDArray[Any]]]
+) -> None:
     import cv2
 
     net = cv2.dnn.readNetFromONNX(np.frombuffer(onnx_bytes, np.uint8))

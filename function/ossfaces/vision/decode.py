@@ -102,8 +102,9 @@ def decode(data: bytes, *, max_pixels: int = 100_000_000, work_side: int = 2560)
     try:
         img = Image.open(io.BytesIO(data), formats=SUPPORTED_FORMATS)
     except UnidentifiedImageError as exc:
-        raise ImageError("InvalidImage.Unsupported",
-                         f"not an image in a supported format ({', '.join(SUPPORTED_FORMATS)})") from exc
+        raise ImageError(
+            "InvalidImage.Unsupported", f"not an image in a supported format ({', '.join(SUPPORTED_FORMATS)})"
+        ) from exc
     except Image.DecompressionBombError as exc:
         raise ImageError("InvalidImage.TooManyPixels", str(exc)) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -116,8 +117,10 @@ def decode(data: bytes, *, max_pixels: int = 100_000_000, work_side: int = 2560)
         if max(width, height) > MAX_SIDE:
             raise ImageError("InvalidImage.TooLarge", f"{width}x{height}: a side is longer than {MAX_SIDE} px")
         if width * height > max_pixels:
-            raise ImageError("InvalidImage.TooManyPixels",
-                             f"{width}x{height} = {width * height} pixels, more than the limit of {max_pixels}")
+            raise ImageError(
+                "InvalidImage.TooManyPixels",
+                f"{width}x{height} = {width * height} pixels, more than the limit of {max_pixels}",
+            )
         orientation = _orientation(img)
         full_w, full_h = (height, width) if orientation in _TRANSPOSED_ORIENTATIONS else (width, height)
         info = ImageInfo(full_w, full_h, fmt, orientation)

@@ -54,16 +54,20 @@ class Detector:
     def _net(self) -> cv2.FaceDetectorYN:
         net = getattr(self._local, "net", None)
         if net is None:
-            net = cv2.FaceDetectorYN.create(self._model, "", (COARSE_SIDE, COARSE_SIDE), self._score_threshold, 0.3,
-                                            5000)
+            net = cv2.FaceDetectorYN.create(
+                self._model, "", (COARSE_SIDE, COARSE_SIDE), self._score_threshold, 0.3, 5000
+            )
             self._local.net = net
         return net
 
     def _pass(self, bgr: NDArray[Any], side: int) -> list[Detection]:
         h, w = bgr.shape[:2]
         factor = min(1.0, side / max(h, w))
-        img = bgr if factor == 1.0 else cv2.resize(bgr, (max(1, round(w * factor)), max(1, round(h * factor))),
-                                                   interpolation=cv2.INTER_AREA)
+        img = (
+            bgr
+            if factor == 1.0
+            else cv2.resize(bgr, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA)
+        )
         net = self._net()
         net.setInputSize((img.shape[1], img.shape[0]))
         _, faces = net.detect(img)

