@@ -9,11 +9,10 @@ import fc2
 import pytest
 import requests
 from fc2.fc_exceptions import FcError
+from localfc_support import ScriptedRunner, make_context
 from ossfaces.localstack.fc.api import ApiServer, FcApi
 from ossfaces.localstack.fc.invoker import DeliveryPolicy, Invoker
 from ossfaces.localstack.fc.triggers import FunctionSpec
-
-from .conftest import ScriptedRunner, make_context
 
 AK, SK = "LTAI-test-key", "test-secret"
 FN = FunctionSpec("face-detect", "face-svc", max_async_retry_attempts=2)

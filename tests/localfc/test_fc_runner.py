@@ -9,10 +9,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from localfc_support import make_context
 from ossfaces.localstack.fc.runner import BootstrapRunner, InProcessRunner, default_code_dir, local_environment
 from ossfaces.localstack.fc.triggers import FunctionSpec
-
-from .conftest import make_context
 
 
 def _spec(code: Path, **extra: object) -> FunctionSpec:
