@@ -413,7 +413,10 @@ class FcDispatcher:
             except fc2.fc_exceptions.FcError as exc:
                 if exc.status_code not in self.RETRY_STATUSES or attempt == self.attempts - 1:
                     raise DispatchError(f"FC refused the invocation: {exc.status_code} {exc.err_code}") from exc
-            except (OSError, ValueError) as exc:  # requests' connection errors are OSErrors; a non-JSON error body a ValueError
+            except (
+                OSError,
+                ValueError,
+            ) as exc:  # requests' connection errors are OSErrors; a non-JSON error body a ValueError
                 if attempt == self.attempts - 1:
                     raise DispatchError(f"FC unreachable: {type(exc).__name__}: {str(exc)[:200]}") from exc
             else:
@@ -544,7 +547,14 @@ class Backfill:
         start_after = previous.after if previous else None
         self.summary.resumed_after = start_after
         scanner = Scanner(
-            self.bucket, self.region, opts.prefix, self.settings, self.engine_tag, start_after, opts.force, opts.page_size
+            self.bucket,
+            self.region,
+            opts.prefix,
+            self.settings,
+            self.engine_tag,
+            start_after,
+            opts.force,
+            opts.page_size,
         )
         self.scanner = scanner
         frontier = Frontier(base, scanner, path)
@@ -710,7 +720,9 @@ def run_command(
     from ossfaces.storage import Credentials, open_bucket
 
     if not access_key_id or not access_key_secret:
-        raise click.UsageError("credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET or pass --access-key-id/--access-key-secret")
+        raise click.UsageError(
+            "credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET or pass --access-key-id/--access-key-secret"
+        )
     if not local and not dry_run and not (fc_endpoint and service and function):
         raise click.UsageError("--fc-endpoint, --service and --function are required (or --local, or --dry-run)")
     err = Console(stderr=True)
@@ -752,7 +764,9 @@ def run_command(
     )
     previous = None if (restart or dry_run) else Checkpoint.load(options.checkpoint)  # type: ignore[arg-type]
     if previous:
-        err.print(f"resuming after {previous.after!r} ({len(previous.failed)} earlier failures to retry) from {options.checkpoint}")
+        err.print(
+            f"resuming after {previous.after!r} ({len(previous.failed)} earlier failures to retry) from {options.checkpoint}"
+        )
     total = count_objects(oss_bucket, prefix, previous.after if previous else None) if count else None
     bar = Progress(
         TextColumn("[bold]{task.description}"),
@@ -811,7 +825,10 @@ def _print_summary(console: Any, summary: Summary) -> None:
         ("up to date", summary.up_to_date),
         ("skipped (guard)", summary.skipped),
         ("missing or stale", summary.to_do),
-        ("would dispatch" if summary.dry_run else "dispatched", summary.to_do if summary.dry_run else summary.dispatched),
+        (
+            "would dispatch" if summary.dry_run else "dispatched",
+            summary.to_do if summary.dry_run else summary.dispatched,
+        ),
         ("failed", summary.failed),
         ("retried from checkpoint", summary.retried),
         ("FC invocations", summary.invocations),

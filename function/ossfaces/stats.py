@@ -313,7 +313,9 @@ def run_command(
     from ossfaces.settings import Settings
 
     if not access_key_id or not access_key_secret:
-        raise click.UsageError("credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET or pass --access-key-id/--access-key-secret")
+        raise click.UsageError(
+            "credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET or pass --access-key-id/--access-key-secret"
+        )
     try:
         bins = AgeBins.parse(age_bins)
     except ValueError as exc:
@@ -324,7 +326,13 @@ def run_command(
     oss_bucket = tool_bucket(settings, bucket, region, access_key_id, access_key_secret, security_token)
     err = Console(stderr=True)
     accumulator = StatsAccumulator(bins, group_by_folder)
-    bar = Progress(SpinnerColumn(), TextColumn("{task.completed} documents"), TimeElapsedColumn(), console=err, disable=not progress)
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.completed} documents"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not progress,
+    )
     task = bar.add_task("stats", total=None)
     try:
         with bar:

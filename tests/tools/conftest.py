@@ -17,6 +17,7 @@ from typing import Any
 import oss2
 import pytest
 from click.testing import CliRunner, Result
+
 from ossfaces.cli import main
 from ossfaces.events import parse_event
 from ossfaces.localstack.fc.invoker import DeliveryPolicy

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import oss2
+
 from ossfaces.document import EngineInfo, ErrorInfo, Face, FacesDocument, SourceInfo
 
 Spec = tuple[int | None, str | None, str | None]  # (age, gender, emotion) of one face
@@ -47,7 +48,7 @@ def document(key: str, spec: list[Spec] | str) -> FacesDocument:
     error = ErrorInfo(Code=spec, Message="synthetic") if isinstance(spec, str) else None
     faces = [] if isinstance(spec, str) else [
         Face(Age=age, Gender=gender, Emotion=emotion,
-             FaceAttributes={"FaceBoundary": {"Left": 1, "Top": 1, "Width": 10, "Height": 10}})  # type: ignore[arg-type]
+             FaceAttributes={"FaceBoundary": {"Left": 1, "Top": 1, "Width": 10, "Height": 10}})
         for age, gender, emotion in spec
     ]  # fmt: skip
     return FacesDocument(

@@ -15,6 +15,7 @@ from pathlib import Path
 import oss2
 import pytest
 from click.testing import Result
+
 from ossfaces.backfill import (
     ASYNC_PAYLOAD_LIMIT,
     Checkpoint,
@@ -24,7 +25,7 @@ from ossfaces.backfill import (
     make_record,
     staleness,
 )
-from ossfaces.events import parse_event
+from ossfaces.events import OssRecord, parse_event
 from ossfaces.localstack.fc.invoker import DeliveryPolicy
 from ossfaces.localstack.stack import LocalStack
 from ossfaces.pipeline import META_ENGINE, META_SOURCE_ETAG, skip_reason
@@ -99,7 +100,12 @@ def test_scanner_pairs_photos_with_results_from_the_listing(stack: LocalStack) -
     heads: list[str] = []
     scanner = Scanner(bucket, "cn-hangzhou", "", Settings(), tag)
     original = scanner.check
-    scanner.check = lambda record: (heads.append(record.key), original(record))[1]  # type: ignore[method-assign]
+
+    def counting_check(record: OssRecord) -> tuple[str, str]:
+        heads.append(record.key)
+        return original(record)
+
+    scanner.check = counting_check  # type: ignore[method-assign,assignment]
     verdicts = [(c.key, c.verdict) for c in scanner]
     assert verdicts == [
         ("a.jpg", "up-to-date"),

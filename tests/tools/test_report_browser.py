@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from matplotlib.image import imread
+
 from ossfaces.report.html import render_html
 
 from .test_stats import accumulate

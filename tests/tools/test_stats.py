@@ -12,6 +12,7 @@ from pathlib import Path
 import oss2
 import pytest
 from click.testing import Result
+
 from ossfaces.localstack.oss import LocalOss
 from ossfaces.stats import AgeBins, StatsAccumulator, folder_of, read_documents
 
