@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "function"))
 
 import oss2  # noqa: E402
+
 from ossfaces.localstack.fc.invoker import Invocation  # noqa: E402
 from ossfaces.localstack.stack import LocalStack  # noqa: E402
 
@@ -98,7 +99,9 @@ def main() -> None:
     print(f"  upload → result   p50 {statistics.median(warm):7.1f} ms   p95 {percentile(warm, 0.95):7.1f} ms"
           f"   max {max(warm):7.1f} ms")  # fmt: skip
     print(f"  handler alone     p50 {statistics.median(handler):7.1f} ms   p95 {percentile(handler, 0.95):7.1f} ms")
-    print(f"  PUT response      p50 {statistics.median(put_ms[1:]):7.1f} ms   p95 {percentile(put_ms[1:], 0.95):7.1f} ms")
+    print(
+        f"  PUT response      p50 {statistics.median(put_ms[1:]):7.1f} ms   p95 {percentile(put_ms[1:], 0.95):7.1f} ms"
+    )
     print(f"  cold start (first upload → result) {cold:.0f} ms; wall {wall:.1f} s, {args.count / wall:.1f} photos/s")
 
 

@@ -10,6 +10,7 @@ import pytest
 import requests
 from fc2.fc_exceptions import FcError
 from localfc_support import ScriptedRunner, make_context
+
 from ossfaces.localstack.fc.api import ApiServer, FcApi
 from ossfaces.localstack.fc.invoker import DeliveryPolicy, Invoker
 from ossfaces.localstack.fc.triggers import FunctionSpec
@@ -115,7 +116,9 @@ def test_unknown_key_id(api: tuple[str, Invoker, ScriptedRunner]) -> None:
     ("service", "function", "code"),
     [("other-svc", "face-detect", "ServiceNotFound"), ("face-svc", "other", "FunctionNotFound")],
 )
-def test_unknown_names_are_404(api: tuple[str, Invoker, ScriptedRunner], service: str, function: str, code: str) -> None:
+def test_unknown_names_are_404(
+    api: tuple[str, Invoker, ScriptedRunner], service: str, function: str, code: str
+) -> None:
     endpoint, _, _ = api
     with pytest.raises(FcError) as raised:
         _client(endpoint).invoke_function(service, function, payload=b"{}")

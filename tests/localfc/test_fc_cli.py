@@ -12,6 +12,7 @@ from pathlib import Path
 
 import oss2
 from click.testing import CliRunner
+
 from ossfaces.cli import main
 from ossfaces.localstack.stack import LocalStack
 
@@ -19,7 +20,9 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
 def test_invoke_ephemeral_prints_the_return_value(tmp_path: Path) -> None:
-    result = CliRunner(mix_stderr=False).invoke(main, ["invoke", str(EVENTS / "oss_not_image.json"), "--project-dir", str(tmp_path)])
+    result = CliRunner(mix_stderr=False).invoke(
+        main, ["invoke", str(EVENTS / "oss_not_image.json"), "--project-dir", str(tmp_path)]
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["records"] == 1 and summary["skipped"] == 1
@@ -27,21 +30,27 @@ def test_invoke_ephemeral_prints_the_return_value(tmp_path: Path) -> None:
 
 
 def test_invoke_exits_non_zero_when_the_handler_raises(tmp_path: Path) -> None:
-    result = CliRunner(mix_stderr=False).invoke(main, ["invoke", "-", "--project-dir", str(tmp_path)], input='{"not": "an event"}')
+    result = CliRunner(mix_stderr=False).invoke(
+        main, ["invoke", "-", "--project-dir", str(tmp_path)], input='{"not": "an event"}'
+    )
     assert result.exit_code == 1
     assert json.loads(result.stdout)["errorType"] == "ConfigError"
 
 
 def test_invoke_against_a_running_stack(tmp_path: Path, face_jpeg: bytes) -> None:
     with LocalStack(tmp_path / "data", triggers=[], bucket="photos", fc_port=None, fsync=False) as stack:
-        bucket = oss2.Bucket(oss2.Auth(stack.oss.access_key_id, stack.oss.access_key_secret), stack.oss.endpoint, "photos")
+        bucket = oss2.Bucket(
+            oss2.Auth(stack.oss.access_key_id, stack.oss.access_key_secret), stack.oss.endpoint, "photos"
+        )
         head = bucket.put_object("a.jpg", face_jpeg)
         event = {"events": [{"eventName": "ObjectCreated:PutObject", "eventSource": "acs:oss",
                              "eventTime": "2026-11-21T00:00:00.000Z", "region": "cn-hangzhou",
                              "oss": {"bucket": {"name": "photos"},
                                      "object": {"key": "a.jpg", "size": len(face_jpeg), "eTag": head.etag}}}]}  # fmt: skip
         result = CliRunner(mix_stderr=False).invoke(
-            main, ["invoke", "-", "--endpoint", stack.oss.endpoint, "--project-dir", str(tmp_path)], input=json.dumps(event)
+            main,
+            ["invoke", "-", "--endpoint", stack.oss.endpoint, "--project-dir", str(tmp_path)],
+            input=json.dumps(event),
         )
         assert result.exit_code == 0, result.output
         assert json.loads(result.stdout)["processed"] == 1

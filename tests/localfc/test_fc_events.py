@@ -6,12 +6,15 @@ import json
 from datetime import datetime, timezone
 
 import pytest
+
 from ossfaces.events import parse_event
 from ossfaces.localstack.fc.events import build_event
 from ossfaces.localstack.fc.triggers import FunctionSpec, Trigger
 from ossfaces.localstack.oss import ObjectCreated
 
-TRIGGER = Trigger("oss-jpg", FunctionSpec("fn", "svc"), "photos", ("oss:ObjectCreated:*",), account_id="1234567890123456")
+TRIGGER = Trigger(
+    "oss-jpg", FunctionSpec("fn", "svc"), "photos", ("oss:ObjectCreated:*",), account_id="1234567890123456"
+)
 
 
 def _created(**overrides: object) -> ObjectCreated:

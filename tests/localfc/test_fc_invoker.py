@@ -7,6 +7,7 @@ import json
 import time
 
 from localfc_support import ScriptedRunner, make_context
+
 from ossfaces.localstack.fc.invoker import DeliveryPolicy, Invoker
 from ossfaces.localstack.fc.triggers import FunctionSpec
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from localfc_support import make_context
+
 from ossfaces.localstack.fc.runner import BootstrapRunner, InProcessRunner, default_code_dir, local_environment
 from ossfaces.localstack.fc.triggers import FunctionSpec
 
@@ -25,7 +26,9 @@ def test_local_environment_drops_fc_paths_and_maps_code_root(fake_code: Path) ->
     assert env == {"FAKE_MODELS": f"{fake_code}/models", "FAKE_VAR": "override"}
 
 
-def test_in_process_runs_the_handler_with_context_env_and_logs(fake_code: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_in_process_runs_the_handler_with_context_env_and_logs(
+    fake_code: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("FAKE_VAR", raising=False)
     spec = _spec(fake_code, environment={"FAKE_VAR": "from-template", "FAKE_MODELS": "/code/models"})
     runner = InProcessRunner(spec)

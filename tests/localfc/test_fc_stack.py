@@ -15,6 +15,7 @@ from typing import Any
 import fc2
 import oss2
 import pytest
+
 from ossfaces.localstack.fc.invoker import DeliveryPolicy
 from ossfaces.localstack.fc.runner import default_code_dir
 from ossfaces.localstack.oss import ProcessError, ProcessRequest, ProcessResult
@@ -74,7 +75,9 @@ def make_stack(tmp_path: Path) -> Iterator[StackFactory]:
 
 
 def _bucket(stack: LocalStack) -> oss2.Bucket:
-    return oss2.Bucket(oss2.Auth(stack.oss.access_key_id, stack.oss.access_key_secret), stack.oss.endpoint, stack.bucket)
+    return oss2.Bucket(
+        oss2.Auth(stack.oss.access_key_id, stack.oss.access_key_secret), stack.oss.endpoint, stack.bucket
+    )
 
 
 def _bigger(jpeg: bytes) -> bytes:

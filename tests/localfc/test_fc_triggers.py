@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from ossfaces.localstack.fc.triggers import (
     FunctionSpec,
     Trigger,
@@ -111,9 +112,19 @@ def test_template_triggers_and_function(project: Path) -> None:
     jpg, legacy = triggers
     assert (jpg.bucket, jpg.prefix, jpg.suffix) == ("my-photos", "uploads/", ".jpg")
     assert jpg.events == ("oss:ObjectCreated:PutObject", "oss:ObjectCreated:CompleteMultipartUpload")
-    assert (legacy.bucket, legacy.prefix, legacy.suffix, legacy.events) == ("my-photos", "", ".png", ("oss:ObjectCreated:*",))
+    assert (legacy.bucket, legacy.prefix, legacy.suffix, legacy.events) == (
+        "my-photos",
+        "",
+        ".png",
+        ("oss:ObjectCreated:*",),
+    )
     fn = jpg.function
-    assert (fn.service, fn.name, fn.handler, fn.initializer) == ("face-svc", "face-detect", "index.handler", "index.initializer")
+    assert (fn.service, fn.name, fn.handler, fn.initializer) == (
+        "face-svc",
+        "face-detect",
+        "index.handler",
+        "index.initializer",
+    )
     assert (fn.memory, fn.timeout, fn.max_async_retry_attempts) == (1024, 90, 2)
     assert fn.code_dir == (project / "src").resolve()
     assert fn.environment["OSSFACES_RESULT_SUFFIX"] == ".faces.json"
@@ -126,7 +137,13 @@ def test_s_yaml_triggers_resolve_variables(project: Path) -> None:
     assert (trigger.prefix, trigger.suffix) == ("in/", ".jpg")
     assert trigger.events == ("oss:ObjectCreated:PutObject", "oss:ObjectCreated:PostObject")
     fn = trigger.function
-    assert (fn.service, fn.name, fn.initializer, fn.max_async_retry_attempts, fn.timeout) == ("", "face-detect", "index.initializer", 5, 60)
+    assert (fn.service, fn.name, fn.initializer, fn.max_async_retry_attempts, fn.timeout) == (
+        "",
+        "face-detect",
+        "index.initializer",
+        5,
+        60,
+    )
     assert fn.code_dir == (project / "function").resolve()
 
 

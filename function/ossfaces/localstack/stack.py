@@ -368,13 +368,17 @@ def _invoke_remote(
     from ossfaces.localstack.oss import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 
     declared = load_triggers(discover(project_dir or Path.cwd()))
-    function = declared[0].function if declared else FunctionSpec("ossfaces", "ossfaces", initializer="index.initializer")
+    function = (
+        declared[0].function if declared else FunctionSpec("ossfaces", "ossfaces", initializer="index.initializer")
+    )
     runner = make_runner(mode, function, {"OSSFACES_OSS_ENDPOINT": endpoint, "OSSFACES_ENGINE": engine})
     credentials = Credentials(access_key_id or DEFAULT_ACCESS_KEY_ID, access_key_secret or DEFAULT_ACCESS_KEY_SECRET)
 
     def context_for(spec: FunctionSpec, request_id: str) -> FCContext:
         meta = FunctionMeta(spec.name, spec.handler, spec.memory, spec.timeout, spec.initializer)
-        return FCContext(request_id, credentials, meta, ServiceMeta(spec.service or spec.name), region, DEFAULT_ACCOUNT_ID)
+        return FCContext(
+            request_id, credentials, meta, ServiceMeta(spec.service or spec.name), region, DEFAULT_ACCOUNT_ID
+        )
 
     runner.start()
     invoker = Invoker({function.qualified_name: runner}, context_for, workers=1)

@@ -98,7 +98,9 @@ class FcApi:
         headers = {k.lower(): v for k, v in request.headers.items()}
         auth = headers.get("authorization", "")
         if not auth:
-            return fc_error(400, "MissingRequiredHeader", "required HTTP header Authorization was not specified", request_id)
+            return fc_error(
+                400, "MissingRequiredHeader", "required HTTP header Authorization was not specified", request_id
+            )
         scheme, _, credential = auth.partition(" ")
         access_key_id, _, given = credential.partition(":")
         secret = self.secret_for(access_key_id) if scheme == "FC" else None
@@ -127,21 +129,29 @@ class FcApi:
         service, _, qualifier = request.path_params["service"].partition(".")
         name = request.path_params["function"]
         if qualifier and qualifier != "LATEST":
-            return fc_error(404, "AliasNotFound", f"alias '{qualifier}' of service '{service}' does not exist", request_id)
+            return fc_error(
+                404, "AliasNotFound", f"alias '{qualifier}' of service '{service}' does not exist", request_id
+            )
         spec, service_known = self.find(service, name)
         if spec is None:
             if not service_known:
                 return fc_error(404, "ServiceNotFound", f"service '{service}' does not exist", request_id)
-            return fc_error(404, "FunctionNotFound", f"function '{name}' does not exist in service '{service}'", request_id)
+            return fc_error(
+                404, "FunctionNotFound", f"function '{name}' does not exist in service '{service}'", request_id
+            )
         payload = await request.body()
         mode = request.headers.get("x-fc-invocation-type", "Sync").lower()
         limit = MAX_ASYNC_PAYLOAD if mode == "async" else MAX_SYNC_PAYLOAD
         if len(payload) > limit:
-            return fc_error(400, "EntityTooLarge", f"payload size exceeds maximum allowed size ({limit} bytes)", request_id)
+            return fc_error(
+                400, "EntityTooLarge", f"payload size exceeds maximum allowed size ({limit} bytes)", request_id
+            )
         if mode == "async":
             self.invoker.submit(spec, payload, source="api:async", request_id=request_id)
             return Response(b"", 202, headers={"x-fc-request-id": request_id})
-        invocation = await run_in_threadpool(self.invoker.invoke_sync, spec, payload, source="api:sync", request_id=request_id)
+        invocation = await run_in_threadpool(
+            self.invoker.invoke_sync, spec, payload, source="api:sync", request_id=request_id
+        )
         result = invocation.result
         headers = {"x-fc-request-id": request_id, "x-fc-invocation-duration": str(round(invocation.duration_ms))}
         if result is not None and request.headers.get("x-fc-log-type", "").lower() == "tail":

@@ -101,7 +101,9 @@ class Invoker:
 
     # --- submitting ----------------------------------------------------------------------------------------------
 
-    def submit(self, function: FunctionSpec, event: bytes, *, source: str, request_id: str | None = None) -> list[Invocation]:
+    def submit(
+        self, function: FunctionSpec, event: bytes, *, source: str, request_id: str | None = None
+    ) -> list[Invocation]:
         """Queue ``event`` for ``function`` (``policy.duplicates`` deliveries); returns without waiting for any of them."""
         self._runner(function)
         deliveries = []
@@ -128,7 +130,9 @@ class Invoker:
             self._cond.notify_all()
         return deliveries
 
-    def invoke_sync(self, function: FunctionSpec, event: bytes, *, source: str, request_id: str | None = None) -> Invocation:
+    def invoke_sync(
+        self, function: FunctionSpec, event: bytes, *, source: str, request_id: str | None = None
+    ) -> Invocation:
         """Run once on the caller's thread (FC's Sync invocation: no retries), recorded like the others."""
         invocation = Invocation(request_id or new_request_id(), function, event, source, max_attempts=1)
         with self._cond:
@@ -142,7 +146,9 @@ class Invoker:
     def invocations(self, function: str | None = None) -> list[Invocation]:
         """Every invocation so far, oldest first (optionally only those of ``function``, by name)."""
         with self._cond:
-            return [i for i in self._records if function is None or function in (i.function.name, i.function.qualified_name)]
+            return [
+                i for i in self._records if function is None or function in (i.function.name, i.function.qualified_name)
+            ]
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until nothing is queued, running or waiting to retry; False if ``timeout`` passed first."""

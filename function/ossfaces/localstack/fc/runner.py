@@ -79,7 +79,7 @@ def local_environment(function: FunctionSpec, overrides: Mapping[str, str] | Non
         if name in FC_MACHINE_VARIABLES:
             continue
         if value == FC_CODE_ROOT or value.startswith(FC_CODE_ROOT + "/"):
-            value = code_dir + value[len(FC_CODE_ROOT):]
+            value = code_dir + value[len(FC_CODE_ROOT) :]
         env[name] = value
     return env | dict(overrides or {})
 

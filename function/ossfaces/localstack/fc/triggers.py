@@ -331,13 +331,19 @@ def for_local_bucket(triggers: Sequence[Trigger], bucket: str) -> list[Trigger]:
     return list(merged.values())
 
 
-CREATED_EVENTS = ("oss:ObjectCreated:PutObject", "oss:ObjectCreated:PostObject", "oss:ObjectCreated:CompleteMultipartUpload")
+CREATED_EVENTS = (
+    "oss:ObjectCreated:PutObject",
+    "oss:ObjectCreated:PostObject",
+    "oss:ObjectCreated:CompleteMultipartUpload",
+)
 
 
 def default_triggers(bucket: str, suffixes: Iterable[str], function: FunctionSpec | None = None) -> list[Trigger]:
     """Without template.yml / s.yaml: one trigger per image suffix, the way the project's own descriptors declare them."""
     spec = function or FunctionSpec(name="ossfaces", service="ossfaces", initializer="index.initializer")
     return [
-        Trigger(name=f"oss{suffix.replace('.', '-')}", function=spec, bucket=bucket, events=CREATED_EVENTS, suffix=suffix)
+        Trigger(
+            name=f"oss{suffix.replace('.', '-')}", function=spec, bucket=bucket, events=CREATED_EVENTS, suffix=suffix
+        )
         for suffix in suffixes
     ]
