@@ -98,3 +98,13 @@ def env_names() -> dict[str, str]:
         env = alias.choices[0] if isinstance(alias, AliasChoices) else f"{prefix}{name}".upper()
         names[str(env)] = field.description or ""
     return names
+
+
+def markdown_table() -> str:
+    """README's configuration table, generated so it cannot drift from the settings (a test compares them)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for (env, description), field in zip(env_names().items(), Settings.model_fields.values()):
+        default = ",".join(field.default) if isinstance(field.default, tuple) else field.default
+        shown = "(empty)" if default in ("", None) else f"`{default}`"
+        rows.append(f"| `{env}` | {shown} | {description} |")
+    return "\n".join(rows)
