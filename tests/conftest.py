@@ -14,6 +14,7 @@ from pathlib import Path
 
 import oss2
 import pytest
+
 from ossfaces.localstack.oss import LocalOss
 
 TEST_BUCKET = "test-bucket"

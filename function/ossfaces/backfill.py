@@ -29,7 +29,8 @@ from typing import Any, Literal, Protocol
 import oss2
 
 from ossfaces.events import OssRecord
-from ossfaces.pipeline import META_ENGINE, META_SOURCE_ETAG, Pipeline, result_key, skip_reason
+from ossfaces.idempotency import META_ENGINE, META_SOURCE_ETAG
+from ossfaces.pipeline import Pipeline, result_key, skip_reason
 from ossfaces.settings import Settings
 
 ASYNC_PAYLOAD_LIMIT = 128 * 1024  # FC's limit on an asynchronous invocation's payload (research alicloud.md §6.1)

@@ -45,7 +45,9 @@ def handle(event: bytes | str, context: Any) -> dict[str, Any]:
     except OssFacesError as exc:
         _log_failure(exc, request_id)
         raise
-    pipeline = Pipeline(settings, engine, lambda name, region: open_bucket(settings, credentials, name, region))
+    pipeline = Pipeline(
+        settings, engine, lambda name, region: open_bucket(settings, credentials, name, region), lease_of(context)
+    )
     summary: dict[str, Any] = {"records": len(records), "processed": 0, "error-document": 0, "skipped": 0, "failed": 0}
     failures: list[OssFacesError] = []
     for record in records:
@@ -60,6 +62,15 @@ def handle(event: bytes | str, context: Any) -> dict[str, Any]:
     if failures:
         raise failures[0]
     return summary
+
+
+def lease_of(context: Any) -> float:
+    """How long a claim on a photo must last: beyond the function's timeout (FC kills the instance by then)."""
+    timeout = getattr(getattr(context, "function", None), "timeout", None)
+    try:
+        return float(timeout) + 30.0 if timeout else 600.0
+    except (TypeError, ValueError):
+        return 600.0
 
 
 def _log_failure(exc: OssFacesError, request_id: str, **where: str) -> None:

@@ -20,16 +20,12 @@ from ossfaces.document import EngineInfo, ErrorInfo, FacesDocument, ImageInfo, S
 from ossfaces.engines import Engine
 from ossfaces.errors import BadImage, OssFacesError
 from ossfaces.events import OssRecord
+from ossfaces.idempotency import META_ENGINE, META_FACES, META_SOURCE_ETAG, META_STATUS, claimed, is_done
 from ossfaces.settings import Settings
 from ossfaces.storage import classify, is_missing, is_superseded
 
 log = logging.getLogger("ossfaces")
 
-# Result-object metadata: the idempotency key, readable with one HEAD request.
-META_SOURCE_ETAG = "x-oss-meta-ossfaces-source-etag"
-META_ENGINE = "x-oss-meta-ossfaces-engine"
-META_FACES = "x-oss-meta-ossfaces-faces"
-META_STATUS = "x-oss-meta-ossfaces-status"
 
 # Event names that mean "a complete object now exists at this key".
 CREATED_EVENTS = frozenset(
@@ -44,6 +40,7 @@ CREATED_EVENTS = frozenset(
 )
 
 Action = Literal["processed", "error-document", "skipped"]
+UP_TO_DATE = "the result is up to date (same source ETag and engine version)"
 
 
 @dataclass(frozen=True)
@@ -89,10 +86,18 @@ def result_key(key: str, settings: Settings) -> str:
 class Pipeline:
     """Processes records for one invocation. ``open_bucket(name, region)`` gives a signed oss2 Bucket."""
 
-    def __init__(self, settings: Settings, engine: Engine, open_bucket: Callable[[str, str], oss2.Bucket]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        open_bucket: Callable[[str, str], oss2.Bucket],
+        lease_s: float = 600.0,
+    ) -> None:
+        """``lease_s``: how long a claim protects an analysis in progress; at least the function's timeout."""
         self.settings = settings
         self.engine = engine
         self.open_bucket = open_bucket
+        self.lease_s = lease_s
 
     def process(self, record: OssRecord, request_id: str = "") -> Outcome:
         """Handle one record and log its outcome. Raises ``ConfigError`` / ``TransientError`` to fail the invocation."""
@@ -113,8 +118,18 @@ class Pipeline:
             return outcome("skipped", reason)
         bucket = self.open_bucket(record.bucket, record.region)
         target = result_key(record.key, self.settings)
-        if self._up_to_date(bucket, target, record.etag):
-            return outcome("skipped", "the result is up to date (same source ETag and engine version)")
+        etag = record.etag
+        if etag is None:  # nothing to be idempotent on (no ETag in the event): analyse
+            return self._analyse(record, bucket, target, outcome)
+        if is_done(bucket, target, etag, self.engine_tag):
+            return outcome("skipped", UP_TO_DATE)
+        with claimed(bucket, target, etag, self.lease_s):
+            if is_done(bucket, target, etag, self.engine_tag):  # finished by another invocation while we claimed
+                return outcome("skipped", UP_TO_DATE)
+            return self._analyse(record, bucket, target, outcome)
+
+    def _analyse(self, record: OssRecord, bucket: oss2.Bucket, target: str, outcome: Callable[..., Outcome]) -> Outcome:
+        """Engine → document → one PUT; the failure policy of DESIGN.md "Errors"."""
         try:
             result = self.engine.analyze(bucket, record.key, record.etag)
         except BadImage as exc:
@@ -131,20 +146,6 @@ class Pipeline:
         document = self._document(record, faces=result.faces, image=result.image, extra=result.extra)
         self._write(bucket, target, document, record.etag, status="ok")
         return outcome("processed", faces=len(document.Faces))
-
-    def _up_to_date(self, bucket: oss2.Bucket, target: str, etag: str | None) -> bool:
-        """Decided from the result's metadata with one HEAD; the body is never read."""
-        if not etag:
-            return False
-        try:
-            meta = bucket.head_object(target).headers
-        except oss2.exceptions.OssError as exc:
-            if is_missing(exc):
-                return False
-            raise classify(exc, f"checking oss://{bucket.bucket_name}/{target}") from exc
-        except OSError as exc:
-            raise classify(exc, f"checking oss://{bucket.bucket_name}/{target}") from exc
-        return bool(meta.get(META_SOURCE_ETAG) == etag and meta.get(META_ENGINE) == self.engine_tag)
 
     @property
     def engine_tag(self) -> str:

@@ -103,7 +103,7 @@ def env_names() -> dict[str, str]:
 def markdown_table() -> str:
     """README's configuration table, generated so it cannot drift from the settings (a test compares them)."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
-    for (env, description), field in zip(env_names().items(), Settings.model_fields.values()):
+    for (env, description), field in zip(env_names().items(), Settings.model_fields.values(), strict=True):
         default = ",".join(field.default) if isinstance(field.default, tuple) else field.default
         shown = "(empty)" if default in ("", None) else f"`{default}`"
         rows.append(f"| `{env}` | {shown} | {description} |")

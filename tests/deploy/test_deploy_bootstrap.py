@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from deploy_support import REPO
+
 from ossfaces.runtime_api import Runtime, RuntimeServer, context_from_headers
 
 BOOTSTRAP = REPO / "function" / "bootstrap"

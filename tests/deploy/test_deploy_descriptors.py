@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import yaml
 from deploy_support import REPO
+
+from ossfaces.idempotency import CLAIM_SUFFIX
 from ossfaces.runtime_api import DEFAULT_PORT
 from ossfaces.settings import Settings, env_names
 
@@ -157,19 +159,21 @@ def test_same_bucket_and_least_privilege_policy(
     assert _load("s.yaml")["vars"]["bucket"] == bucket
     assert {t[3] for t in _s_triggers(s_props)} == {"${vars.bucket}"}
     (policy,) = fun_service["Policies"]
-    (statement,) = policy["Statement"]
-    assert statement["Effect"] == "Allow"
-    assert set(statement["Action"]) == POLICY_ACTIONS
-    assert statement["Resource"] == [f"acs:oss:*:*:{bucket}/*"]
+    objects, claims = policy["Statement"]
+    assert objects["Effect"] == claims["Effect"] == "Allow"
+    assert set(objects["Action"]) == POLICY_ACTIONS
+    assert objects["Resource"] == [f"acs:oss:*:*:{bucket}/*"]
+    assert claims["Action"] == ["oss:DeleteObject"]  # deleting is allowed on claim objects only
+    assert claims["Resource"] == [f"acs:oss:*:*:{bucket}/*{Settings().result_suffix}{CLAIM_SUFFIX}"]
 
 
 def test_deploy_guide_shows_the_same_policy(fun_service: dict[str, Any]) -> None:
     guide = (REPO / "docs" / "deploy.md").read_text(encoding="utf-8")
     blocks = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", guide, re.S) if '"Statement"' in b]
     assert blocks, "docs/deploy.md must show the role's policy as a json block"
-    (template_statement,) = fun_service["Policies"][0]["Statement"]
-    assert any(
-        set(s["Action"]) == set(template_statement["Action"]) and s["Resource"] == template_statement["Resource"]
-        for block in blocks
-        for s in block["Statement"]
-    )
+    for template_statement in fun_service["Policies"][0]["Statement"]:
+        assert any(
+            set(s["Action"]) == set(template_statement["Action"]) and s["Resource"] == template_statement["Resource"]
+            for block in blocks
+            for s in block["Statement"]
+        )

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from deploy_support import REPO
+
 from ossfaces.cli import main
 from ossfaces.packaging import IgnoreRules, py310_problems, walk
 

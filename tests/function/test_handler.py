@@ -12,8 +12,8 @@ from handler_support import Context, ImmStandIn, event_for, raising
 from index import handler
 from ossfaces.document import FacesDocument
 from ossfaces.errors import ConfigError, TransientError
+from ossfaces.idempotency import META_ENGINE, META_SOURCE_ETAG, META_STATUS
 from ossfaces.localstack.oss import LocalOss
-from ossfaces.pipeline import META_ENGINE, META_SOURCE_ETAG, META_STATUS
 
 pytestmark = pytest.mark.usefixtures("function_env")
 PHOTO = b"\xff\xd8\xff\xe0 not decoded by the IMM stand-in \xff\xd9"

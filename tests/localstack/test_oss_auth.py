@@ -9,6 +9,7 @@ import oss2
 import pytest
 import requests
 from oss2.exceptions import AccessDenied, ServerError
+
 from ossfaces.localstack.oss import LocalOss
 
 

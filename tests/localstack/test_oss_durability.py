@@ -15,6 +15,7 @@ from pathlib import Path
 
 import oss2
 import pytest
+
 from ossfaces.localstack.oss import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, LocalOss
 
 

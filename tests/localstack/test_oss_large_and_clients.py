@@ -15,6 +15,7 @@ from pathlib import Path
 import oss2
 import pytest
 import requests
+
 from ossfaces.localstack.oss import LocalOss, ObjectCreated
 from ossfaces.localstack.oss.checksums import crc64_update
 

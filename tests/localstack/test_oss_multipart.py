@@ -10,6 +10,7 @@ import oss2
 import pytest
 from oss2.exceptions import NoSuchUpload, ServerError
 from oss2.models import PartInfo
+
 from ossfaces.localstack.oss import LocalOss, ObjectCreated
 from ossfaces.localstack.oss.checksums import crc64
 

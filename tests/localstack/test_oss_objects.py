@@ -15,6 +15,7 @@ import oss2
 import pytest
 import requests
 from oss2.exceptions import InvalidDigest, InvalidObjectName, NoSuchBucket, NoSuchKey, NotFound, ServerError
+
 from ossfaces.localstack.oss import LocalOss, ObjectCreated, ProcessError, ProcessRequest
 from ossfaces.localstack.oss.checksums import crc64
 

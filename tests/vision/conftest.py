@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+from PIL import Image
+
 from ossfaces.errors import ConfigError
 from ossfaces.vision import FaceAnalyzer, fetch_models, verify_models
-from PIL import Image
 
 
 @pytest.fixture(scope="session")

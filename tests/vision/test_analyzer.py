@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+
 from ossfaces.vision import Analysis, FaceAnalyzer
 
 from .conftest import encode, iou

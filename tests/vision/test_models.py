@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from ossfaces.errors import ConfigError
 from ossfaces.vision import FaceAnalyzer, models
 
@@ -52,6 +53,7 @@ def test_fetch_is_idempotent(analyzer: FaceAnalyzer) -> None:
 def test_emotion_conversion_matches_the_numpy_reference() -> None:
     pytest.importorskip("h5py")
     import cv2
+
     from ossfaces.vision import convert
 
     path = models.resolve_models_dir() / models.BY_ROLE["emotion"].filename

@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+from PIL import Image
+
 from ossfaces.errors import BadImage
 from ossfaces.vision import Analysis, FaceAnalyzer, ImageError
 from ossfaces.vision.decode import decode
-from PIL import Image
 
 from .conftest import encode
 

@@ -1,0 +1,89 @@
+"""At-least-once delivery must never cost a second analysis of the same photo version.
+
+Both mechanisms are objects beside the photo, decided from metadata alone (no body is read):
+
+- **done**: the result ``<key>.faces.json`` records the source ETag and the engine that produced it. One HEAD tells
+  whether this version was already analysed by this engine; sequential redeliveries stop there.
+- **claimed**: before analysing, the invocation creates ``<key>.faces.json.claim`` with ``x-oss-forbid-overwrite`` (an
+  atomic create-if-absent in OSS) and deletes it when done. A simultaneous duplicate finds the claim and fails as
+  *transient*, so FC retries it later, when the result is done. A claim left by a crashed instance expires after the
+  lease (the function's timeout plus a margin) and is then taken over, so no photo is lost to a dead claim.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import oss2
+
+from ossfaces.errors import TransientError
+from ossfaces.storage import classify, is_missing
+
+log = logging.getLogger("ossfaces")
+
+META_SOURCE_ETAG = "x-oss-meta-ossfaces-source-etag"
+META_ENGINE = "x-oss-meta-ossfaces-engine"
+META_FACES = "x-oss-meta-ossfaces-faces"
+META_STATUS = "x-oss-meta-ossfaces-status"
+META_EXPIRES = "x-oss-meta-ossfaces-claim-expires"
+CLAIM_SUFFIX = ".claim"
+
+
+def is_done(bucket: oss2.Bucket, result: str, etag: str, engine_tag: str) -> bool:
+    """Whether ``result`` already describes source version ``etag`` as analysed by ``engine_tag`` (one HEAD)."""
+    try:
+        meta = bucket.head_object(result).headers
+    except (oss2.exceptions.OssError, OSError) as exc:
+        if is_missing(exc):
+            return False
+        raise classify(exc, f"checking oss://{bucket.bucket_name}/{result}") from exc
+    return bool(meta.get(META_SOURCE_ETAG) == etag and meta.get(META_ENGINE) == engine_tag)
+
+
+@contextmanager
+def claimed(bucket: oss2.Bucket, result: str, etag: str, lease_s: float) -> Iterator[None]:
+    """Hold the claim on analysing ``result``'s photo for the duration of the block; released however it ends."""
+    claim = result + CLAIM_SUFFIX
+    _acquire(bucket, claim, etag, lease_s)
+    try:
+        yield
+    finally:
+        try:
+            bucket.delete_object(claim)
+        except (oss2.exceptions.OssError, OSError) as exc:  # the lease expires by itself; the result is what matters
+            log.warning("could not release claim oss://%s/%s: %s", bucket.bucket_name, claim, exc)
+
+
+def _acquire(bucket: oss2.Bucket, claim: str, etag: str, lease_s: float) -> None:
+    headers = {"x-oss-forbid-overwrite": "true", "Content-Type": "application/octet-stream", META_SOURCE_ETAG: etag}
+    for _ in range(2):  # a second try only after removing an expired claim
+        headers[META_EXPIRES] = str(int(time.time() + lease_s))
+        try:
+            bucket.put_object(claim, b"", headers=headers)
+            return
+        except (oss2.exceptions.OssError, OSError) as exc:
+            if getattr(exc, "status", None) != 409:
+                raise classify(exc, f"claiming oss://{bucket.bucket_name}/{claim}") from exc
+        try:
+            expires = int(bucket.head_object(claim).headers.get(META_EXPIRES, "0"))
+        except (oss2.exceptions.OssError, OSError) as exc:
+            if is_missing(exc):
+                continue  # released between our PUT and HEAD: try again
+            raise classify(exc, f"reading oss://{bucket.bucket_name}/{claim}") from exc
+        except ValueError:
+            expires = 0
+        if time.time() < expires:
+            break
+        log.warning("taking over expired claim oss://%s/%s", bucket.bucket_name, claim)
+        try:
+            bucket.delete_object(claim)
+        except (oss2.exceptions.OssError, OSError) as exc:
+            raise classify(exc, f"removing expired claim oss://{bucket.bucket_name}/{claim}") from exc
+    raise TransientError(
+        "InProgress",
+        f"another invocation is analysing this photo (oss://{bucket.bucket_name}/{claim}); "
+        "this delivery fails so that FC retries it once that work is done",
+    )

@@ -1,0 +1,87 @@
+"""Simultaneous duplicates and dead claims: the claim object beside the result, through the real handler and oss2."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import oss2
+import pytest
+from handler_support import Context, ImmStandIn, event_for, raising
+
+from index import handler
+from ossfaces.errors import TransientError
+from ossfaces.idempotency import CLAIM_SUFFIX, META_EXPIRES, META_SOURCE_ETAG
+
+pytestmark = pytest.mark.usefixtures("function_env")
+PHOTO = b"\xff\xd8\xff\xe0 stand-in photo \xff\xd9"
+CLAIM = "a.jpg.faces.json" + CLAIM_SUFFIX
+
+
+def slow(imm: ImmStandIn, seconds: float) -> None:
+    answer = imm.answer
+
+    def slowly(request: Any) -> tuple[int, str, bytes]:
+        time.sleep(seconds)
+        return answer(request)
+
+    imm.answer = slowly
+
+
+def test_twenty_simultaneous_deliveries_cost_one_imm_call(
+    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context
+) -> None:
+    slow(imm, 0.5)  # IMM takes a while: every duplicate arrives while the first is still being analysed
+    oss_bucket.put_object("a.jpg", PHOTO)
+    event = event_for(oss_bucket, "a.jpg")
+
+    def deliver(_: int) -> str:
+        try:
+            return "processed" if handler(event, context)["processed"] else "skipped"
+        except TransientError as exc:
+            assert exc.code == "InProgress"
+            return "retry"
+
+    with ThreadPoolExecutor(20) as pool:
+        first = list(pool.map(deliver, range(20)))
+    assert first.count("processed") == 1 and len(imm.calls) == 1
+    assert first.count("retry") >= 1  # the simultaneous ones were told to come back
+    retried = [deliver(0) for outcome in first if outcome == "retry"]  # FC's retries, after the work is done
+    assert set(retried) == {"skipped"} and len(imm.calls) == 1
+    assert not oss_bucket.object_exists(CLAIM)
+
+
+def test_a_live_claim_sends_the_delivery_back_to_fc(oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context) -> None:
+    oss_bucket.put_object("a.jpg", PHOTO)
+    etag = oss_bucket.head_object("a.jpg").etag
+    oss_bucket.put_object(CLAIM, b"", headers={META_SOURCE_ETAG: etag, META_EXPIRES: str(int(time.time()) + 300)})
+    with pytest.raises(TransientError, match="another invocation"):
+        handler(event_for(oss_bucket, "a.jpg"), context)
+    assert imm.calls == [] and oss_bucket.object_exists(CLAIM)  # someone else's claim is left alone
+
+
+def test_a_dead_claim_expires_and_is_taken_over(oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context) -> None:
+    oss_bucket.put_object("a.jpg", PHOTO)
+    oss_bucket.put_object(CLAIM, b"", headers={META_EXPIRES: str(int(time.time()) - 1)})  # its instance died
+    assert handler(event_for(oss_bucket, "a.jpg"), context)["processed"] == 1
+    assert len(imm.calls) == 1 and not oss_bucket.object_exists(CLAIM)
+
+
+def test_the_claim_is_released_when_the_invocation_fails(
+    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context
+) -> None:
+    imm.answer = raising(503, "ServiceUnavailable", "busy")
+    oss_bucket.put_object("a.jpg", PHOTO)
+    with pytest.raises(TransientError):
+        handler(event_for(oss_bucket, "a.jpg"), context)
+    assert not oss_bucket.object_exists(CLAIM)  # FC's retry is not blocked by our own claim
+
+
+def test_lease_follows_the_function_timeout() -> None:
+    from ossfaces.invocation import lease_of
+
+    assert lease_of(Context.__new__(Context)) == 600.0  # no function meta: a safe default
+    context = Context.__new__(Context)
+    context.function = type("Meta", (), {"timeout": 120})()  # type: ignore[assignment]
+    assert lease_of(context) == 150.0
