@@ -66,37 +66,34 @@ def models_verify(models_dir: Path | None) -> None:
         click.echo(f"{role:10s} {path}")
 
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".jfif", ".heic", ".heif")
-
-
 def _image_paths(paths: tuple[str, ...]) -> list[str]:
     """Files as given; folders walked recursively for image suffixes, sorted so output order is stable."""
+    from ossfaces.settings import DEFAULT_IMAGE_SUFFIXES
+
     out: list[str] = []
     for given in paths:
         if Path(given).is_dir():
-            found = [p for p in Path(given).rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+            found = [
+                p for p in Path(given).rglob("*") if p.is_file() and p.name.lower().endswith(DEFAULT_IMAGE_SUFFIXES)
+            ]
             out.extend(str(p) for p in sorted(found))
         else:
             out.append(given)
     return out
 
 
-def analysis_document(
-    key: str, engine_version: str, analysis: Any | None = None, error: tuple[str, str] | None = None
-) -> dict[str, Any]:
-    """The ``.faces.json`` document for one local file: the single place ``analyze`` builds its output."""
-    doc: dict[str, Any] = {"Faces": [], "Source": {"Key": key}, "Engine": {"Name": "local", "Version": engine_version}}
-    if analysis is not None:
-        doc["Faces"] = analysis.faces
-        doc["Image"] = {
-            "Width": analysis.image.width,
-            "Height": analysis.image.height,
-            "Format": analysis.image.format,
-            "Orientation": analysis.image.orientation,
-        }
-    if error is not None:
-        doc["Error"] = {"Code": error[0], "Message": error[1]}
-    return doc
+def analysis_document(key: str, engine_version: str, analysis: Any | None = None, error: Any = None) -> bytes:
+    """The ``.faces.json`` document for one local file, made as the function makes it (``FacesDocument.build``)."""
+    from ossfaces.document import EngineInfo, FacesDocument, SourceInfo
+    from ossfaces.engines.local import image_block
+
+    return FacesDocument.build(
+        SourceInfo(Key=key),
+        EngineInfo(Name="local", Version=engine_version),
+        faces=analysis.faces if analysis is not None else None,
+        image=image_block(analysis.image) if analysis is not None else None,
+        error=error,
+    ).to_json()
 
 
 @main.command()
@@ -109,8 +106,6 @@ def analyze(
     paths: tuple[str, ...], models_dir: Path | None, threads: int | None, min_face_px: int, score_threshold: float
 ) -> None:
     """Run the local face engine on files or folders; one JSON document per image on stdout (JSON Lines)."""
-    import json
-
     from ossfaces.errors import BadImage, ConfigError
     from ossfaces.vision import FaceAnalyzer
 
@@ -124,10 +119,10 @@ def analyze(
         try:
             doc = analysis_document(key, analyzer.version, analysis=analyzer.analyze(Path(key).read_bytes()))
         except BadImage as exc:
-            doc = analysis_document(key, analyzer.version, error=(exc.code, exc.message))
+            doc = analysis_document(key, analyzer.version, error=exc)
         except OSError as exc:
-            doc = analysis_document(key, analyzer.version, error=("InvalidImage.Unreadable", str(exc)))
-        click.echo(json.dumps(doc, ensure_ascii=False))
+            doc = analysis_document(key, analyzer.version, error=BadImage("InvalidImage.Unreadable", str(exc)))
+        click.echo(doc.decode("utf-8"))
 
 
 @main.command()

@@ -18,8 +18,7 @@ from typing import Any
 import oss2
 
 from ossfaces.document import FacesDocument
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+from ossfaces.settings import DEFAULT_IMAGE_SUFFIXES as IMAGE_SUFFIXES
 
 
 def sample_photos() -> Iterator[tuple[str, bytes]]:

@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ossfaces.errors import OssFacesError
+
 SCHEMA_VERSION = "1.0"
 EMOTIONS = ("ANGRY", "CALM", "DISGUSTED", "HAPPY", "SAD", "SCARED", "SURPRISED")
 
@@ -129,6 +131,31 @@ class FacesDocument(_Imm):
     RequestId: str | None = None
     ProcessedAt: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
     Error: ErrorInfo | None = None
+
+    @classmethod
+    def build(
+        cls,
+        source: SourceInfo,
+        engine: EngineInfo,
+        *,
+        faces: list[dict[str, Any]] | None = None,
+        image: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+        error: OssFacesError | None = None,
+    ) -> FacesDocument:
+        """The one way a document is made: an engine's answer (IMM's top-level fields in ``extra``) or an error."""
+        return cls.model_validate(
+            {
+                **(extra or {}),
+                "Source": source,
+                "Engine": engine,
+                "Image": ImageInfo.model_validate(image) if image else None,
+                "Faces": faces or [],
+                "Error": ErrorInfo(Code=error.code, Message=error.message, RequestId=error.request_id)
+                if error
+                else None,
+            }
+        )
 
     def to_json(self) -> bytes:
         """UTF-8 JSON without null fields, as written to OSS."""

@@ -16,9 +16,9 @@ from typing import Any, Literal
 
 import oss2
 
-from ossfaces.document import EngineInfo, ErrorInfo, FacesDocument, ImageInfo, SourceInfo
+from ossfaces.document import EngineInfo, FacesDocument, SourceInfo
 from ossfaces.engines import Engine
-from ossfaces.errors import BadImage, OssFacesError
+from ossfaces.errors import BadImage
 from ossfaces.events import OssRecord
 from ossfaces.idempotency import META_ENGINE, META_FACES, META_SOURCE_ETAG, META_STATUS, claimed, is_done
 from ossfaces.settings import Settings
@@ -151,34 +151,16 @@ class Pipeline:
     def engine_tag(self) -> str:
         return f"{self.engine.name}/{self.engine.version}"
 
-    def _document(
-        self,
-        record: OssRecord,
-        *,
-        faces: list[dict[str, Any]] | None = None,
-        image: dict[str, Any] | None = None,
-        extra: dict[str, Any] | None = None,
-        error: OssFacesError | None = None,
-    ) -> FacesDocument:
-        return FacesDocument.model_validate(
-            {
-                **(extra or {}),
-                "Source": SourceInfo(
-                    Bucket=record.bucket,
-                    Key=record.key,
-                    ETag=record.etag,
-                    Size=record.oss.object.size,
-                    EventName=record.eventName,
-                    EventTime=record.eventTime,
-                ),
-                "Engine": EngineInfo(Name=self.engine.name, Version=self.engine.version),
-                "Image": ImageInfo.model_validate(image) if image else None,
-                "Faces": faces or [],
-                "Error": ErrorInfo(Code=error.code, Message=error.message, RequestId=error.request_id)
-                if error
-                else None,
-            }
+    def _document(self, record: OssRecord, **parts: Any) -> FacesDocument:
+        source = SourceInfo(
+            Bucket=record.bucket,
+            Key=record.key,
+            ETag=record.etag,
+            Size=record.oss.object.size,
+            EventName=record.eventName,
+            EventTime=record.eventTime,
         )
+        return FacesDocument.build(source, EngineInfo(Name=self.engine.name, Version=self.engine.version), **parts)
 
     def _write(self, bucket: oss2.Bucket, target: str, document: FacesDocument, etag: str | None, status: str) -> None:
         """One PUT: the object appears whole or not at all, with the idempotency metadata beside it."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import oss2
 
 from ossfaces.engines import EngineResult, if_match
 from ossfaces.errors import BadImage
 from ossfaces.settings import Settings
-from ossfaces.vision import FaceAnalyzer
+from ossfaces.vision import FaceAnalyzer, ImageInfo
 
 
 class LocalEngine:
@@ -29,10 +31,9 @@ class LocalEngine:
         if len(data) > self.max_bytes:
             raise BadImage("InvalidImage.TooLarge", f"the object is larger than {self.max_bytes} bytes")
         analysis = self.analyzer.analyze(data)
-        image = {
-            "Width": analysis.image.width,
-            "Height": analysis.image.height,
-            "Format": analysis.image.format,
-            "Orientation": analysis.image.orientation,
-        }
-        return EngineResult(faces=[dict(face) for face in analysis.faces], image=image)
+        return EngineResult(faces=[dict(face) for face in analysis.faces], image=image_block(analysis.image))
+
+
+def image_block(image: ImageInfo) -> dict[str, Any]:
+    """The document's ``Image`` block from what the decoder learnt."""
+    return {"Width": image.width, "Height": image.height, "Format": image.format, "Orientation": image.orientation}
