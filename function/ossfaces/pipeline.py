@@ -11,7 +11,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import oss2
@@ -45,21 +45,31 @@ UP_TO_DATE = "the result is up to date (same source ETag and engine version)"
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one record; also the JSON log line."""
+    """What happened to one record; also the JSON log line (faces summarised per face, for SQL over the logs)."""
 
     action: Action
     bucket: str
     key: str
     reason: str = ""
-    faces: int = 0
     engine: str = ""
     duration_ms: float = 0.0
     request_id: str = ""
     error_code: str = ""
+    document: FacesDocument | None = field(default=None, repr=False)
+
+    @property
+    def faces(self) -> int:
+        return len(self.document.Faces) if self.document else 0
 
     def log_fields(self) -> dict[str, Any]:
-        fields = {k: v for k, v in self.__dict__.items() if v not in ("", None)}
+        fields: dict[str, Any] = {
+            name: value for name, value in self.__dict__.items() if name != "document" and value not in ("", None)
+        }
         fields["faces"] = self.faces
+        if self.document is not None and self.document.Faces:
+            fields["ages"] = [face.Age for face in self.document.Faces]
+            fields["genders"] = [face.Gender for face in self.document.Faces]
+            fields["emotions"] = [face.Emotion for face in self.document.Faces]
         return fields
 
 
@@ -108,9 +118,18 @@ class Pipeline:
         return outcome
 
     def _process(self, record: OssRecord, request_id: str) -> Outcome:
-        def outcome(action: Action, reason: str = "", faces: int = 0, error_code: str = "") -> Outcome:
+        def outcome(
+            action: Action, reason: str = "", error_code: str = "", document: FacesDocument | None = None
+        ) -> Outcome:
             return Outcome(
-                action, record.bucket, record.key, reason, faces, self.engine.name, 0.0, request_id, error_code
+                action,
+                record.bucket,
+                record.key,
+                reason,
+                self.engine.name,
+                request_id=request_id,
+                error_code=error_code,
+                document=document,
             )
 
         reason = skip_reason(record, self.settings)
@@ -133,8 +152,9 @@ class Pipeline:
         try:
             result = self.engine.analyze(bucket, record.key, record.etag)
         except BadImage as exc:
-            self._write(bucket, target, self._document(record, error=exc), record.etag, status="error")
-            return outcome("error-document", exc.message, error_code=exc.code)
+            document = self._document(record, error=exc)
+            self._write(bucket, target, document, record.etag, status="error")
+            return outcome("error-document", exc.message, error_code=exc.code, document=document)
         except oss2.exceptions.OssError as exc:
             if is_superseded(exc):
                 return outcome("skipped", "the object changed since the event; its own event will process it")
@@ -145,7 +165,7 @@ class Pipeline:
             raise classify(exc, f"analysing oss://{record.bucket}/{record.key}") from exc
         document = self._document(record, faces=result.faces, image=result.image, extra=result.extra)
         self._write(bucket, target, document, record.etag, status="ok")
-        return outcome("processed", faces=len(document.Faces))
+        return outcome("processed", document=document)
 
     @property
     def engine_tag(self) -> str:

@@ -183,3 +183,23 @@ def test_one_failing_record_does_not_stop_the_others(
     with pytest.raises(ConfigError, match="NoSuchBucket|bucket"):
         handler(json.dumps({"events": [missing_bucket, ok]}).encode(), context)
     assert oss_bucket.object_exists("ok.jpg.faces.json")
+
+
+def test_one_json_log_line_per_record_with_a_face_summary(
+    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The line SLS queries aggregate (README "Statistics at any scale"): ages, genders, emotions per face."""
+    oss_bucket.put_object("a.jpg", PHOTO)
+    caplog.set_level("INFO", logger="ossfaces")
+    handler(event_for(oss_bucket, "a.jpg"), context)
+    handler(event_for(oss_bucket, "a.jpg"), context)
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "ossfaces"]
+    processed, skipped = lines
+    assert processed["action"] == "processed" and processed["faces"] == 1
+    assert processed["ages"] == [31] and processed["genders"] == ["FEMALE"] and processed["emotions"] == [None]
+    assert processed["request_id"] == context.request_id and processed["duration_ms"] > 0
+    assert skipped["action"] == "skipped" and "up to date" in skipped["reason"] and "ages" not in skipped
+    assert (
+        context.credentials.access_key_secret not in caplog.text
+        and context.credentials.security_token not in caplog.text
+    )
