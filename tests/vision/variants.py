@@ -14,7 +14,7 @@ from .conftest import encode
 
 Box = dict[str, int]
 
-_INVERSE = {  # stored pixels = inverse of the orientation's display transform, so the displayed image is upright
+INVERSE_ORIENTATION = {  # stored pixels = inverse of the orientation's display transform, so the displayed image is upright
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
     4: Image.Transpose.FLIP_TOP_BOTTOM,
@@ -39,7 +39,7 @@ def variants(photo: NDArray[Any], box: Box) -> dict[str, tuple[bytes, Box]]:
     pil = Image.fromarray(photo)
     out: dict[str, tuple[bytes, Box]] = {}
     for o in range(1, 9):
-        stored = pil if o == 1 else pil.transpose(_INVERSE[o])
+        stored = pil if o == 1 else pil.transpose(INVERSE_ORIENTATION[o])
         exif = Image.Exif()
         exif[0x0112] = o
         out[f"exif-{o}"] = (encode(stored, "JPEG", quality=92, exif=exif.tobytes()), box)

