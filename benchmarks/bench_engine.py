@@ -1,6 +1,12 @@
 """Latency, memory and cold start of the local face engine, against a naive peer measured in the same run.
 
-Run: ``.venv/bin/python benchmarks/bench_engine.py [--threads 2] [--runs 20]``. Prints figures; asserts nothing.
+Run: ``.venv/bin/python benchmarks/bench_engine.py [--threads 2] [--runs 20] [--stages]``. Prints figures; asserts
+nothing. Every figure carries the 1-minute load average at the time it was taken: on a 2-core machine shared with other
+test suites, a figure taken at load 4 is not comparable with one taken at load 0.5.
+
+Per extra face is measured on a real group photo (insightface's ``t1.jpg``, 6 faces, at 640 px longest side) as
+``(t(6 faces) - t(1 face)) / 5``, where the 1-face photo is the same picture with five faces painted over: same size,
+same background, so only the per-face work differs. The synthetic figure (astronaut tiles) is kept for comparison.
 
 Peer: the naive pipeline with the same models: full-resolution decode (no DCT reduction), YuNet once on the whole
 full-size image, same attribute networks. It isolates what the engine's decoding and two-scale detection buy; there
@@ -11,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import statistics
 import subprocess
 import sys
@@ -24,16 +31,35 @@ from numpy.typing import NDArray
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "function"))
+sys.path[:0] = [str(ROOT / "function"), str(ROOT / "tests")]
+
+from vision.photos import fetch_photos, load_rgb  # noqa: E402
 
 from ossfaces.vision import FaceAnalyzer  # noqa: E402
+from ossfaces.vision.align import dlib_chip, emotion_crop  # noqa: E402
+from ossfaces.vision.attributes import AGE_GENDER_MEANS, AGE_ZOOMS, head_yaw_pitch, sharpness  # noqa: E402
 from ossfaces.vision.decode import decode  # noqa: E402
+
+
+def load() -> str:
+    """The 1-minute load average, printed beside every figure."""
+    return f"[load {os.getloadavg()[0]:.2f}]"
 
 
 def jpeg(arr: NDArray[Any], quality: int = 90) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(arr).save(buf, "JPEG", quality=quality)
     return buf.getvalue()
+
+
+T1_OTHER_FACES_1280 = (
+    (52, 266, 119, 134),
+    (270, 146, 100, 131),
+    (750, 346, 95, 127),
+    (898, 57, 108, 141),
+    (1132, 274, 96, 125),
+)
+"""Boxes (x, y, w, h) of five of the six faces in t1.jpg (1280x886), from the engine; the man at front centre stays."""
 
 
 def photos() -> dict[str, bytes]:
@@ -52,7 +78,16 @@ def photos() -> dict[str, bytes]:
     big = cv2.resize(face, (6000, 4000), interpolation=cv2.INTER_CUBIC)
     rng = np.random.default_rng(0)
     big = np.clip(big.astype(np.int16) + rng.integers(-6, 6, big.shape, dtype=np.int16), 0, 255).astype(np.uint8)
+    t1 = load_rgb(fetch_photos()["t1.jpg"])
+    k = 640 / max(t1.shape[:2])
+    t1_640 = cv2.resize(t1, (round(t1.shape[1] * k), round(t1.shape[0] * k)), interpolation=cv2.INTER_AREA)
+    t1_one = t1_640.copy()
+    for x, y, w, h in T1_OTHER_FACES_1280:  # paint over five faces (t1 at 1280 px), keep the front man's
+        x0, y0, x1, y1 = (round(v * k) for v in (x - 0.15 * w, y - 0.2 * h, x + 1.15 * w, y + 1.15 * h))
+        t1_one[y0:y1, x0:x1] = t1_one[y0:y1, x0:x1].reshape(-1, 3).mean(axis=0).astype(np.uint8)
     return {
+        "t1 640px, 6 faces": jpeg(t1_640),
+        "t1 640px, 1 face": jpeg(t1_one),
         "640px, 1 face": jpeg(one),
         "640px, 1 small face": jpeg(one_small),
         "640px, 5 faces": jpeg(five),
@@ -76,6 +111,61 @@ def naive(analyzer: FaceAnalyzer, data: bytes) -> int:
     dets = analyzer._detector._pass(decoded.bgr, max(decoded.bgr.shape[:2]))
     gray = cv2.cvtColor(decoded.bgr, cv2.COLOR_BGR2GRAY)
     return len(analyzer._attributes.run(decoded.bgr, gray, dets, float(max(decoded.bgr.shape[:2]))))
+
+
+def stages(analyzer: FaceAnalyzer, data: bytes, runs: int) -> None:
+    """Median time of each attribute stage for all faces of one photo, with the engine's own nets and crops.
+
+    An approximate breakdown (the stages are re-run here one by one, as ``AttributeModels.run`` does them), for
+    finding where per-face time goes; the end-to-end figures above are the ones that count.
+    """
+    decoded = decode(data)
+    bgr = decoded.bgr
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    dets = analyzer._detector.detect(bgr, 1.0)
+    age_net, gender_net, emotion_net, sface = analyzer._attributes._nets()
+    n = len(dets)
+
+    def mirrored(chips: list[Any]) -> list[Any]:
+        return chips + [np.ascontiguousarray(c[:, ::-1]) for c in chips]
+
+    def age() -> None:
+        chips = [cv2.cvtColor(dlib_chip(bgr, d, 64, z), cv2.COLOR_BGR2RGB) for z in AGE_ZOOMS for d in dets]
+        age_net.setInput(cv2.dnn.blobFromImages(mirrored(chips), 1 / 256, (64, 64), AGE_GENDER_MEANS))
+        age_net.forward()
+
+    def gender() -> None:
+        chips = [cv2.cvtColor(dlib_chip(bgr, d, 32), cv2.COLOR_BGR2RGB) for d in dets]
+        gender_net.setInput(cv2.dnn.blobFromImages(mirrored(chips), 1 / 256, (32, 32), AGE_GENDER_MEANS))
+        gender_net.forward()
+
+    def emotion() -> None:
+        emo = np.stack(mirrored([emotion_crop(gray, d) for d in dets])).astype(np.float32)
+        emotion_net.setInput(((emo / 255.0 - 0.5) * 2.0).reshape(2 * n, 1, 64, 64))
+        emotion_net.forward()
+
+    def embedding() -> None:
+        for d in dets:
+            sface.feature(sface.alignCrop(bgr, d.as_yunet_row()))
+
+    def geometry() -> None:
+        for d in dets:
+            head_yaw_pitch(d, float(max(bgr.shape[:2])), bgr.shape[1], bgr.shape[0])
+            sharpness(cv2.cvtColor(sface.alignCrop(bgr, d.as_yunet_row()), cv2.COLOR_BGR2GRAY))
+
+    timed = {
+        "decode": lambda: decode(data),
+        "detect": lambda: analyzer._detector.detect(bgr, 1.0),
+        f"age ({len(AGE_ZOOMS)} zooms x mirror)": age,
+        "gender (x mirror)": gender,
+        "emotion (x mirror)": emotion,
+        "SFace embedding": embedding,
+        "pose + sharpness": geometry,
+    }
+    print(f"stages on t1 at 640 px, {n} faces (median of {runs}):")
+    for name, fn in timed.items():
+        ms = median_ms(fn, runs)
+        print(f"  {name:28s} {ms:6.1f} ms  {ms / n:5.1f} ms/face  {load()}")
 
 
 SUBPROCESS = """
@@ -105,6 +195,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--stages", action="store_true", help="time each attribute stage on t1 (6 faces)")
     args = parser.parse_args()
     cv2.setNumThreads(args.threads)
     analyzer = FaceAnalyzer.load(threads=args.threads)
@@ -119,19 +210,25 @@ def main() -> None:
         results[name] = ours
         print(
             f"{name:22s} faces={faces}  engine {ours:7.1f} ms   naive peer {peer:7.1f} ms   ratio {peer / ours:4.2f}x"
+            f"  {load()}"
         )
-    extra = (results["640px, 5 faces"] - results["640px, 1 small face"]) / 4
-    print(f"per extra face (5-face minus 1-face photo, /4): {extra:.1f} ms")
+    extra = (results["t1 640px, 6 faces"] - results["t1 640px, 1 face"]) / 5
+    print(f"per extra face, real photo (t1 6-face minus same photo with 1 face, /5): {extra:.1f} ms  {load()}")
+    synthetic = (results["640px, 5 faces"] - results["640px, 1 small face"]) / 4
+    print(f"per extra face, synthetic (5 astronaut tiles minus 1, /4): {synthetic:.1f} ms  {load()}")
+    if args.stages:
+        stages(analyzer, data["t1 640px, 6 faces"], args.runs)
     big_path = Path("/tmp/ossfaces-bench-24mp.jpg")
     big_path.write_bytes(data["24 MP JPEG"])
     cold = [fresh(args.threads) for _ in range(3)]
     print(
         f"cold start (fresh process: import + verify + load + warm-up): {statistics.median(c[0] for c in cold):.2f} s"
+        f"  {load()}"
     )
     load_s, first_s, hwm_mib, faces = fresh(args.threads, str(big_path))
     print(
         f"24 MP JPEG in a fresh process: first analyze {first_s * 1000:.0f} ms, faces={faces}, "
-        f"peak RSS {hwm_mib:.0f} MiB (VmHWM, includes import and models)"
+        f"peak RSS {hwm_mib:.0f} MiB (VmHWM, includes import and models)  {load()}"
     )
 
 

