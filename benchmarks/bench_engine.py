@@ -123,7 +123,7 @@ def stages(analyzer: FaceAnalyzer, data: bytes, runs: int) -> None:
     bgr = decoded.bgr
     gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
     dets = analyzer._detector.detect(bgr, 1.0)
-    age_net, gender_net, emotion_net, sface, sface_net = analyzer._attributes._nets()
+    age_net, gender_net, emotion_net, sface = analyzer._attributes._nets()
     n = len(dets)
 
     def mirrored(chips: list[Any]) -> list[Any]:
@@ -145,9 +145,8 @@ def stages(analyzer: FaceAnalyzer, data: bytes, runs: int) -> None:
         emotion_net.forward()
 
     def embedding() -> None:
-        aligned = [sface.alignCrop(bgr, d.as_yunet_row()) for d in dets]
-        sface_net.setInput(cv2.dnn.blobFromImages(aligned, 1.0, (112, 112), (0, 0, 0), True, False))
-        sface_net.forward()
+        for d in dets:
+            sface.feature(sface.alignCrop(bgr, d.as_yunet_row()))
 
     def geometry() -> None:
         for d in dets:

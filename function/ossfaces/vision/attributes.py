@@ -84,15 +84,15 @@ class FaceAttributes:
 class AttributeModels:
     """The four networks, one set per thread: OpenCV nets are not safe to call from two threads at once.
 
-    SFace is loaded twice: ``FaceRecognizerSF`` for its ``alignCrop`` (the alignment SFace was trained with) and a plain
-    ``cv2.dnn`` net, so all faces' crops go through one batched forward instead of one ``feature()`` call per face.
+    SFace runs face by face through ``FaceRecognizerSF.feature``: a batched forward needs a second copy of the net per
+    thread (+47 MiB peak RSS measured) for about 1.5 ms per face (5 %), not worth it with per-thread nets.
     """
 
     def __init__(self, paths: dict[str, Path]) -> None:
         self._paths = {k: str(v) for k, v in paths.items()}
         self._local = threading.local()
 
-    def _nets(self) -> tuple[cv2.dnn.Net, cv2.dnn.Net, cv2.dnn.Net, cv2.FaceRecognizerSF, cv2.dnn.Net]:
+    def _nets(self) -> tuple[cv2.dnn.Net, cv2.dnn.Net, cv2.dnn.Net, cv2.FaceRecognizerSF]:
         nets = getattr(self._local, "nets", None)
         if nets is None:
             nets = (
@@ -100,7 +100,6 @@ class AttributeModels:
                 cv2.dnn.readNet(self._paths["gender"]),
                 cv2.dnn.readNet(self._paths["emotion"]),
                 cv2.FaceRecognizerSF.create(self._paths["embedding"], ""),
-                cv2.dnn.readNet(self._paths["embedding"]),
             )
             self._local.nets = nets
         return nets
@@ -119,7 +118,7 @@ class AttributeModels:
         """Attributes of every detection, batching the age, gender and emotion networks over the faces."""
         if not dets:
             return []
-        age_net, gender_net, emotion_net, sface, sface_net = self._nets()
+        age_net, gender_net, emotion_net, sface = self._nets()
         n = len(dets)
         age_chips = [cv2.cvtColor(dlib_chip(bgr, d, 64, z), cv2.COLOR_BGR2RGB) for z in AGE_ZOOMS for d in dets]
         gender_chips = [cv2.cvtColor(dlib_chip(bgr, d, 32), cv2.COLOR_BGR2RGB) for d in dets]
@@ -132,14 +131,10 @@ class AttributeModels:
         emo = np.stack(_with_mirrors(faces)).astype(np.float32)
         emotion_p = _mirror_mean(emotion_net, ((emo / 255.0 - 0.5) * 2.0).reshape(2 * n, 1, 64, 64), n)
 
-        aligned = [sface.alignCrop(bgr, d.as_yunet_row()) for d in dets]
-        # FaceRecognizerSF.feature's own preprocessing (RGB, 0-255, no mean), for all faces at once.
-        sface_net.setInput(cv2.dnn.blobFromImages(aligned, 1.0, (112, 112), (0, 0, 0), True, False))
-        raw_all = np.asarray(sface_net.forward(), dtype=np.float32).reshape(n, -1)
-
         out = []
         for i, det in enumerate(dets):
-            raw = raw_all[i]
+            aligned = sface.alignCrop(bgr, det.as_yunet_row())
+            raw = np.asarray(sface.feature(aligned), dtype=np.float32).reshape(-1)
             embedding = (raw / max(float(np.linalg.norm(raw)), 1e-12)).astype(np.float32)
             expected_age = float(np.sum(age_p[i] * AGE_WEIGHTS, dtype=np.float32))
             g = int(np.argmax(gender_p[i]))
@@ -154,7 +149,7 @@ class AttributeModels:
                     yaw=None if pose is None else pose[0],
                     pitch=None if pose is None else pose[1],
                     roll=eye_roll(det),
-                    sharpness=sharpness(cv2.cvtColor(aligned[i], cv2.COLOR_BGR2GRAY)),
+                    sharpness=sharpness(cv2.cvtColor(aligned, cv2.COLOR_BGR2GRAY)),
                 )
             )
         return out
