@@ -73,7 +73,9 @@ class Bench:
         return command + (["--rate", str(self.rate)] if self.rate else [])
 
     def run(self, prefix: str, checkpoint: Path) -> dict[str, object]:
-        done = subprocess.run(self.command(prefix, checkpoint), env=self.env, capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            self.command(prefix, checkpoint), env=self.env, capture_output=True, text=True, check=False
+        )
         if done.returncode != 0:
             raise SystemExit(f"backfill exited {done.returncode}: {done.stderr[-2000:]}")
         summary: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -84,9 +86,13 @@ class Bench:
                        for r in parse_event(inv.event) if r.key.startswith(prefix))  # fmt: skip
 
     def results(self, prefix: str) -> int:
-        return sum(1 for o in oss2.ObjectIteratorV2(self.bucket, prefix=prefix, max_keys=1000) if o.key.endswith(".faces.json"))
+        return sum(
+            1 for o in oss2.ObjectIteratorV2(self.bucket, prefix=prefix, max_keys=1000) if o.key.endswith(".faces.json")
+        )
 
-    def interrupted(self, prefix: str, keys: list[str], sig: signal.Signals, checkpoint: Path) -> tuple[int, Counter[str]]:
+    def interrupted(
+        self, prefix: str, keys: list[str], sig: signal.Signals, checkpoint: Path
+    ) -> tuple[int, Counter[str]]:
         process = subprocess.Popen(self.command(prefix, checkpoint), env=self.env, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE)  # fmt: skip
         while sum(self.sent(prefix).values()) < len(keys) // 2 and process.poll() is None:

@@ -29,7 +29,7 @@ from typing import Any, Literal, Protocol
 import oss2
 
 from ossfaces.events import OssRecord
-from ossfaces.idempotency import META_ENGINE, META_SOURCE_ETAG
+from ossfaces.idempotency import META_ENGINE, META_SOURCE_ETAG, staleness
 from ossfaces.pipeline import Pipeline, result_key, skip_reason
 from ossfaces.settings import Settings
 
@@ -78,15 +78,6 @@ def make_record(bucket: str, region: str, key: str, size: int, etag: str | None)
 def record_payload(record: OssRecord) -> dict[str, Any]:
     """The record as it travels in ``{"events": [...]}``: wire names, no nulls."""
     return record.model_dump(mode="json", exclude_none=True)
-
-
-def staleness(meta: dict[str, str], etag: str | None, engine_tag: str) -> Verdict:
-    """Compare a result's metadata with the photo it should describe (the same rule ``Pipeline`` applies on arrival)."""
-    if not etag or meta.get(META_SOURCE_ETAG) != etag:
-        return "stale-source"
-    if meta.get(META_ENGINE) != engine_tag:
-        return "stale-engine"
-    return "up-to-date"
 
 
 class Scanner:
@@ -163,7 +154,7 @@ class Scanner:
             meta = self.bucket.head_object(target).headers
         except oss2.exceptions.NotFound:
             return "missing", f"no {target}"
-        verdict = staleness(dict(meta), record.etag, self.engine_tag)
+        verdict = staleness(meta, record.etag, self.engine_tag)
         reasons = {
             "stale-source": f"result made from ETag {meta.get(META_SOURCE_ETAG)}, the photo is now {record.etag}",
             "stale-engine": f"result made by {meta.get(META_ENGINE)}, the engine is now {self.engine_tag}",

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Literal
 
 import oss2
 
@@ -40,7 +41,19 @@ def is_done(bucket: oss2.Bucket, result: str, etag: str, engine_tag: str) -> boo
         if is_missing(exc):
             return False
         raise classify(exc, f"checking oss://{bucket.bucket_name}/{result}") from exc
-    return bool(meta.get(META_SOURCE_ETAG) == etag and meta.get(META_ENGINE) == engine_tag)
+    return staleness(meta, etag, engine_tag) == "up-to-date"
+
+
+Staleness = Literal["stale-source", "stale-engine", "up-to-date"]
+
+
+def staleness(meta: Mapping[str, str], etag: str | None, engine_tag: str) -> Staleness:
+    """How a result (its metadata headers) relates to the photo version ``etag`` and the engine: the one rule."""
+    if not etag or meta.get(META_SOURCE_ETAG) != etag:
+        return "stale-source"
+    if meta.get(META_ENGINE) != engine_tag:
+        return "stale-engine"
+    return "up-to-date"
 
 
 @contextmanager

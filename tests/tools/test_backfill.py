@@ -23,12 +23,12 @@ from ossfaces.backfill import (
     TokenBucket,
     event_payloads,
     make_record,
-    staleness,
 )
 from ossfaces.events import OssRecord, parse_event
+from ossfaces.idempotency import META_ENGINE, META_SOURCE_ETAG, staleness
 from ossfaces.localstack.fc.invoker import DeliveryPolicy
 from ossfaces.localstack.stack import LocalStack
-from ossfaces.pipeline import META_ENGINE, META_SOURCE_ETAG, skip_reason
+from ossfaces.pipeline import skip_reason
 from ossfaces.settings import Settings
 
 from .conftest import ROOT, backfill_args, bucket_of, env_of, invoked_keys, make_stack, put_photos, results, summary_of
@@ -227,7 +227,9 @@ def test_killed_process_resumes_without_duplicates_or_misses(tmp_path: Path, cli
         stack.stop()
 
 
-def test_failures_exit_non_zero_and_are_retried_from_the_checkpoint(stack: LocalStack, cli: CLI, tmp_path: Path) -> None:
+def test_failures_exit_non_zero_and_are_retried_from_the_checkpoint(
+    stack: LocalStack, cli: CLI, tmp_path: Path
+) -> None:
     put_photos(stack, KEYS[:6])
     checkpoint = tmp_path / "ck.json"
     args = backfill_args(stack, checkpoint)

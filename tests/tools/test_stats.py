@@ -42,7 +42,14 @@ def assert_expected(totals: dict[str, object]) -> None:
 def test_age_bins() -> None:
     bins = AgeBins.parse("0,13,18,65")
     assert bins.labels == ("0-12", "13-17", "18-64", "65+")
-    assert [bins.labels[bins.index(a)] for a in (0, 12, 13, 64, 65, 120)] == ["0-12", "0-12", "13-17", "18-64", "65+", "65+"]
+    assert [bins.labels[bins.index(a)] for a in (0, 12, 13, 64, 65, 120)] == [
+        "0-12",
+        "0-12",
+        "13-17",
+        "18-64",
+        "65+",
+        "65+",
+    ]
     later = AgeBins((18, 30))
     assert later.labels == ("<18", "18-29", "30+") and later.labels[later.index(5)] == "<18"
     for bad in ("", "5,5", "10,3", "-1,4"):
@@ -51,7 +58,9 @@ def test_age_bins() -> None:
 
 
 def test_folder_of() -> None:
-    assert folder_of("a/b/c.jpg", 1) == "a" and folder_of("a/b/c.jpg", 2) == "a/b" and folder_of("a/b/c.jpg", 5) == "a/b"
+    assert (
+        folder_of("a/b/c.jpg", 1) == "a" and folder_of("a/b/c.jpg", 2) == "a/b" and folder_of("a/b/c.jpg", 5) == "a/b"
+    )
     assert folder_of("c.jpg", 1) == "(root)"
 
 
