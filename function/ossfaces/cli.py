@@ -376,6 +376,12 @@ def up(
 @click.option("--region", default="cn-hangzhou", show_default=True)
 @click.option("--access-key-id", default=None, help="With --endpoint: its key pair (default: the local OSS's).")
 @click.option("--access-key-secret", default=None)
+@click.option(
+    "--photo",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Upload this file at every object the event names first (its size and ETag go into the event).",
+)
 def invoke(
     event_file: Any,
     endpoint: str | None,
@@ -386,6 +392,7 @@ def invoke(
     region: str,
     access_key_id: str | None,
     access_key_secret: str | None,
+    photo: Path | None,
 ) -> None:
     """Run the handler once on EVENT_FILE (- for stdin) against the local stack, like `s local invoke -e`, no Docker.
 
@@ -401,6 +408,7 @@ def invoke(
         invocation = invoke_event(
             event, endpoint=endpoint, data_dir=data_dir, project_dir=project_dir, engine=engine,  # type: ignore[arg-type]
             mode=mode, access_key_id=access_key_id, access_key_secret=access_key_secret, region=region,  # type: ignore[arg-type]
+            photo=photo.read_bytes() if photo else None,
         )  # fmt: skip
     except OssFacesError as exc:  # the event itself is unreadable
         raise click.ClickException(exc.message) from exc

@@ -29,6 +29,27 @@ def test_invoke_ephemeral_prints_the_return_value(tmp_path: Path) -> None:
     assert '"action": "skipped"' in result.stderr
 
 
+def test_invoke_with_a_photo_processes_every_fixture_key(tmp_path: Path, face_jpeg: bytes) -> None:
+    """--photo puts real bytes at the keys the event names (here Chinese and spaced ones), so the event meets them."""
+    photo, broken = tmp_path / "me.jpg", tmp_path / "broken.jpg"
+    photo.write_bytes(face_jpeg)
+    broken.write_bytes(face_jpeg[: len(face_jpeg) // 3])
+    outcomes = {}
+    for fixture, body in (
+        ("oss_key_chinese.json", photo),
+        ("eventbridge_cloudevent_list.json", photo),
+        ("oss_put_jpg.json", broken),
+    ):
+        result = CliRunner(mix_stderr=False).invoke(
+            main, ["invoke", str(EVENTS / fixture), "--project-dir", str(tmp_path), "--photo", str(body)]
+        )
+        assert result.exit_code == 0, result.output
+        outcomes[fixture] = json.loads(result.stdout)
+    assert outcomes["oss_key_chinese.json"]["processed"] == 1
+    assert outcomes["eventbridge_cloudevent_list.json"]["processed"] == 2
+    assert outcomes["oss_put_jpg.json"]["error-document"] == 1  # a truncated photo: an Error document, no failure
+
+
 def test_invoke_exits_non_zero_when_the_handler_raises(tmp_path: Path) -> None:
     result = CliRunner(mix_stderr=False).invoke(
         main, ["invoke", "-", "--project-dir", str(tmp_path)], input='{"not": "an event"}'

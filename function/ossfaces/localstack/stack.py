@@ -330,16 +330,24 @@ def invoke_event(
     access_key_id: str | None = None,
     access_key_secret: str | None = None,
     region: str = "cn-hangzhou",
+    photo: bytes | None = None,
 ) -> Invocation:
     """Run the handler once on ``event`` (``ossfaces invoke``): against a running stack at ``endpoint``, or an ephemeral one.
 
-    The ephemeral stack has no triggers (only this invocation runs) and creates the buckets the event names.
+    The ephemeral stack has no triggers (only this invocation runs) and creates the buckets the event names. With
+    ``photo``, those bytes are first uploaded at every object the event names and each record's size and eTag are set
+    from the upload, so the event meets a real object as it would in FC.
     """
     try:
         buckets = sorted({record.bucket for record in parse_event(event)})
     except OssFacesError:
         buckets = []  # not an OSS event: the handler will say so, as it would in FC
     if endpoint:
+        if photo is not None:
+            from ossfaces.localstack.oss import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
+
+            key_pair = (access_key_id or DEFAULT_ACCESS_KEY_ID, access_key_secret or DEFAULT_ACCESS_KEY_SECRET)
+            event = upload_named_objects(event, endpoint, *key_pair, photo)
         return _invoke_remote(event, endpoint, project_dir, engine, mode, access_key_id, access_key_secret, region)
     with tempfile.TemporaryDirectory(prefix="ossfaces-invoke-") as scratch:
         stack = LocalStack(
@@ -351,7 +359,26 @@ def invoke_event(
         function = stack.function()
         stack.triggers = []  # only this invocation
         with stack:
+            if photo is not None:
+                oss = stack.oss
+                event = upload_named_objects(event, oss.endpoint, oss.access_key_id, oss.access_key_secret, photo)
             return stack.invoke(event, function.qualified_name)
+
+
+def upload_named_objects(event: bytes, endpoint: str, key_id: str, secret: str, body: bytes) -> bytes:
+    """Put ``body`` at every object ``event`` names (any envelope) and return the event with their real size and eTag."""
+    import oss2
+
+    payload = json.loads(event)
+    envelopes = payload if isinstance(payload, list) else [payload]
+    records = [r for env in envelopes for r in (env["events"] if "events" in env else [env.get("data", {})])]
+    for record in records:
+        bucket = oss2.Bucket(oss2.Auth(key_id, secret), endpoint, record["oss"]["bucket"]["name"])
+        key = record["oss"]["object"]["key"]
+        bucket.put_object(key, body)
+        head = bucket.head_object(key)
+        record["oss"]["object"].update(size=head.content_length, eTag=head.etag)
+    return json.dumps(payload, ensure_ascii=False).encode("utf-8")
 
 
 def _invoke_remote(
