@@ -221,7 +221,7 @@ class LocalStack:
                 timeout=function.timeout,
                 initializer=function.initializer,
             ),
-            service=ServiceMeta(name=function.service or function.name),
+            service=ServiceMeta(name=function.service or function.name, qualifier="LATEST"),
             region=self.oss.region,
             account_id=self.account_id,
         )
