@@ -170,6 +170,7 @@ class Runtime:
 class _RequestHandler(BaseHTTPRequestHandler):
     server: RuntimeServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: with Nagle, the body waits for a delayed ACK
 
     def do_POST(self) -> None:
         path = self.path.split("?", 1)[0]
