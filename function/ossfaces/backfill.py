@@ -36,7 +36,7 @@ from ossfaces.settings import Settings
 ASYNC_PAYLOAD_LIMIT = 128 * 1024  # FC's limit on an asynchronous invocation's payload (research alicloud.md §6.1)
 CHECKPOINT_VERSION = 1
 Verdict = Literal["missing", "stale-source", "stale-engine", "up-to-date", "skipped"]
-TODO: frozenset[str] = frozenset({"missing", "stale-source", "stale-engine"})
+NEEDS_WORK: frozenset[str] = frozenset({"missing", "stale-source", "stale-engine"})
 
 
 # --------------------------------------------------------------------------------------------------- the decision
@@ -592,7 +592,7 @@ class Backfill:
                     if self.stop.is_set():
                         break
                     self._count(candidate)
-                    if candidate.verdict not in TODO:
+                    if candidate.verdict not in NEEDS_WORK:
                         frontier.finish(candidate.record)
                         self.report(candidate.verdict, candidate, self.summary)
                         continue
