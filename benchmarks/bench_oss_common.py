@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import oss2
@@ -15,37 +11,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "function"))
 
 from ossfaces.localstack.oss import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET  # noqa: E402
+from ossfaces.localstack.oss.process import free_port  # noqa: E402
+from ossfaces.localstack.oss.process import spawn as start_server  # noqa: E402
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(data: Path, port: int, bucket: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "function")}
-    cmd = [
-        sys.executable,
-        "-m",
-        "ossfaces.localstack.oss",
-        "--data-dir",
-        str(data),
-        "--port",
-        str(port),
-        "--bucket",
-        bucket,
-    ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("local OSS did not start")
+__all__ = ["bucket_for", "free_port", "rss_mb", "start_server"]
 
 
 def bucket_for(port: int, name: str) -> oss2.Bucket:

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +13,7 @@ import oss2
 import pytest
 
 from ossfaces.localstack.oss import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, LocalOss
+from ossfaces.localstack.oss.process import free_port, spawn
 
 
 def test_restart_keeps_objects_metadata_and_uploads(tmp_path: Path) -> None:
@@ -34,33 +31,10 @@ def test_restart_keeps_objects_metadata_and_uploads(tmp_path: Path) -> None:
         assert [p.part_number for p in b.list_parts("pending", uid).parts] == [1]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(data: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "function")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ossfaces.localstack.oss", "--data-dir", str(data), "--port", str(port), "--bucket", "crash"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("server did not start")
-
-
 def kill9_during_uploads(data: Path, uploads: int = 50, size: int = 2 * 1024 * 1024) -> tuple[int, int]:
     """Run ``uploads`` concurrent PUTs, SIGKILL the server mid-way, restart; return (complete, absent). Raises on a torn object."""
-    port = _free_port()
-    proc = _start(data, port)
+    port = free_port()
+    proc = spawn(data, port, "crash")
     bucket = oss2.Bucket(
         oss2.Auth(DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET), f"http://127.0.0.1:{port}", "crash"
     )
@@ -88,7 +62,7 @@ def kill9_during_uploads(data: Path, uploads: int = 50, size: int = 2 * 1024 * 1
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         concurrent.futures.wait(futures)
-    proc = _start(data, port)
+    proc = spawn(data, port, "crash")
     try:
         complete = absent = 0
         for key, body in bodies.items():

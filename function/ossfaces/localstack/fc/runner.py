@@ -30,6 +30,7 @@ import requests
 import ossfaces
 from ossfaces.localstack.fc.context import FCContext
 from ossfaces.localstack.fc.triggers import FunctionSpec
+from ossfaces.localstack.oss.process import free_port
 
 log = logging.getLogger("ossfaces.localstack.fc")
 
@@ -244,12 +245,6 @@ def _load_module(code_dir: Path, module_name: str) -> ModuleType:
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 class BootstrapRunner:
