@@ -707,7 +707,7 @@ def run_command(
         TimeRemainingColumn,
     )
 
-    from ossfaces.engines import get_engine
+    from ossfaces.engines import make_engine
     from ossfaces.errors import OssFacesError
     from ossfaces.storage import Credentials, open_bucket
 
@@ -724,7 +724,7 @@ def run_command(
     oss_bucket = tool_bucket(settings, bucket, region, access_key_id, access_key_secret, security_token)
     settings = settings.model_copy(update={"oss_endpoint": oss_bucket.endpoint})
     try:
-        engine = get_engine(settings) if (local or not engine_tag) else None
+        engine = make_engine(settings) if (local or not engine_tag) else None
     except OssFacesError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from exc
     credentials = Credentials(access_key_id, access_key_secret, security_token)

@@ -65,3 +65,36 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OSSFACES_RESULT_SUFFIX", " ")
     with pytest.raises(ValueError, match="result_suffix"):
         Settings()
+
+
+def test_settings_from_a_mapping_ignore_this_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the local stack and tests use: the declared variables only, with the same names, aliases and parsing."""
+    monkeypatch.setenv("OSSFACES_ENGINE", "local")
+    monkeypatch.setenv("OSSFACES_RESULT_SUFFIX", ".leaked.json")
+    settings = Settings.from_environ(
+        {"OSSFACES_IMAGE_SUFFIXES": ".JPG, .heic", "ALIBABA_CLOUD_ACCESS_KEY_ID": "id", "OSSFACES_THREADS": ""},
+        max_image_bytes=7,
+    )
+    assert settings.engine == "imm" and settings.result_suffix == ".faces.json"  # defaults, not the process's values
+    assert settings.image_suffixes == (".jpg", ".heic") and settings.access_key_id == "id"
+    assert settings.threads == 0 and settings.max_image_bytes == 7
+    assert Settings().engine == "local"  # Settings() still reads the process's environment (the tools)
+    with pytest.raises(ValueError, match="result_suffix"):
+        Settings.from_environ({"OSSFACES_RESULT_SUFFIX": " "})
+
+
+def test_fc_entry_builds_one_app_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """index.py in FC: the initializer builds the instance's App from the environment, once; the handler uses it."""
+    import index
+
+    monkeypatch.setattr(index, "_app", None)
+    monkeypatch.setenv("OSSFACES_ENGINE", "imm")
+    monkeypatch.setenv("OSSFACES_RESULT_SUFFIX", ".from-env.json")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "id")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "secret")
+    index.initializer(None)
+    first = index._app
+    assert first is not None and first.settings.result_suffix == ".from-env.json"
+    monkeypatch.setenv("OSSFACES_RESULT_SUFFIX", ".changed.json")
+    summary = index.handler(b'{"events": []}', None)
+    assert summary["records"] == 0 and index._app is first  # built once per instance

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -41,9 +40,9 @@ def if_match(etag: str | None) -> dict[str, str]:
     return {"If-Match": f'"{etag}"'} if etag else {}
 
 
-@functools.lru_cache(maxsize=4)
-def get_engine(settings: Settings) -> Engine:
-    """The engine ``settings`` choose, built once per process (the local engine loads its models here)."""
+def make_engine(settings: Settings) -> Engine:
+    """The engine ``settings`` choose (the local engine loads its models here). The function builds one per instance
+    (``invocation.App``); nothing here caches it."""
     if settings.engine == "local":
         from ossfaces.engines.local import LocalEngine
 
