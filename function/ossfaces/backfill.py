@@ -707,6 +707,7 @@ def run_command(
         TimeRemainingColumn,
     )
 
+    from ossfaces.engines import engine_tag as tag_of
     from ossfaces.engines import make_engine
     from ossfaces.errors import OssFacesError
     from ossfaces.storage import Credentials, open_bucket
@@ -741,7 +742,7 @@ def run_command(
             tag = engine_tag
         else:
             assert engine is not None
-            tag = Pipeline(settings, engine, lambda name, reg: oss_bucket).engine_tag
+            tag = tag_of(engine)
     options = Options(
         prefix=prefix,
         workers=workers,

@@ -98,3 +98,22 @@ def test_fc_entry_builds_one_app_from_the_environment(monkeypatch: pytest.Monkey
     monkeypatch.setenv("OSSFACES_RESULT_SUFFIX", ".changed.json")
     summary = index.handler(b'{"events": []}', None)
     assert summary["records"] == 0 and index._app is first  # built once per instance
+
+
+def test_one_home_for_the_minimum_face_size_and_the_engine_tag() -> None:
+    """Issue 12 item 5: the local engine's default and the setting are one number; the tag has one definition."""
+    import inspect
+
+    from ossfaces.engines import engine_tag
+    from ossfaces.pipeline import Pipeline
+    from ossfaces.settings import DEFAULT_MIN_FACE_PX
+    from ossfaces.vision import FaceAnalyzer
+
+    assert Settings.from_environ({}).min_face_px == DEFAULT_MIN_FACE_PX
+    assert inspect.signature(FaceAnalyzer.load).parameters["min_face_px"].default == DEFAULT_MIN_FACE_PX
+
+    class Engine:
+        name, version = "local", "v9"
+
+    assert engine_tag(Engine()) == "local/v9"  # type: ignore[arg-type]
+    assert Pipeline(Settings.from_environ({}), Engine(), lambda n, r: None).engine_tag == "local/v9"  # type: ignore[arg-type]

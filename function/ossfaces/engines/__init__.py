@@ -35,6 +35,12 @@ class Engine(Protocol):
         ...
 
 
+def engine_tag(engine: Engine) -> str:
+    """``name/version``: what a result records as its maker, and what decides whether it is up to date (idempotency,
+    backfill). The one definition: the pipeline and the tools both call this."""
+    return f"{engine.name}/{engine.version}"
+
+
 def if_match(etag: str | None) -> dict[str, str]:
     """Request headers that make OSS refuse to serve anything but the version the event announced."""
     return {"If-Match": f'"{etag}"'} if etag else {}
