@@ -138,7 +138,10 @@ class Pipeline:
         reason = skip_reason(record, self.settings)
         if reason:
             return outcome("skipped", reason)
-        bucket = self.open_bucket(record.bucket, record.region)
+        try:
+            bucket = self.open_bucket(record.bucket, record.region)
+        except (oss2.exceptions.OssError, OSError) as exc:
+            raise classify(exc, f"opening bucket {record.bucket!r}") from exc
         target = result_key(record.key, self.settings)
         etag = record.etag
         if etag is None:  # nothing to be idempotent on (no ETag in the event): analyse

@@ -205,3 +205,17 @@ def test_one_json_log_line_per_record_with_a_face_summary(
         context.credentials.access_key_secret not in caplog.text
         and context.credentials.security_token not in caplog.text
     )
+
+
+@pytest.mark.parametrize("bucket_name", ["../x", "UPPER", "a"])
+def test_invalid_bucket_name_in_the_event_is_a_configuration_error(
+    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, handler: Handler, bucket_name: str
+) -> None:
+    """Issue 11 item 13: oss2 refuses such a name client-side (ClientError); that is no reason to retry."""
+    oss_bucket.put_object("x.jpg", PHOTO)
+    payload = json.loads(event_for(oss_bucket, "x.jpg"))
+    payload["events"][0]["oss"]["bucket"]["name"] = bucket_name
+    with pytest.raises(ConfigError) as info:
+        handler(json.dumps(payload).encode(), context)
+    assert info.value.code == "InvalidBucketName" and bucket_name in info.value.message
+    assert "trigger" in info.value.message and imm.calls == []
