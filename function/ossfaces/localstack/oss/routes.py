@@ -73,6 +73,7 @@ ROUTES: tuple[Route, ...] = (
     Route("HEAD", OBJ, objects.head_object),
     Route("PUT", OBJ, objects.put_tagging, sub="tagging"),
     Route("PUT", OBJ, refuse("object ACLs"), sub="acl"),
+    Route("PUT", OBJ, multipart.upload_part_copy, sub="uploadId", header="x-oss-copy-source"),
     Route("PUT", OBJ, multipart.upload_part, sub="uploadId"),
     Route("PUT", OBJ, multipart.upload_part, sub="partNumber"),
     Route("PUT", OBJ, objects.copy_object, header="x-oss-copy-source"),

@@ -10,9 +10,13 @@ from starlette.responses import Response
 from .. import checksums, xmlcodec
 from ..backend import Backend, write_headers
 from ..call import Call, xml_response
-from ..errors import invalid_argument, no_such_upload
+from ..errors import OssError, invalid_argument, no_such_upload
 from ..names import iso8601
 from ..storage import MAX_PART_NUMBER, ObjectMeta, Part
+from .conditions import check_conditions
+from .objects import copy_source
+
+COPY_CHUNK = 1024 * 1024
 
 
 async def init_upload(be: Backend, c: Call) -> Response:
@@ -57,6 +61,61 @@ async def upload_part(be: Backend, c: Call) -> Response:
     w = await c.receive_body(be.storage)
     part = await run_in_threadpool(be.storage.put_part, c.b, c.k, upload_id, number, w)
     return Response(b"", 200, headers=part_headers(part))
+
+
+def copy_range(c: Call, size: int) -> tuple[int, int]:
+    """``(first, length)`` to copy from a source of ``size`` bytes, from ``x-oss-copy-source-range: bytes=a-b``."""
+    spec = c.header("x-oss-copy-source-range").strip()
+    if not spec:
+        return 0, size
+    unit, _, rng = spec.partition("=")
+    first_s, dash, last_s = rng.strip().partition("-")
+    if unit.strip().lower() != "bytes" or not dash or not first_s.isdigit() or not last_s.isdigit():
+        raise invalid_argument("The x-oss-copy-source-range header is invalid.", "x-oss-copy-source-range", spec)
+    first, last = int(first_s), int(last_s)
+    if last < first:
+        raise invalid_argument("The x-oss-copy-source-range header is invalid.", "x-oss-copy-source-range", spec)
+    if last >= size:
+        raise OssError(
+            416,
+            "InvalidRange",
+            "The specified copy range exceeds the source object's size.",
+            headers={"Content-Range": f"bytes */{size}"},
+        )
+    return first, last - first + 1
+
+
+async def upload_part_copy(be: Backend, c: Call) -> Response:
+    """UploadPartCopy: a part made of a range (or all) of an existing object, under the x-oss-copy-source-if-* rules."""
+    number, upload_id = part_number(c), c.query.get("uploadId", "")
+    src_bucket, src_key = copy_source(c)
+
+    def work() -> tuple[Part, ObjectMeta]:
+        be.storage.get_upload(c.b, c.k, upload_id)
+        meta, f = be.storage.open(src_bucket, src_key)
+        with f:
+            check_conditions(c, meta, prefix="x-oss-copy-source-")
+            first, remaining = copy_range(c, meta.size)
+            w = be.storage.new_writer()
+            try:
+                f.seek(first)
+                while remaining > 0 and (chunk := f.read(min(COPY_CHUNK, remaining))):
+                    w.write(chunk)
+                    remaining -= len(chunk)
+                w.finish()
+            except BaseException:
+                w.discard()
+                raise
+        return be.storage.put_part(c.b, c.k, upload_id, number, w), meta
+
+    part, source = await run_in_threadpool(work)
+    root = xmlcodec.document(
+        "CopyPartResult", [("LastModified", iso8601(part.mtime)), ("ETag", checksums.quoted(part.etag))]
+    )
+    response = xml_response(root)
+    response.headers.update(part_headers(part))
+    response.headers["x-oss-copy-source-etag"] = checksums.quoted(source.etag)
+    return response
 
 
 async def complete_upload(be: Backend, c: Call) -> Response:
