@@ -9,6 +9,7 @@ page.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 from collections.abc import Mapping, Sequence
@@ -16,7 +17,7 @@ from urllib.parse import unquote_to_bytes
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from . import xmlcodec
 from .auth import V1_SUBRESOURCES, Authenticator, SignedRequest
@@ -29,6 +30,48 @@ from .routes import HANDLED_PARAMS, route
 from .storage import Storage
 
 log = logging.getLogger(__name__)
+
+
+# Methods whose body OSS ignores: a body one of them declares is read and dropped before the answer.
+BODYLESS_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
+DRAIN_WAIT_S = 0.25  # how long to wait for such a body before giving up on the connection
+DRAIN_MAX_BYTES = 1024 * 1024
+
+
+class _BodyTracker:
+    """The ASGI ``receive`` of one request, remembering whether the request body has been read to its end."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self.complete = False
+
+    async def __call__(self) -> Message:
+        message = await self._receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            self.complete = True
+        return message
+
+    async def drain(self, scope: Scope) -> bool:
+        """Read and drop what is left of a declared body; False if it did not arrive in time (or is too large)."""
+        if self.complete:
+            return True
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length", b"0").strip()
+        if b"transfer-encoding" not in headers and (not declared.isdigit() or int(declared) == 0):
+            return True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DRAIN_WAIT_S
+        received = 0
+        while not self.complete:
+            remaining = deadline - loop.time()
+            if remaining <= 0 or received > DRAIN_MAX_BYTES:
+                return False
+            try:
+                message = await asyncio.wait_for(self(), remaining)
+            except asyncio.TimeoutError:
+                return False
+            received += len(message.get("body", b""))
+        return True
 
 
 class OssApp:
@@ -58,7 +101,8 @@ class OssApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        request = Request(scope, receive)
+        body = _BodyTracker(receive)
+        request = Request(scope, body)
         request_id = new_request_id()
         host_id = wire_text(dict(scope["headers"]).get(b"host", b"localhost"))
         method = scope["method"]
@@ -75,7 +119,11 @@ class OssApp:
             response = self._error(err, request_id, host_id, method)
         response.headers["x-oss-request-id"] = request_id
         response.headers["Server"] = "AliyunOSS"
-        await response(scope, receive, send)
+        if method in BODYLESS_METHODS and not await body.drain(scope):
+            # A declared body that has not arrived: per HTTP its bytes come next on this connection, so reusing it
+            # would read the client's next request as this one's body. End the connection after this answer instead.
+            response.headers["Connection"] = "close"
+        await response(scope, body, send)
 
     @staticmethod
     def _error(err: OssError, request_id: str, host_id: str, method: str) -> Response:
