@@ -24,6 +24,14 @@ import click
 @click.option("--timeout", type=float, default=180.0, show_default=True, help="Seconds to wait for the results.")
 def demo(photos: Path | None, project_dir: Path, timeout: float) -> None:
     """Upload photos to the local stack and show the .faces.json its trigger wrote (the main job, on this machine)."""
+    import tempfile
+
+    from ossfaces.localstack.stack import LocalStack
     from ossfaces.tools.demo import run
 
-    raise SystemExit(run(photos, project_dir, timeout))
+    with (
+        tempfile.TemporaryDirectory(prefix="ossfaces-demo-") as data_dir,
+        LocalStack(Path(data_dir), project_dir=project_dir, fc_port=None, fsync=False) as stack,
+    ):
+        status = run(stack, photos, timeout)
+    raise SystemExit(status)

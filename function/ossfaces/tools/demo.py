@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import oss2
 
@@ -86,46 +85,54 @@ def describe_faces(document: FacesDocument) -> str:
     return f"{len(document.Faces)} face(s): " + "; ".join(parts)
 
 
-def run(photos_dir: Path | None, project_dir: Path, timeout: float = 120.0) -> int:
-    """Run the demo; 0 when every photo got its result, 1 otherwise."""
+class DemoStack(Protocol):
+    """What the demo needs of the running local stack (the command starts it: tools do not import the local stack)."""
+
+    bucket: str
+    oss: Any
+
+    def describe(self) -> str: ...
+
+    def wait_idle(self, timeout: float) -> bool: ...
+
+    def invocations(self) -> list[Any]: ...
+
+
+def run(stack: DemoStack, photos_dir: Path | None, timeout: float = 120.0) -> int:
+    """Run the demo on a started stack; 0 when every photo got its result, 1 otherwise."""
     from rich.console import Console
     from rich.table import Table
 
-    from ossfaces.localstack.stack import LocalStack
     from ossfaces.tools.report.table import print_table
     from ossfaces.tools.stats import StatsAccumulator, collect, read_documents
 
     console = Console()
     photos = list(own_photos(photos_dir) if photos_dir else sample_photos())
-    with (
-        tempfile.TemporaryDirectory(prefix="ossfaces-demo-") as data_dir,
-        LocalStack(Path(data_dir), project_dir=project_dir, fc_port=None, fsync=False) as stack,
-    ):
-        console.print("\n".join(stack.describe().splitlines()[:8]), highlight=False)
-        bucket = oss2.Bucket(
-            oss2.Auth(stack.oss.access_key_id, stack.oss.access_key_secret), stack.oss.endpoint, stack.bucket
-        )
-        started = time.monotonic()
-        for key, body in photos:
-            bucket.put_object(key, body)
-        expected = [key for key, _ in photos if key.lower().endswith(IMAGE_SUFFIXES)]
-        results = wait_for_results(bucket, expected, timeout)
-        elapsed = time.monotonic() - started
-        stack.wait_idle(timeout)
-        table = Table(
-            title=f"{len(results)}/{len(expected)} photos analysed in {elapsed:.1f} s (upload → trigger → function → result)"
-        )
-        table.add_column("photo")
-        table.add_column("result (oss://…/<photo>.faces.json)")
-        for key in expected:
-            table.add_row(key, describe_faces(results[key]) if key in results else "[red]no result[/red]")
-        console.print(table)
-        skipped = [key for key, _ in photos if key not in expected]
-        if skipped:
-            console.print(f"not photos, left alone: {', '.join(skipped)}")
-        report = collect(read_documents(bucket, "photos/", ".faces.json"), StatsAccumulator()).report()
-        print_table(dataclasses.replace(report, bucket=stack.bucket, prefix="photos/"), console)
-        failed = [i for i in stack.invocations() if i.outcome == "failed"]
-        if failed:
-            console.print(f"[red]{len(failed)} invocation(s) failed[/red]: " + "; ".join(str(i.error) for i in failed))
-        return 0 if len(results) == len(expected) and not failed else 1
+    console.print("\n".join(stack.describe().splitlines()[:8]), highlight=False)
+    bucket = oss2.Bucket(
+        oss2.Auth(stack.oss.access_key_id, stack.oss.access_key_secret), stack.oss.endpoint, stack.bucket
+    )
+    started = time.monotonic()
+    for key, body in photos:
+        bucket.put_object(key, body)
+    expected = [key for key, _ in photos if key.lower().endswith(IMAGE_SUFFIXES)]
+    results = wait_for_results(bucket, expected, timeout)
+    elapsed = time.monotonic() - started
+    stack.wait_idle(timeout)
+    table = Table(
+        title=f"{len(results)}/{len(expected)} photos analysed in {elapsed:.1f} s (upload → trigger → function → result)"
+    )
+    table.add_column("photo")
+    table.add_column("result (oss://…/<photo>.faces.json)")
+    for key in expected:
+        table.add_row(key, describe_faces(results[key]) if key in results else "[red]no result[/red]")
+    console.print(table)
+    skipped = [key for key, _ in photos if key not in expected]
+    if skipped:
+        console.print(f"not photos, left alone: {', '.join(skipped)}")
+    report = collect(read_documents(bucket, "photos/", ".faces.json"), StatsAccumulator()).report()
+    print_table(dataclasses.replace(report, bucket=stack.bucket, prefix="photos/"), console)
+    failed = [i for i in stack.invocations() if i.outcome == "failed"]
+    if failed:
+        console.print(f"[red]{len(failed)} invocation(s) failed[/red]: " + "; ".join(str(i.error) for i in failed))
+    return 0 if len(results) == len(expected) and not failed else 1

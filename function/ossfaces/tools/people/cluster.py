@@ -31,6 +31,7 @@ different people are at similarity 0.48 (distance 0.52)."""
 DEFAULT_MIN_FACES = 3
 """Seeding faces needed to found a person: immich's ``minFaces`` and IMM v2's "at least 3 faces" rule."""
 UNASSIGNED = -1
+ROWS = 512  # rows of a similarity matrix computed at once (512 × 20,000 waiting faces: 40 MB)
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,12 @@ def cluster(
         if people == 0 or len(rows) == 0:
             return rows
         centroids = _normalised(sums[:people])
-        similarity = embeddings[rows] @ centroids.T
-        best = similarity.argmax(axis=1)
-        close = similarity[np.arange(len(rows)), best] >= threshold
+        best = np.empty(len(rows), np.int64)
+        close = np.empty(len(rows), bool)
+        for first in range(0, len(rows), ROWS):
+            similarity = embeddings[rows[first : first + ROWS]] @ centroids.T
+            best[first : first + ROWS] = similarity.argmax(axis=1)
+            close[first : first + ROWS] = similarity.max(axis=1) >= threshold
         chosen, persons = rows[close], best[close]
         labels[chosen] = persons
         np.add.at(sums, persons, embeddings[chosen])
@@ -133,12 +137,16 @@ def cluster(
             continue
         pool = [f for f in pool if labels[f] == UNASSIGNED]
         candidates = np.asarray(pool + waiting, dtype=np.int64)
-        close = (embeddings[waiting] @ embeddings[candidates].T) >= threshold
-        for row, face in enumerate(waiting):
-            neighbours[face] = [n for n in candidates[close[row]].tolist() if n != face]
-            for n in neighbours[face]:
-                if n in neighbours and face not in neighbours[n]:  # an earlier face: the relation goes both ways
-                    neighbours[n].append(face)
+        pool_vectors = embeddings[candidates]
+        for first in range(0, len(waiting), ROWS):  # a few rows at a time: the similarity matrix stays small
+            rows = waiting[first : first + ROWS]
+            close = (embeddings[rows] @ pool_vectors.T) >= threshold
+            for row, face in enumerate(rows):
+                neighbours[face] = [n for n in candidates[close[row]].tolist() if n != face]
+                for n in neighbours[face]:
+                    if n in neighbours and face not in neighbours[n]:  # an earlier face: the relation goes both ways
+                        neighbours[n].append(face)
+        del pool_vectors
         pool.extend(waiting)
         arrived = set(waiting)
         touched = sorted({n for face in waiting for n in neighbours[face] if n not in arrived})

@@ -59,7 +59,7 @@ def render_people_html(people: list[PersonSummary], table: FaceTable, thumbs: di
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>People in {_e(where)}</title><style>{_CSS}</style></head>\n<body>\n"
         f"<h1>People in {_e(where)}</h1>\n"
-        f'<p class="muted">{len(shown)} people; generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by '
+        f'<p class="muted">{len(shown)} {"person" if len(shown) == 1 else "people"}; generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by '
         "<code>ossfaces people</code>. Ages and genders are the engine's estimates: the median age of each person's "
         "faces, the gender by a confidence-weighted vote.</p>\n"
         f'<div class="grid">\n{cards}\n</div>\n</body></html>\n'

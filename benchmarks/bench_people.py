@@ -1,0 +1,213 @@
+"""Benchmark: ``ossfaces people``'s clustering — speed and memory on synthetic faces, quality where labels exist.
+
+Goals (issue 10 item 6): 100,000 faces clustered in ≤ 60 s with ≤ 500 MB peak RSS on this 2-core machine; the cost
+curve at 10k / 100k faces and 1M extrapolated; pairwise precision/recall, BCubed F1 and the share of identities split
+or merged.
+
+No labelled identity set that the project may use can be obtained here (see README "People": every permissive one is
+off PyPI/npm or only in Git LFS). So quality is measured (1) on **synthetic identities** whose spread matches what
+SFace gives on the real test photos (printed below: two different people at cosine similarity 0.08 ± 0.09), and
+(2) on the **real photos** we have: four portraits, each in five "photos" (mirrored, darker, turned, smaller), and
+the strangers of two group photos. (2) is easy by construction (the variants come from one photo): a smoke test of
+real SFace vectors, not a benchmark of recognition across years and lighting.
+
+Synthetic library: ``n`` faces from ``n / 10`` identities with Zipf-like sizes (exponent 1.1: a few people in
+thousands of photos, a long tail of people seen once or twice), 70 % of faces able to seed (IMM v2's rule). Each size
+runs in a fresh process (``--child``) that reports its own peak RSS (``VmHWM``): the faces go through the real path,
+a result document per face, ``FaceTable`` (decoding the contract's float16 base64), then ``model.update``.
+
+    .venv/bin/python benchmarks/bench_people.py [--sizes 10000,100000] [--real]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "function"), str(ROOT)]
+
+from ossfaces.document import encode_embedding  # noqa: E402
+from ossfaces.tools.people import model  # noqa: E402
+from ossfaces.tools.people.cluster import DEFAULT_MAX_DISTANCE, DEFAULT_MIN_FACES, ClusterParams  # noqa: E402
+from ossfaces.tools.people.faces import FaceTable  # noqa: E402
+from ossfaces.tools.people.state import PeopleState  # noqa: E402
+from tests.tools.people_support import faces_of, identities  # noqa: E402
+
+MODEL = "sface-2021dec-int8bq"
+
+
+def scores(
+    labels: NDArray[np.int64], truth: NDArray[np.int64], min_faces: int, seeds: NDArray[np.bool_] | None = None
+) -> dict[str, float]:
+    """Pairwise precision/recall, BCubed precision/recall/F1 (faces without a person count as their own cluster),
+    identities split over several people and people holding several identities. "Found" counts only identities
+    that could found a person: at least ``min_faces`` faces able to seed."""
+    labels = labels.copy()
+    unassigned = labels < 0
+    labels[unassigned] = labels.max(initial=0) + 1 + np.arange(unassigned.sum())  # singletons
+    pairs = Counter(zip(labels.tolist(), truth.tolist(), strict=True))
+    size_c = Counter(labels.tolist())
+    size_l = Counter(truth.tolist())
+    n = len(labels)
+    bp = sum(v * v / size_c[c] for (c, _), v in pairs.items()) / n
+    br = sum(v * v / size_l[ll] for (_, ll), v in pairs.items()) / n
+    tp = sum(v * (v - 1) / 2 for v in pairs.values())
+    pred = sum(v * (v - 1) / 2 for v in size_c.values())
+    true = sum(v * (v - 1) / 2 for v in size_l.values())
+    assigned = ~unassigned
+    people_of: dict[int, set[int]] = {}
+    ids_of: dict[int, set[int]] = {}
+    for c, ll in zip(labels[assigned].tolist(), truth[assigned].tolist(), strict=True):
+        people_of.setdefault(ll, set()).add(c)
+        ids_of.setdefault(c, set()).add(ll)
+    seeding = Counter(truth[seeds].tolist()) if seeds is not None else size_l
+    eligible = [ll for ll, size in seeding.items() if size >= min_faces]
+    return {
+        "pairwise_precision": tp / pred if pred else 1.0,
+        "pairwise_recall": tp / true if true else 1.0,
+        "bcubed_precision": bp,
+        "bcubed_recall": br,
+        "bcubed_f1": 2 * bp * br / (bp + br),
+        "identities_split": sum(len(people_of.get(ll, ())) > 1 for ll in eligible) / max(1, len(eligible)),
+        "identities_found": sum(len(people_of.get(ll, ())) >= 1 for ll in eligible) / max(1, len(eligible)),
+        "people_merged": sum(len(v) > 1 for v in ids_of.values()) / max(1, len(ids_of)),
+        "faces_without_person": float(unassigned.mean()),
+    }
+
+
+def vm_hwm_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def library_chunks(n: int, seed: int = 0, chunk: int = 10_000) -> Any:
+    """``n`` faces of ``n / 10`` Zipf-sized identities, made ``chunk`` faces at a time (as results stream in); the
+    generator returns the true identities and the seeding flags when done."""
+    rng = np.random.default_rng(seed)
+    k = max(1, n // 10)
+    weights = 1.0 / np.arange(1, k + 1) ** 1.1
+    truth = rng.choice(k, size=n, p=weights / weights.sum()).astype(np.int64)
+    seeds = rng.random(n) < 0.7
+    centres = identities(k, rng)
+    for first in range(0, n, chunk):
+        ids = truth[first : first + chunk]
+        yield first, faces_of(centres, ids, rng), seeds[first : first + chunk]
+    return truth, seeds
+
+
+def child(n: int) -> dict[str, Any]:
+    started = time.perf_counter()
+    table = FaceTable()
+    chunks = library_chunks(n)
+    try:
+        while True:
+            first, vectors, seeds = next(chunks)
+            for j, vector in enumerate(vectors):  # one result document per face, decoded as `people` decodes it
+                face = {"Age": 30, "Gender": "FEMALE", "GenderConfidence": 0.9,
+                        "FaceAttributes": {"FaceBoundary": {"Left": 0, "Top": 0, "Width": 100, "Height": 100}},
+                        "Embedding": {"Model": MODEL, "Format": "f16le-base64", "Data": encode_embedding(vector),
+                                      "CanSeed": bool(seeds[j])}}  # fmt: skip
+                table.add(
+                    f"p/{first + j:07d}.jpg", {"Faces": [face], "Source": {"ETag": "e"}, "Engine": {"Name": "local"}}
+                )
+    except StopIteration as done:
+        truth, seed = done.value
+    read = time.perf_counter() - started
+    state = PeopleState()
+    started = time.perf_counter()
+    report = model.update(state, table, ClusterParams(DEFAULT_MAX_DISTANCE, DEFAULT_MIN_FACES))
+    clustered = time.perf_counter() - started
+    labels = np.asarray([state.photos[table.keys[table.photo[r]]].faces[0] or -1 for r in range(n)], dtype=np.int64)
+    started = time.perf_counter()
+    again = model.update(state, table, ClusterParams(DEFAULT_MAX_DISTANCE, DEFAULT_MIN_FACES))
+    rerun = time.perf_counter() - started
+    return {"faces": n, "identities": len(set(truth.tolist())), "people": report.people,
+            "decode_s": round(read, 2), "cluster_s": round(clustered, 2), "rerun_s": round(rerun, 2),
+            "rerun_changed": again.changed, "peak_rss_mb": round(vm_hwm_mb(), 1),
+            **{k: round(v, 4) for k, v in scores(labels, truth, DEFAULT_MIN_FACES, seed).items()}}  # fmt: skip
+
+
+def real_photos() -> dict[str, Any]:
+    """Real SFace vectors: the four portraits × five variants, and the group photos' strangers (the people tests' set)."""
+    from PIL import Image
+
+    from ossfaces.vision import FaceAnalyzer
+    from tests.tools.people_support import can_seed, variants
+    from tests.tools.test_people import GROUPS, PHOTOS, PORTRAITS
+
+    analyzer = FaceAnalyzer.load()
+    vectors, truth, seeds = [], [], []
+    for subject, name in enumerate(PORTRAITS):
+        for data in variants(Image.open(PHOTOS / name)).values():
+            analysis = analyzer.analyze(data)
+            for face, vector in zip(analysis.faces, analysis.embeddings, strict=True):
+                vectors.append(vector / np.linalg.norm(vector))
+                truth.append(subject)
+                seeds.append(can_seed(face))
+    for name in GROUPS:
+        analysis = analyzer.analyze((PHOTOS / name).read_bytes())
+        for face, vector in zip(analysis.faces, analysis.embeddings, strict=True):
+            vectors.append(vector / np.linalg.norm(vector))
+            truth.append(1000 + len(truth))  # each stranger is their own identity
+            seeds.append(can_seed(face))
+    matrix = np.asarray(vectors, dtype=np.float32)
+    t = np.asarray(truth)
+    sims = matrix @ matrix.T
+    upper = np.triu_indices(len(t), 1)
+    same = t[upper[0]] == t[upper[1]]
+    different = sims[upper][~same]
+    from ossfaces.tools.people.cluster import UNASSIGNED, cluster
+
+    labels, _ = cluster(matrix, np.asarray(seeds), np.full(len(t), UNASSIGNED, np.int64), 0)
+    return {"faces": len(t), "identities": len(set(truth)),
+            "different_people_similarity": f"{different.mean():.3f} ± {different.std():.3f} (max {different.max():.3f})",
+            "same_person_similarity": f"{sims[upper][same].mean():.3f} (min {sims[upper][same].min():.3f})",
+            **{k: round(v, 4) for k, v in scores(labels, t.astype(np.int64), DEFAULT_MIN_FACES, np.asarray(seeds)).items()}}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--real", action="store_true", help="Also the real photos (needs the models and test photos).")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child)))
+        return
+    print(f"threshold: max cosine distance {DEFAULT_MAX_DISTANCE}, min faces {DEFAULT_MIN_FACES}; 2-core machine, "
+          "shared with other work")  # fmt: skip
+    results = []
+    for n in [int(s) for s in args.sizes.split(",")]:
+        done = subprocess.run([sys.executable, __file__, "--child", str(n)], capture_output=True, text=True, check=True)
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        results.append(result)
+        print(json.dumps(result))
+    if len(results) >= 2:
+        a, b = results[-2], results[-1]
+        scale = 1_000_000 / b["faces"]
+        linear = (b["decode_s"] + b["cluster_s"]) * scale
+        quadratic = b["decode_s"] * scale + b["cluster_s"] * scale**2  # joining is faces × people, people ∝ faces
+        rss = a["peak_rss_mb"] + (b["peak_rss_mb"] - a["peak_rss_mb"]) * (1_000_000 - a["faces"]) / (
+            b["faces"] - a["faces"]
+        )
+        print(f"cost curve: {a['faces']:,} faces {a['decode_s'] + a['cluster_s']:.1f} s, {b['faces']:,} faces "
+              f"{b['decode_s'] + b['cluster_s']:.1f} s; 1,000,000 faces extrapolated: {linear / 60:.0f} min (linear) "
+              f"to {quadratic / 60:.0f} min (faces × people), ~{rss:,.0f} MB peak RSS (linear in faces)")  # fmt: skip
+    if args.real:
+        print(json.dumps({"real_photos": real_photos()}))
+
+
+if __name__ == "__main__":
+    main()
