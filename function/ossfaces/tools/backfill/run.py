@@ -106,120 +106,19 @@ class Backfill:
         started = time.perf_counter()
         opts = self.options
         path = None if opts.dry_run else opts.checkpoint
-        previous = None if (opts.restart or path is None) else Checkpoint.load(path)
-        base = Checkpoint(self.bucket.bucket_name, opts.prefix, self.dispatcher.mode)
-        if previous and (previous.bucket, previous.prefix, previous.mode) != (base.bucket, base.prefix, base.mode):
-            raise ValueError(
-                f"{path} belongs to bucket={previous.bucket} prefix={previous.prefix!r} mode={previous.mode}; "
-                "use another --checkpoint or --restart"
-            )
-        start_after = previous.after if previous else None
-        self.summary.resumed_after = start_after
-        scanner = Scanner(
-            self.bucket,
-            self.region,
-            opts.prefix,
-            self.settings,
-            self.engine_tag,
-            start_after,
-            opts.force,
-            opts.page_size,
-        )
+        previous, base = self._checkpoint(path)
+        self.summary.resumed_after = previous.after if previous else None
+        scanner = Scanner(self.bucket, self.region, opts.prefix, self.settings, self.engine_tag,
+                          self.summary.resumed_after, opts.force, opts.page_size)  # fmt: skip
         self.scanner = scanner
         frontier = Frontier(base, scanner, path)
-        rate = TokenBucket(opts.rate, burst=max(1, int(opts.rate))) if opts.rate else None
-        slots = threading.BoundedSemaphore(opts.workers * 2)
-        batch: list[Candidate] = []
-        deferred: list[Candidate] = []  # live claims to wait for (--wait-claims), handed over after the listing
-
-        def settle(done: list[Candidate], error: BaseException | None) -> None:
-            with self._lock:
-                if error is None:
-                    self.summary.dispatched += len(done)
-                else:
-                    self.summary.failed += len(done)
-            for candidate in done:
-                frontier.finish(candidate.record, failed=error is not None, dispatched=error is None)
-                if error is None:
-                    self.report("dispatched", candidate, self.summary)
-                else:  # every failure line says why
-                    self.report(
-                        "failed", dataclasses.replace(candidate, reason=self._why(candidate, error)), self.summary
-                    )
-            if self.summary.failed >= opts.max_failures:
-                self.stop.set()
-
-        def send(done: list[Candidate]) -> None:
-            try:
-                self.dispatcher.dispatch([c.record for c in done])
-            except Exception as exc:  # any failure leaves these photos in the failed list: reported, retried next run
-                settle(done, exc)
-            else:
-                settle(done, None)
-            finally:
-                slots.release()
-
-        def flush(pool: ThreadPoolExecutor) -> None:
-            nonlocal batch
-            if not batch:
-                return
-            if rate:
-                rate.acquire()
-            slots.acquire()
-            pool.submit(send, batch)
-            batch = []
-
         with ThreadPoolExecutor(max_workers=opts.workers, thread_name_prefix="backfill") as pool:
+            hand = _Hand(self, frontier, pool)
             try:
-                for candidate in self._candidates(previous, scanner, frontier):
-                    if self.stop.is_set():
-                        break
-                    self._count(candidate)
-                    if candidate.verdict not in NEEDS_WORK:
-                        frontier.finish(candidate.record)
-                        self.report(candidate.verdict, candidate, self.summary)
-                        continue
-                    claim = candidate.claim
-                    if opts.dry_run:
-                        live = claim is not None and claim.live()
-                        shown = dataclasses.replace(candidate, reason=claim.describe()) if live and claim else candidate
-                        self.report("would-dispatch", shown, self.summary)
-                        continue
-                    frontier.start(candidate)
-                    if claim is not None and claim.live():
-                        if opts.wait_claims:
-                            deferred.append(candidate)
-                            self.report("waiting", candidate, self.summary)
-                        else:
-                            settle([candidate], ClaimBlocked(f"{claim.describe()}: {CLAIM_HINT}"))
-                        continue
-                    batch.append(candidate)
-                    if len(batch) >= opts.batch:
-                        flush(pool)
-                    if opts.stop_after is not None and self.summary.to_do >= opts.stop_after:
-                        self.stop.set()
+                deferred = self._walk(self._candidates(previous, scanner, frontier), frontier, hand)
                 if not self.stop.is_set():
-                    flush(pool)
-                for candidate in sorted(deferred, key=lambda c: c.claim.expires if c.claim else 0.0):
-                    if self.stop.is_set():
-                        break
-                    blocked = self._wait_for_claim(candidate)
-                    if self.stop.is_set():
-                        break  # still "started" in the frontier: the checkpoint stays before it
-                    if blocked:
-                        settle([candidate], ClaimBlocked(blocked))
-                        continue
-                    with self._lock:
-                        self.summary.claims_waited += 1
-                    verdict, reason = scanner.check(candidate.record)  # the claim's holder may have finished it
-                    if verdict not in NEEDS_WORK:
-                        frontier.finish(candidate.record)
-                        self.report(
-                            verdict, dataclasses.replace(candidate, verdict=verdict, reason=reason), self.summary
-                        )
-                        continue
-                    batch.append(candidate)
-                    flush(pool)
+                    hand.flush()
+                self._wait_out_claims(deferred, scanner, frontier, hand)
             except KeyboardInterrupt:
                 self.stop.set()
             # Photos listed but never sent stay "started" in the frontier, and the scanner still holds the one it
@@ -235,6 +134,68 @@ class Backfill:
             else:
                 frontier.save()
         return self.summary
+
+    def _checkpoint(self, path: Path | None) -> tuple[Checkpoint | None, Checkpoint]:
+        """The checkpoint to resume from (if any, and if it is this run's) and the one this run keeps."""
+        opts = self.options
+        previous = None if (opts.restart or path is None) else Checkpoint.load(path)
+        base = Checkpoint(self.bucket.bucket_name, opts.prefix, self.dispatcher.mode)
+        if previous and (previous.bucket, previous.prefix, previous.mode) != (base.bucket, base.prefix, base.mode):
+            raise ValueError(
+                f"{path} belongs to bucket={previous.bucket} prefix={previous.prefix!r} mode={previous.mode}; "
+                "use another --checkpoint or --restart"
+            )
+        return previous, base
+
+    def _walk(self, candidates: Iterator[Candidate], frontier: Frontier, hand: _Hand) -> list[Candidate]:
+        """Decide each listed photo and hand over those that need work; return those behind a live claim to wait for."""
+        opts = self.options
+        deferred: list[Candidate] = []
+        for candidate in candidates:
+            if self.stop.is_set():
+                break
+            self._count(candidate)
+            if candidate.verdict not in NEEDS_WORK:
+                frontier.finish(candidate.record)
+                self.report(candidate.verdict, candidate, self.summary)
+                continue
+            claim = candidate.claim if candidate.claim is not None and candidate.claim.live() else None
+            if opts.dry_run:
+                shown = dataclasses.replace(candidate, reason=claim.describe()) if claim else candidate
+                self.report("would-dispatch", shown, self.summary)
+                continue
+            frontier.start(candidate)
+            if claim is not None and opts.wait_claims:
+                deferred.append(candidate)
+                self.report("waiting", candidate, self.summary)
+            elif claim is not None:
+                hand.settle([candidate], ClaimBlocked(f"{claim.describe()}: {CLAIM_HINT}"))
+            else:
+                hand.add(candidate)
+            if opts.stop_after is not None and self.summary.to_do >= opts.stop_after:
+                self.stop.set()
+        return deferred
+
+    def _wait_out_claims(self, deferred: list[Candidate], scanner: Scanner, frontier: Frontier, hand: _Hand) -> None:
+        """``--wait-claims``: each photo once its claim is released or expired, soonest first."""
+        for candidate in sorted(deferred, key=lambda c: c.claim.expires if c.claim else 0.0):
+            if self.stop.is_set():
+                break
+            blocked = self._wait_for_claim(candidate)
+            if self.stop.is_set():
+                break  # still "started" in the frontier: the checkpoint stays before it
+            if blocked:
+                hand.settle([candidate], ClaimBlocked(blocked))
+                continue
+            with self._lock:
+                self.summary.claims_waited += 1
+            verdict, reason = scanner.check(candidate.record)  # the claim's holder may have finished it
+            if verdict not in NEEDS_WORK:
+                frontier.finish(candidate.record)
+                self.report(verdict, dataclasses.replace(candidate, verdict=verdict, reason=reason), self.summary)
+                continue
+            hand.add(candidate)
+            hand.flush()
 
     def _candidates(self, previous: Checkpoint | None, scanner: Scanner, frontier: Frontier) -> Iterator[Candidate]:
         """First the photos a previous run failed to hand over, then the listing from where it stopped."""
@@ -288,3 +249,56 @@ CLAIM_HINT = "another invocation is analysing it, or a crashed one left the clai
 
 class ClaimBlocked(Exception):
     """A live claim stands in the way of handing the photo over; the message says whose and until when."""
+
+
+class _Hand:
+    """Hands batches to the dispatcher on a bounded pool at a bounded rate and settles each photo in the frontier."""
+
+    def __init__(self, run: Backfill, frontier: Frontier, pool: ThreadPoolExecutor) -> None:
+        opts = run.options
+        self.run = run
+        self.frontier = frontier
+        self.pool = pool
+        self.rate = TokenBucket(opts.rate, burst=max(1, int(opts.rate))) if opts.rate else None
+        self.slots = threading.BoundedSemaphore(opts.workers * 2)
+        self.batch: list[Candidate] = []
+
+    def add(self, candidate: Candidate) -> None:
+        self.batch.append(candidate)
+        if len(self.batch) >= self.run.options.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.batch:
+            return
+        if self.rate:
+            self.rate.acquire()
+        self.slots.acquire()
+        self.pool.submit(self._send, self.batch)
+        self.batch = []
+
+    def settle(self, done: list[Candidate], error: BaseException | None) -> None:
+        run = self.run
+        with run._lock:
+            if error is None:
+                run.summary.dispatched += len(done)
+            else:
+                run.summary.failed += len(done)
+        for candidate in done:
+            self.frontier.finish(candidate.record, failed=error is not None, dispatched=error is None)
+            if error is None:
+                run.report("dispatched", candidate, run.summary)
+            else:  # every failure line says why
+                run.report("failed", dataclasses.replace(candidate, reason=run._why(candidate, error)), run.summary)
+        if run.summary.failed >= run.options.max_failures:
+            run.stop.set()
+
+    def _send(self, done: list[Candidate]) -> None:
+        try:
+            self.run.dispatcher.dispatch([c.record for c in done])
+        except Exception as exc:  # any failure leaves these photos in the failed list: reported, retried next run
+            self.settle(done, exc)
+        else:
+            self.settle(done, None)
+        finally:
+            self.slots.release()
