@@ -261,7 +261,7 @@ class Frontier:
             if record.key in self._in_flight:
                 self._in_flight[record.key] = (self._in_flight[record.key][0], True)
             if failed:
-                self._failed[record.key] = (record.key, record.oss.object.size, record.etag)
+                self._failed[record.key] = (record.key, record.size, record.etag)
             else:
                 self._failed.pop(record.key, None)
             while self._in_flight and next(iter(self._in_flight.values()))[1]:
@@ -732,7 +732,9 @@ def run_command(
     dispatcher: Dispatcher
     if local:
         assert engine is not None
-        pipeline = Pipeline(settings, engine, lambda name, reg: open_bucket(settings, credentials, name, reg))
+        pipeline = Pipeline(
+            settings, engine, lambda name, reg: open_bucket(settings, credentials, name, reg), credentials=credentials
+        )
         dispatcher = LocalDispatcher(pipeline)
         tag = engine_tag or pipeline.engine_tag
     else:

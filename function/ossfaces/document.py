@@ -73,23 +73,37 @@ class Point(_Imm):
 
 
 class Face(_Imm):
-    """One face. IMM v1 fields, plus the local engine's documented extensions (``Landmarks``, ``Sharpness``)."""
+    """One face in IMM v1's conventions, whatever the engine: IMM v1 fields, IMM v2's own fields under v2's names
+    (``engines.imm2`` maps the rest), and the local engine's documented extensions (``Landmarks``, ``Sharpness``)."""
 
     FaceId: str | None = None
     FaceConfidence: float | None = None
     Age: int | None = None
-    Gender: str | None = Field(None, description="MALE or FEMALE")
+    Gender: str | None = Field(None, description="MALE or FEMALE (IMM v2's female/male upper-cased)")
     GenderConfidence: float | None = None
-    Emotion: str | None = Field(None, description="One of " + ", ".join(EMOTIONS))
+    Emotion: str | None = Field(
+        None, description="One of " + ", ".join(EMOTIONS) + " (IMM v2 labels mapped; an unknown label kept as sent)"
+    )
     EmotionConfidence: float | None = None
     EmotionDetails: Emotions | None = None
     FaceQuality: float | None = None
     Attractive: float | None = None
     FaceAttributes: Attributes | None = None
+    AgeSD: float | None = Field(None, description="Standard deviation of Age, in years (IMM v2; the local engine).")
     Landmarks: list[Point] | None = Field(
         None, description="Local engine: eyes, nose tip, mouth corners (image pixels)."
     )
-    Sharpness: float | None = Field(None, description="Local engine: 0 (blurred) to 1 (sharp).")
+    Sharpness: float | None = Field(None, description="0 (blurred) to 1 (sharp): IMM v2, and the local engine.")
+    Mouth: str | None = Field(None, description="IMM v2 only, as IMM writes it: open or close.")
+    MouthConfidence: float | None = None
+    Hat: str | None = Field(None, description="IMM v2 only, as IMM writes it (e.g. none).")
+    HatConfidence: float | None = None
+    FigureId: str | None = Field(None, description="IMM v2 only: IMM's id of this face.")
+    FigureClusterId: str | None = Field(
+        None, description="IMM v2 only: the person cluster (figure-cluster-id-unavailable when not clustered)."
+    )
+    FigureClusterConfidence: float | None = None
+    FigureType: str | None = Field(None, description="IMM v2 only: face.")
 
 
 class SourceInfo(_Ours):
@@ -102,7 +116,7 @@ class SourceInfo(_Ours):
 
 
 class EngineInfo(_Ours):
-    Name: str
+    Name: str = Field(description="imm, imm2 or local")
     Version: str
 
 
