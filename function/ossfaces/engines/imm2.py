@@ -11,7 +11,7 @@ and unknown values pass through as IMM sent them.
 
 DetectImageFaces cannot pin a version of the object the way ``If-Match`` does, so the version is checked with a
 conditional HEAD before and after the call: a photo overwritten meanwhile is skipped (its own event processes it).
-Errors are classified in ``storage.classify`` (the one place). The SDK is imported only when this engine is chosen.
+Errors are classified in ``storage.classify`` (the one place). The SDK is imported only when this engine is built.
 """
 
 from __future__ import annotations
@@ -97,6 +97,10 @@ class Imm2Engine:
                 "engine imm2 needs OSSFACES_IMM_PROJECT: the name of an IMM v2 project in the bucket's region "
                 "(create it in the IMM console or with CreateProject, see docs/deploy.md)",
             )
+        # The SDK takes ~1.2 s to import (aiohttp, credentials providers): pay it here, in FC's initializer, rather
+        # than on the first photo.
+        import alibabacloud_imm20200930.client  # noqa: F401
+
         self.settings = settings
         self.project = settings.imm_project
         self.version = f"DetectImageFaces@{API_VERSION}"
