@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from urllib.parse import unquote_to_bytes
 
@@ -32,6 +33,8 @@ from .storage import Storage
 log = logging.getLogger(__name__)
 
 
+# A virtual-hosted name of OSS itself: <bucket>.oss-<region>[-internal].aliyuncs.com (also oss-accelerate).
+OSS_VIRTUAL_HOST = re.compile(r"([a-z0-9][a-z0-9-]*)\.oss-[a-z0-9-]+\.aliyuncs\.com")
 # Methods whose body OSS ignores: a body one of them declares is read and dropped before the answer.
 BODYLESS_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
 DRAIN_WAIT_S = 0.25  # how long to wait for such a body before giving up on the connection
@@ -137,10 +140,16 @@ class OssApp:
         return Response(body, err.status, headers=headers, media_type="application/xml")
 
     def _bucket_from_host(self, host: str) -> str | None:
+        """The bucket a virtual-hosted request names in ``Host``, or None for path-style addressing.
+
+        ``<bucket>.<this server's host>``, and OSS's own names ``<bucket>.oss-<region>[-internal].aliyuncs.com``:
+        SDKs given an IP endpoint may still send those (ali-oss does); ``oss-<region>.aliyuncs.com`` is path-style.
+        """
         for suffix in self.vhost_suffixes:
             if host.endswith("." + suffix) and host != suffix:
                 return host[: -len(suffix) - 1]
-        return None
+        match = OSS_VIRTUAL_HOST.fullmatch(host)
+        return match.group(1) if match else None
 
     def _parse(self, request: Request, request_id: str) -> Call:
         scope = request.scope
