@@ -12,7 +12,9 @@ import hmac
 import json
 import socket
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from urllib.parse import quote
 
 import oss2
@@ -184,10 +186,8 @@ def test_post_v4_form_scope(local_oss: LocalOss, oss_bucket: oss2.Bucket) -> Non
 
 
 @pytest.fixture
-def impatient_oss(tmp_path: object) -> LocalOss:
-    from pathlib import Path
-
-    assert isinstance(tmp_path, Path)
+def impatient_oss(tmp_path: Path) -> Iterator[LocalOss]:
+    """A local OSS that waits at most 1 s for a request's headers or the next piece of its body."""
     with LocalOss(tmp_path / "oss", buckets=[BUCKET], read_timeout=1.0) as server:
         yield server
 
