@@ -59,6 +59,19 @@ def test_invalid_tags_are_refused(oss_bucket: oss2.Bucket, key: str, value: str,
     assert not oss_bucket.object_exists("other.txt")
 
 
+def test_duplicate_tag_keys_are_refused(oss_bucket: oss2.Bucket) -> None:
+    """``x-oss-tagging: a=b&a=c`` names one key twice: refused (oss2's own multipart tests expect an error), as is a
+    TagSet with a repeated Key."""
+    with pytest.raises(ServerError) as by_header:
+        oss_bucket.init_multipart_upload("dup.txt", headers={"x-oss-tagging": "a=b&a=c"})
+    assert (by_header.value.status, by_header.value.code) == (400, "InvalidTag")
+    oss_bucket.put_object("dup.txt", b"x")
+    body = b"<Tagging><TagSet>" + b"<Tag><Key>a</Key><Value>b</Value></Tag>" * 2 + b"</TagSet></Tagging>"
+    with pytest.raises(ServerError) as by_api:
+        oss_bucket.put_object_tagging("dup.txt", body)  # oss2 sends bytes as they are
+    assert (by_api.value.status, by_api.value.code) == (400, "InvalidTag")
+
+
 def test_valid_tags_at_the_limits(oss_bucket: oss2.Bucket) -> None:
     tags = {"k" * 128: "v" * 256, "a b+c-d=e.f_g:h/i": "中文 value", "empty": ""}
     oss_bucket.put_object("tagged.txt", b"x")

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from . import checksums, xmlcodec
 from .auth import is_sha256_hex
 from .errors import OssError, invalid_argument
-from .limits import check_tags, check_user_meta
+from .limits import check_user_meta, tags_from_pairs
 from .storage import BlobWriter, Storage
 
 MAX_PUT_SIZE = 5 * 1024**3  # single PUT / append / part: 5 GB
@@ -139,14 +139,13 @@ class Call:
         raw = self.header("x-oss-tagging")
         if not raw:
             return {}
-        tags = {}
+        pairs = []
         for item in raw.split("&"):
             k, _, v = item.partition("=")
             if not k:
                 raise invalid_argument("Invalid tag.", "x-oss-tagging", raw)
-            tags[unquote(k)] = unquote(v)
-        check_tags(tags)
-        return tags
+            pairs.append((unquote(k), unquote(v)))
+        return tags_from_pairs(pairs)
 
     def content_type(self) -> str:
         return self.header("content-type") or "application/octet-stream"

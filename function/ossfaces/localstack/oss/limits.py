@@ -7,7 +7,7 @@ space and ``+ - = . _ : /``; refused with 400 InvalidTag (EC pages 0010-00000209
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from .errors import OssError
 
@@ -25,6 +25,17 @@ def _invalid_tag(message: str, ec: str) -> OssError:
 def _tag_text_ok(text: str) -> bool:
     # "Letters" and "digits" as Unicode understands them: OSS's console accepts Chinese tags.
     return all(ch.isalnum() or ch in TAG_PUNCTUATION for ch in text)
+
+
+def tags_from_pairs(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The tags named by (key, value) pairs, checked; a key named twice is refused as OSS does."""
+    tags: dict[str, str] = {}
+    for key, value in pairs:
+        if key in tags:
+            raise _invalid_tag(f"The tag key {key!r} is given more than once.", "0010-00000217")
+        tags[key] = value
+    check_tags(tags)
+    return tags
 
 
 def check_tags(tags: Mapping[str, str]) -> None:

@@ -14,7 +14,7 @@ from .. import checksums, xmlcodec
 from ..backend import Backend, write_headers
 from ..call import OWNER_ID, Call, to_wire, xml_bytes_response, xml_response
 from ..errors import OssError, invalid_argument
-from ..limits import check_tags
+from ..limits import tags_from_pairs
 from ..names import check_key, http_date, iso8601
 from ..storage import ObjectMeta, appendable_etag, position_not_equal
 from .conditions import check_conditions, parse_range
@@ -266,8 +266,7 @@ async def get_tagging(be: Backend, c: Call) -> Response:
 
 async def put_tagging(be: Backend, c: Call) -> Response:
     body = await c.read_xml_body()
-    tags = xmlcodec.parse_tagging(body)
-    check_tags(tags)
+    tags = tags_from_pairs(xmlcodec.parse_tagging(body))
     await run_in_threadpool(be.storage.set_tags, c.b, c.k, tags)
     return Response(b"", 200)
 
