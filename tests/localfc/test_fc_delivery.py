@@ -15,6 +15,7 @@ from typing import Any
 import oss2
 import pytest
 
+from ossfaces.localstack.crash import kill9_stack_round
 from ossfaces.localstack.fc.invoker import DeliveryPolicy
 from ossfaces.localstack.fc.triggers import CREATED_EVENTS, FunctionSpec, Trigger
 from ossfaces.localstack.oss.process import free_port
@@ -96,5 +97,74 @@ def test_uploads_from_the_first_instant_the_port_accepts_all_get_a_result(tmp_pa
         stack.stop()
 
 
-if __name__ == "__main__":  # pragma: no cover
-    pytest.main([__file__, "-q"])
+def test_kill9_at_any_moment_every_acknowledged_photo_gets_one_result(tmp_path: Path) -> None:
+    """The stack (OSS, trigger, real function) in a child process; kill -9 a third of the way through 40 uploads while
+    deliveries are queued and running; after the restart every stored photo gets its result, and none a second one."""
+    outcome = kill9_stack_round(tmp_path / "data", uploads=40, settle_s=20)
+    print(f"acknowledged {len(outcome.acknowledged)}, stored {len(outcome.stored)}, "
+          f"without result {len(outcome.without_result)}, written twice {outcome.written_twice}")  # fmt: skip
+    assert outcome.acknowledged and set(outcome.acknowledged) <= set(outcome.stored)
+    assert outcome.without_result == []
+    assert outcome.written_twice == []
+    assert set(outcome.results_written) == set(outcome.stored)
+
+
+PICKY_INDEX = textwrap.dedent(
+    """
+    import json
+
+
+    def handler(event, context):
+        keys = [r["oss"]["object"]["key"] for r in json.loads(event)["events"]]
+        if any("bad" in k for k in keys):
+            raise ValueError("this function refuses " + ", ".join(keys))
+        return keys
+    """
+)
+
+
+@pytest.fixture
+def picky_code(tmp_path: Path) -> Path:
+    code = tmp_path / "picky"
+    code.mkdir()
+    (code / "index.py").write_text(PICKY_INDEX, encoding="utf-8")
+    return code
+
+
+def _fake_stack(tmp_path: Path, code: Path, **kwargs: Any) -> LocalStack:
+    function = FunctionSpec(name="echo", code_dir=code, max_async_retry_attempts=1)
+    trigger = Trigger("photos-jpg", function, BUCKET, CREATED_EVENTS, suffix=".jpg")
+    return LocalStack(tmp_path / "data", triggers=[trigger], fc_port=None, detector=no_faces, fsync=False,
+                      policy=DeliveryPolicy(backoff_scale=0.01), **kwargs)  # fmt: skip
+
+
+def test_a_delivery_is_pending_until_the_function_ran_it(tmp_path: Path, picky_code: Path) -> None:
+    with _fake_stack(tmp_path, picky_code) as stack:
+        bucket = oss2.Bucket(oss2.Auth(stack.oss.access_key_id, stack.oss.access_key_secret), stack.oss.endpoint,
+                             BUCKET)  # fmt: skip
+        stack.invoker.stop()  # type: ignore[union-attr]  # nothing runs: what is acknowledged must still be pending
+        bucket.put_object("photos/a.jpg", b'{"n": 1}')
+        bucket.put_object("photos/a.txt", b'{"n": 2}')  # no trigger matches: nothing pending
+        (pending,) = stack.pending_deliveries()
+        assert pending.source == "trigger:photos-jpg" and b"photos/a.jpg" in pending.payload
+    with _fake_stack(tmp_path, picky_code) as stack:  # a plain restart delivers it, with its request id
+        assert stack.wait_idle(10)
+        (invocation,) = stack.invocations()
+        assert (invocation.outcome, invocation.request_id) == ("succeeded", pending.request_id)
+        assert stack.pending_deliveries() == [] and stack.failed_deliveries() == []
+
+
+def test_a_delivery_whose_retries_run_out_is_kept_as_failed(tmp_path: Path, picky_code: Path) -> None:
+    with _fake_stack(tmp_path, picky_code) as stack:
+        bucket = oss2.Bucket(oss2.Auth(stack.oss.access_key_id, stack.oss.access_key_secret), stack.oss.endpoint,
+                             BUCKET)  # fmt: skip
+        bucket.put_object("photos/bad.jpg", b"x")  # the function raises on it, every time
+        assert stack.wait_idle(10)
+        (invocation,) = stack.invocations()
+        assert (invocation.outcome, invocation.attempts) == ("failed", 2)
+        (failed,) = stack.failed_deliveries()
+        assert failed.request_id == invocation.request_id and "failed after 2 attempt(s)" in failed.error
+        assert stack.pending_deliveries() == []
+    with _fake_stack(tmp_path, picky_code) as stack:  # not replayed: it is FC's OnFailure destination, not a queue
+        assert stack.wait_idle(5) and stack.invocations() == []
+        assert len(stack.failed_deliveries()) == 1

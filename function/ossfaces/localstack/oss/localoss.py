@@ -83,7 +83,7 @@ class LocalOss:
         """Take the port without listening yet, so :attr:`endpoint` is known while connections are still refused.
 
         The local stack binds first, builds everything that delivers an upload's event (which needs the endpoint), and
-        only then :meth:`start`\s serving: nothing is accepted before it can be delivered.
+        only then serves (:meth:`start`): nothing is accepted before it can be delivered.
         """
         if self._sock is None:
             family = socket.AF_INET6 if ":" in self.host else socket.AF_INET

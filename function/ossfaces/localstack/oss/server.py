@@ -25,7 +25,7 @@ from starlette.types import Receive, Scope, Send
 from . import checksums, postobject, xmlcodec
 from .auth import V1_SUBRESOURCES, Authenticator, SignedRequest
 from .errors import OssError, access_denied, invalid_argument, no_such_upload
-from .events import Listener, ObjectCreated, Processor, ProcessRequest
+from .events import Announcement, Listener, Processor, ProcessRequest
 from .names import check_bucket_name, check_key, decode_key, http_date, iso8601, parse_http_date, utcnow
 from .storage import MAX_PART_NUMBER, BlobWriter, ObjectMeta, Storage, appendable_etag, position_not_equal
 
@@ -438,15 +438,15 @@ class OssApp:
     def _content_type(c: Call) -> str:
         return c.header("content-type") or "application/octet-stream"
 
-    def _emit(
-        self, c: Call, meta: ObjectMeta, event: str, *, delta: int | None = None, position: int | None = None
-    ) -> None:
+    @staticmethod
+    def _announcement(c: Call, event: str, *, delta: int | None = None, position: int | None = None) -> Announcement:
+        """The event the object this request creates will carry; given to the storage commit, which writes the
+        notice's pending deliveries in the object's transaction (``Storage.router``)."""
+        return Announcement(event, c.request_id, c.source_ip, utcnow(), delta_size=delta, position=position)
+
+    def _emit(self, meta: ObjectMeta, announce: Announcement) -> None:
         """Tell listeners about a created object; runs after the commit, and a failing listener never fails the request."""
-        notice = ObjectCreated(
-            bucket=meta.bucket, key=meta.key, size=meta.size, etag=meta.etag, event_name=f"ObjectCreated:{event}",
-            request_id=c.request_id, source_ip=c.source_ip, time=utcnow(), content_type=meta.content_type,
-            user_meta=dict(meta.user_meta), delta_size=meta.size if delta is None else delta, position=position,
-        )  # fmt: skip
+        notice = announce.notice(meta.bucket, meta.key, meta.size, meta.etag, meta.content_type, meta.user_meta)
         for listener in list(self.listeners):
             try:
                 listener(notice)
@@ -457,11 +457,12 @@ class OssApp:
         self, c: Call, event: str, fn: Callable[..., ObjectMeta], *args: Any,
         event_delta: int | None = None, event_position: int | None = None, **kwargs: Any,
     ) -> ObjectMeta:  # fmt: skip
-        """Commit in a worker thread, then notify listeners from that thread: the event exists once the object does."""
+        """Commit (with the event's pending deliveries) in a worker thread, then notify listeners from that thread."""
+        announce = self._announcement(c, event, delta=event_delta, position=event_position)
 
         def work() -> ObjectMeta:
-            meta = fn(*args, **kwargs)
-            self._emit(c, meta, event, delta=event_delta, position=event_position)
+            meta = fn(*args, announce=announce, **kwargs)
+            self._emit(meta, announce)
             return meta
 
         return await run_in_threadpool(work)
@@ -558,11 +559,12 @@ class OssApp:
                 ctype, headers, user_meta = meta.content_type, meta.headers, meta.user_meta
             tags = self._tagging_header(c) if c.header("x-oss-tagging-directive").upper() == "REPLACE" else meta.tags
             etag = meta.etag if meta.object_type != "Appendable" else None
+            announce = self._announcement(c, "CopyObject")
             new = self.storage.commit_object(
                 c.b, c.k, w, content_type=ctype, headers=headers, user_meta=user_meta, tags=tags,
-                etag=etag, forbid_overwrite=forbid,
+                etag=etag, forbid_overwrite=forbid, announce=announce,
             )  # fmt: skip
-            self._emit(c, new, "CopyObject")
+            self._emit(new, announce)
             return new
 
         meta = await run_in_threadpool(work)
@@ -757,11 +759,14 @@ class OssApp:
             chosen = xmlcodec.parse_complete_parts(body)
 
         def work() -> ObjectMeta:
+            announce = self._announcement(c, "CompleteMultipartUpload")
             try:
-                meta = self.storage.complete_upload(c.b, c.k, upload_id, chosen, forbid_overwrite=forbid)
+                meta = self.storage.complete_upload(
+                    c.b, c.k, upload_id, chosen, forbid_overwrite=forbid, announce=announce
+                )
             except FileNotFoundError:  # parts vanished under us: a concurrent abort
                 raise no_such_upload(upload_id) from None
-            self._emit(c, meta, "CompleteMultipartUpload")
+            self._emit(meta, announce)
             return meta
 
         meta = await run_in_threadpool(work)
