@@ -4,6 +4,8 @@ SIGKILL mid-way, restart on the same data directory, and count what survived.
 - :func:`kill9_oss_round`: the local OSS alone; every object must be complete or absent, every acknowledged one present.
 - :func:`kill9_stack_round`: the whole local stack (OSS + trigger + the real function); every acknowledged photo must
   get its ``.faces.json`` after the restart, and none a second one.
+- :func:`startup_race_round`: no kill; uploads hammered at a freshly started stack from the first instant its port
+  accepts, each of which must get its result.
 
 Used by tests/localstack/test_oss_durability.py, tests/localfc/test_fc_delivery.py and benchmarks/bench_oss_crash.py.
 ``python -m ossfaces.localstack.crash serve-stack …`` is the child the stack round spawns (not a user command).
@@ -171,16 +173,18 @@ def small_jpeg() -> bytes:
 
 
 def spawn_stack(
-    data: Path, port: int, bucket: str, logs: Path, *, analysis_s: float = 0.02, timeout: float = 60.0
+    data: Path, port: int, bucket: str, logs: Path, *, analysis_s: float = 0.02, timeout: float | None = 60.0
 ) -> subprocess.Popen[bytes]:
-    """The whole local stack in a child process (``serve-stack``); returns once its OSS port accepts connections."""
+    """The whole local stack in a child process (``serve-stack``); returns once its OSS port accepts connections
+    (at once with ``timeout=None``)."""
     env = {**os.environ, "PYTHONPATH": str(FUNCTION_DIR)}
     command = [sys.executable, "-m", "ossfaces.localstack.crash", "serve-stack", "--data-dir", str(data),
                "--port", str(port), "--bucket", bucket, "--logs", str(logs), "--analysis-s", str(analysis_s)]  # fmt: skip
     logs.mkdir(parents=True, exist_ok=True)
     with (logs / "stack.stderr").open("ab") as stderr:
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
-    _wait_listening(process, port, timeout)
+    if timeout is not None:
+        _wait_listening(process, port, timeout)
     return process
 
 
@@ -215,6 +219,48 @@ def kill9_stack_round(
     return StackRound(
         uploads, sorted(acknowledged), stored, waiting, _count(logs / RESULTS_LOG), _count(logs / ANALYSES_LOG)
     )
+
+
+@dataclass(frozen=True)
+class StartupRound:
+    acknowledged: list[str]  # uploads the stack answered within the window after its port first accepted one
+    without_result: list[str]  # of those, the ones with no .faces.json once the stack is idle
+
+
+def startup_race_round(
+    data: Path, window_s: float = 0.3, *, bucket: str = "race", settle_s: float = 30.0
+) -> StartupRound:
+    """Start the stack in a child process and, from the first instant its port accepts an upload, keep uploading for
+    ``window_s`` (one client); then wait up to ``settle_s`` for every acknowledged upload's result."""
+    port = free_port()
+    photo = small_jpeg()
+    target = _bucket(port, bucket)
+    process = spawn_stack(data, port, bucket, data.parent / f"{data.name}-logs", timeout=None)
+    acknowledged: list[str] = []
+    try:
+        first: float | None = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (first is None or time.monotonic() - first < window_s):
+            key = f"photos/{len(acknowledged):04d}.jpg"
+            try:
+                target.put_object(key, photo)
+            except (oss2.exceptions.RequestError, oss2.exceptions.ServerError):
+                if process.poll() is not None:
+                    raise RuntimeError(f"the stack exited with {process.returncode}") from None
+                time.sleep(0.001)  # not listening yet (or not ready): again at once
+                continue
+            first = first or time.monotonic()
+            acknowledged.append(key)
+        waiting = list(acknowledged)
+        settle = time.monotonic() + settle_s
+        while waiting and time.monotonic() < settle:
+            waiting = [k for k in waiting if not target.object_exists(k + RESULT_SUFFIX)]
+            if waiting:
+                time.sleep(0.2)
+    finally:
+        process.terminate()
+        process.wait(30)
+    return StartupRound(acknowledged, waiting)
 
 
 def _count(path: Path) -> Counter[str]:

@@ -16,6 +16,7 @@ import cv2
 from numpy.typing import NDArray
 
 from ossfaces import __version__
+from ossfaces.settings import DEFAULT_MIN_FACE_PX
 from ossfaces.vision.attributes import IMM_EMOTIONS, AttributeModels, FaceAttributes, face_quality
 from ossfaces.vision.decode import ImageInfo, decode
 from ossfaces.vision.detect import Detection, Detector
@@ -55,7 +56,7 @@ class FaceAnalyzer:
         models_dir: Path | None = None,
         *,
         threads: int | None = None,
-        min_face_px: int = 20,
+        min_face_px: int = DEFAULT_MIN_FACE_PX,
         score_threshold: float = 0.6,
         max_pixels: int = 100_000_000,
     ) -> FaceAnalyzer:

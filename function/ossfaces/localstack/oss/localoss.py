@@ -104,9 +104,14 @@ class LocalOss:
 
     def _make_server(self) -> uvicorn.Server:
         config = uvicorn.Config(
-            self.app, log_level="warning", access_log=False, lifespan="off", server_header=False,
-            timeout_keep_alive=30, log_config=None,
-        )  # fmt: skip
+            self.app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            server_header=False,
+            timeout_keep_alive=30,
+            log_config=None,
+        )
         return uvicorn.Server(config)
 
     def start(self) -> None:

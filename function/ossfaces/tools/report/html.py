@@ -9,8 +9,8 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from ossfaces.report.charts import render
-from ossfaces.stats import ALL, StatsReport, Totals
+from ossfaces.tools.report.charts import render
+from ossfaces.tools.stats import ALL, StatsReport, Totals
 
 MAX_GROUP_CHARTS = 12  # beyond this, groups get tables only: the page stays a few MB at most
 

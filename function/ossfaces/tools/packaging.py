@@ -10,7 +10,7 @@ pip can pick the right binary wheels for another platform itself, but only wheel
 (``*-none-any.whl``). crcmod's C extension is deliberately not built (it would be for this machine's Python); crcmod then
 runs its pure-Python CRC, which is slower, and oss2 only uses it to check transfers.
 
-Dev-only: not deployed (see ``.fcignore``).
+A tool: not deployed (``.fcignore`` leaves out ``ossfaces/tools/``).
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def _compile(line: str) -> _Rule | None:
 def walk(root: Path, rules: IgnoreRules, skip_top: Iterable[str] = ()) -> Iterator[Path]:
     """Files under ``root`` that the rules keep (a directory that is ignored is not entered)."""
     skip = set(skip_top)
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):  # models/ may be a symlink (worktrees)
         here = Path(dirpath)
         rel_dir = here.relative_to(root).as_posix()
         prefix = "" if rel_dir == "." else rel_dir + "/"
@@ -244,6 +244,33 @@ def py310_problems(files: Iterable[Path], root: Path | None = None) -> list[str]
     return problems
 
 
+DEV_ONLY_MODULES = ("onnx", "h5py", "ossfaces.tools", "ossfaces.commands", "ossfaces.localstack")
+"""Imported only at set-up or on a workstation: none of the deployed code may import them (issue 12 item 3)."""
+
+
+def dev_only_imports(files: Iterable[Path], root: Path | None = None) -> list[str]:
+    """Imports of set-up or dev-only modules (:data:`DEV_ONLY_MODULES`) in code that ships to FC, at any depth."""
+    problems: list[str] = []
+    for path in files:
+        name = path.relative_to(root).as_posix() if root else str(path)
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=name)
+        except (SyntaxError, UnicodeDecodeError):
+            continue  # py310_problems reports syntax; bootstrap may be a shell script
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                modules = [node.module]
+            else:
+                continue
+            modules += [f"{m}.{a.name}" for m in modules[:1] for a in getattr(node, "names", []) if m == "ossfaces"]
+            for module in modules:
+                if any(module == dev or module.startswith(dev + ".") for dev in DEV_ONLY_MODULES):
+                    problems.append(f"{name}:{node.lineno}: imports {module} (set-up or dev-only, not deployed)")
+    return problems
+
+
 # --- the bundle --------------------------------------------------------------------------------------------------
 
 
@@ -317,6 +344,9 @@ def build(
     problems = py310_problems(own_code, source)
     if problems and python_version == "3.10":
         raise PackagingError("the code uses Python 3.11+ features, FC runs 3.10:\n" + "\n".join(problems))
+    leaks = dev_only_imports(own_code, source)
+    if leaks:
+        raise PackagingError("deployed code imports what is not deployed (.fcignore):\n" + "\n".join(leaks))
     if not (source / "models").is_dir() or not any((source / "models").iterdir()):
         warnings.append("no model files in models/: the local engine will not work (run `ossfaces models fetch`)")
 

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from ossfaces.stats import GENDERS, UNKNOWN, StatsReport, Totals
+from ossfaces.tools.stats import GENDERS, UNKNOWN, StatsReport, Totals
 
 COLOURS = {"FEMALE": "#d95f8e", "MALE": "#3b7dd8", UNKNOWN: "#9a9a9a"}
 

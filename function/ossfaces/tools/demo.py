@@ -92,7 +92,8 @@ def run(photos_dir: Path | None, project_dir: Path, timeout: float = 120.0) -> i
     from rich.table import Table
 
     from ossfaces.localstack.stack import LocalStack
-    from ossfaces.stats import StatsAccumulator, collect, print_table, read_documents
+    from ossfaces.tools.report.table import print_table
+    from ossfaces.tools.stats import StatsAccumulator, collect, read_documents
 
     console = Console()
     photos = list(own_photos(photos_dir) if photos_dir else sample_photos())
