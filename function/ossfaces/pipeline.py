@@ -151,7 +151,7 @@ class Pipeline:
             return self._analyse(record, bucket, target, outcome)
         if is_done(bucket, target, etag, self.engine_tag):
             return outcome("skipped", UP_TO_DATE)
-        with claimed(bucket, target, etag, self.lease_s):
+        with claimed(bucket, target, etag, self.lease_s, request_id):
             if is_done(bucket, target, etag, self.engine_tag):  # finished by another invocation while we claimed
                 return outcome("skipped", UP_TO_DATE)
             return self._analyse(record, bucket, target, outcome)

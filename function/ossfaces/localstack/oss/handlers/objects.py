@@ -151,6 +151,7 @@ async def copy_object(be: Backend, c: Call) -> Response:
         ctype, headers, user_meta = replaced or (meta.content_type, meta.headers, meta.user_meta)
         tags = meta.tags if new_tags is None else new_tags
         etag = meta.etag if meta.object_type != "Appendable" else None
+        announce = be.announcement(c, "CopyObject")
         new = be.storage.commit_object(
             c.b,
             c.k,
@@ -161,8 +162,9 @@ async def copy_object(be: Backend, c: Call) -> Response:
             tags=tags,
             etag=etag,
             forbid_overwrite=forbid,
+            announce=announce,
         )
-        be.emit(c, new, "CopyObject")
+        be.emit(new, announce)
         return new
 
     meta = await run_in_threadpool(work)
