@@ -90,6 +90,7 @@ def run_session(request: BackfillRequest, out: TextIO | None = None) -> int:
     import sys
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -130,8 +131,18 @@ def run_session(request: BackfillRequest, out: TextIO | None = None) -> int:
         bar.update(task, completed=scanned, status=f"sent {summary.dispatched} failed {summary.failed}")
         if event == "would-dispatch" and candidate:
             print(f"{candidate.verdict}\t{candidate.key}\t{candidate.reason}", file=out, flush=True)
-        if event == "failed" and candidate:
-            err.print(f"[red]failed[/red] {candidate.key}", highlight=False)
+        if event == "failed" and candidate:  # one line per failure, always with its reason
+            err.print(
+                f"[red]failed[/red] {escape(candidate.key)}: {escape(candidate.reason)}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        if event == "waiting" and candidate and candidate.claim:
+            err.print(
+                f"waiting for {escape(candidate.claim.describe())}: {escape(candidate.key)}",
+                highlight=False,
+                soft_wrap=True,
+            )
 
     runner = Backfill(oss_bucket, access.region, settings, tag, dispatcher, opts, report)
 
@@ -175,6 +186,7 @@ def print_summary(console: Any, summary: Summary) -> None:
         ),
         ("failed", summary.failed),
         ("retried from checkpoint", summary.retried),
+        ("claims waited for", summary.claims_waited),
         ("FC invocations", summary.invocations),
         ("elapsed", f"{summary.elapsed:.2f} s"),
         ("throughput", f"{summary.throughput:.1f} photos/s"),
