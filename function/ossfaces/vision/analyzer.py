@@ -16,22 +16,34 @@ import cv2
 from numpy.typing import NDArray
 
 from ossfaces import __version__
-from ossfaces.vision.attributes import IMM_EMOTIONS, AttributeModels, FaceAttributes, face_quality
+from ossfaces.vision.attributes import (
+    DEFAULT_AUGMENTATION,
+    IMM_EMOTIONS,
+    AttributeModels,
+    Augmentation,
+    FaceAttributes,
+    face_quality,
+)
 from ossfaces.vision.decode import ImageInfo, decode
 from ossfaces.vision.detect import Detection, Detector
 from ossfaces.vision.models import manifest_digest, verify_models
 
+ENGINE_REVISION = 2
+"""Bumped whenever the engine's code changes what it writes for the same photo and models (it is part of
+``version``, so results from an older revision are stale and a backfill redoes them). 2: one chip per network
+(no mirror / zoom averaging), ``Embedding`` for identifiable faces."""
 WORK_SIDE = 2560
 """Longest side of the decoded working array: large JPEGs are DCT-reduced to at least this (faces keep detail)."""
 
 
 @dataclass(frozen=True)
 class Analysis:
-    """What one photo holds: the displayed image's facts, IMM-shaped face dicts, and one embedding per face."""
+    """What one photo holds: the displayed image's facts, IMM-shaped face dicts, and per face its embedding (None
+    where the face is too small or blurred to identify)."""
 
     image: ImageInfo
     faces: list[dict[str, Any]]
-    embeddings: list[NDArray[Any]]
+    embeddings: list[NDArray[Any] | None]
 
 
 def _r(value: float, digits: int = 4) -> float:
@@ -41,13 +53,21 @@ def _r(value: float, digits: int = 4) -> float:
 class FaceAnalyzer:
     """The local face engine. Build it with :meth:`load`; :meth:`analyze` is thread-safe (per-thread OpenCV nets)."""
 
-    def __init__(self, paths: dict[str, Path], *, min_face_px: int, score_threshold: float, max_pixels: int) -> None:
-        self.version = f"{__version__}+models.{manifest_digest()}"
+    def __init__(
+        self,
+        paths: dict[str, Path],
+        *,
+        min_face_px: int,
+        score_threshold: float,
+        max_pixels: int,
+        augmentation: Augmentation = DEFAULT_AUGMENTATION,
+    ) -> None:
+        self.version = f"{__version__}+engine.{ENGINE_REVISION}.models.{manifest_digest()}"
         self.min_face_px = min_face_px
         self.score_threshold = score_threshold
         self.max_pixels = max_pixels
         self._detector = Detector(paths["detector"], score_threshold)
-        self._attributes = AttributeModels(paths)
+        self._attributes = AttributeModels(paths, augmentation)
 
     @classmethod
     def load(
@@ -58,6 +78,7 @@ class FaceAnalyzer:
         min_face_px: int = 20,
         score_threshold: float = 0.6,
         max_pixels: int = 100_000_000,
+        augmentation: Augmentation = DEFAULT_AUGMENTATION,
     ) -> FaceAnalyzer:
         """Verify the model files (ConfigError telling to run ``ossfaces models fetch`` if not), load and warm up."""
         paths = verify_models(models_dir)
@@ -65,7 +86,13 @@ class FaceAnalyzer:
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         if threads:
             cv2.setNumThreads(threads)
-        analyzer = cls(paths, min_face_px=min_face_px, score_threshold=score_threshold, max_pixels=max_pixels)
+        analyzer = cls(
+            paths,
+            min_face_px=min_face_px,
+            score_threshold=score_threshold,
+            max_pixels=max_pixels,
+            augmentation=augmentation,
+        )
         analyzer._attributes.warm_up()
         return analyzer
 
