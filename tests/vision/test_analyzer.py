@@ -29,6 +29,7 @@ ALLOWED_FIELDS = {
     "FaceAttributes",
     "Landmarks",
     "Sharpness",
+    "Embedding",
 }
 # Scaling changes what the age network sees (upsampled skin is smoother); those variants are reported by
 # benchmarks/eval_engine.py rather than held to the 5-year bound.

@@ -16,6 +16,7 @@ import cv2
 from numpy.typing import NDArray
 
 from ossfaces import __version__
+from ossfaces.document import FaceEmbedding
 from ossfaces.vision.attributes import (
     DEFAULT_AUGMENTATION,
     IMM_EMOTIONS,
@@ -44,6 +45,21 @@ class Analysis:
     image: ImageInfo
     faces: list[dict[str, Any]]
     embeddings: list[NDArray[Any] | None]
+
+
+SEED_MIN_PX = 75.0
+SEED_MAX_ANGLE = 30.0
+SEED_MIN_QUALITY = 0.8
+"""IMM v2's rule for a face that may found a person (``Embedding.CanSeed``): shorter box side >= 75 px in the
+displayed image, |yaw|, |pitch|, |roll| < 30 degrees, FaceQuality >= 0.8. A face without a head pose cannot seed."""
+
+
+def can_seed(short_side_px: float, yaw: float | None, pitch: float | None, roll: float, quality: float) -> bool:
+    """Whether a face meets IMM v2's seeding rule (constants above)."""
+    if yaw is None or pitch is None:
+        return False
+    angles_ok = all(abs(a) < SEED_MAX_ANGLE for a in (yaw, pitch, roll))
+    return short_side_px >= SEED_MIN_PX and angles_ok and quality >= SEED_MIN_QUALITY
 
 
 def _r(value: float, digits: int = 4) -> float:
@@ -131,7 +147,8 @@ class FaceAnalyzer:
         attributes: dict[str, Any] = {"FaceBoundary": boundary}
         if attr.yaw is not None and attr.pitch is not None:
             attributes["HeadPose"] = {"Pitch": _r(attr.pitch, 2), "Roll": _r(attr.roll, 2), "Yaw": _r(attr.yaw, 2)}
-        return {
+        quality = _r(face_quality(det.score, short_side, attr.yaw, attr.pitch, attr.sharpness))
+        face: dict[str, Any] = {
             "FaceId": face_id,
             "FaceConfidence": _r(det.score),
             "Age": attr.age,
@@ -140,8 +157,12 @@ class FaceAnalyzer:
             "Emotion": emotion,
             "EmotionConfidence": _r(attr.emotions[emotion]),
             "EmotionDetails": {k: _r(attr.emotions[k], 6) for k in IMM_EMOTIONS},
-            "FaceQuality": _r(face_quality(det.score, short_side, attr.yaw, attr.pitch, attr.sharpness)),
+            "FaceQuality": quality,
             "FaceAttributes": attributes,
             "Landmarks": [{"X": _r(px * sx, 1), "Y": _r(py * sy, 1)} for px, py in det.landmarks],
             "Sharpness": _r(attr.sharpness),
         }
+        if attr.embedding is not None:
+            seed = can_seed(min(boundary["Width"], boundary["Height"]), attr.yaw, attr.pitch, attr.roll, quality)
+            face["Embedding"] = FaceEmbedding.of(attr.embedding, can_seed=seed).model_dump()
+        return face
