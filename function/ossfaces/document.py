@@ -78,6 +78,9 @@ class Face(_Imm):
     FaceId: str | None = None
     FaceConfidence: float | None = None
     Age: int | None = None
+    AgeSD: float | None = Field(
+        None, description="Local engine: the age model's spread in years (IMM v2's name); see the calibration notes."
+    )
     Gender: str | None = Field(None, description="MALE or FEMALE")
     GenderConfidence: float | None = None
     Emotion: str | None = Field(None, description="One of " + ", ".join(EMOTIONS))

@@ -16,7 +16,8 @@ import cv2
 from numpy.typing import NDArray
 
 from ossfaces import __version__
-from ossfaces.vision.attributes import IMM_EMOTIONS, AttributeModels, FaceAttributes, face_quality
+from ossfaces.vision.attributes import AttributeModels, FaceAttributes, face_quality
+from ossfaces.vision.calibration import Calibration, load_calibration
 from ossfaces.vision.decode import ImageInfo, decode
 from ossfaces.vision.detect import Detection, Detector
 from ossfaces.vision.models import manifest_digest, verify_models
@@ -41,8 +42,17 @@ def _r(value: float, digits: int = 4) -> float:
 class FaceAnalyzer:
     """The local face engine. Build it with :meth:`load`; :meth:`analyze` is thread-safe (per-thread OpenCV nets)."""
 
-    def __init__(self, paths: dict[str, Path], *, min_face_px: int, score_threshold: float, max_pixels: int) -> None:
-        self.version = f"{__version__}+models.{manifest_digest()}"
+    def __init__(
+        self,
+        paths: dict[str, Path],
+        *,
+        min_face_px: int,
+        score_threshold: float,
+        max_pixels: int,
+        calibration: Calibration | None = None,
+    ) -> None:
+        self.calibration = calibration or load_calibration()
+        self.version = f"{__version__}+models.{manifest_digest()}+calib.{self.calibration.digest}"
         self.min_face_px = min_face_px
         self.score_threshold = score_threshold
         self.max_pixels = max_pixels
@@ -58,6 +68,7 @@ class FaceAnalyzer:
         min_face_px: int = 20,
         score_threshold: float = 0.6,
         max_pixels: int = 100_000_000,
+        calibration: Calibration | None = None,
     ) -> FaceAnalyzer:
         """Verify the model files (ConfigError telling to run ``ossfaces models fetch`` if not), load and warm up."""
         paths = verify_models(models_dir)
@@ -65,7 +76,13 @@ class FaceAnalyzer:
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         if threads:
             cv2.setNumThreads(threads)
-        analyzer = cls(paths, min_face_px=min_face_px, score_threshold=score_threshold, max_pixels=max_pixels)
+        analyzer = cls(
+            paths,
+            min_face_px=min_face_px,
+            score_threshold=score_threshold,
+            max_pixels=max_pixels,
+            calibration=calibration,
+        )
         analyzer._attributes.warm_up()
         return analyzer
 
@@ -99,7 +116,6 @@ class FaceAnalyzer:
             return None
         boundary = {"Left": left, "Top": top, "Width": right - left, "Height": bottom - top}
         face_id = hashlib.sha256(f"{content}:{left},{top},{right - left},{bottom - top}".encode()).hexdigest()
-        emotion = max(attr.emotions, key=lambda k: attr.emotions[k])
         short_side = min(w * sx, h * sy)
         attributes: dict[str, Any] = {"FaceBoundary": boundary}
         if attr.yaw is not None and attr.pitch is not None:
@@ -107,12 +123,8 @@ class FaceAnalyzer:
         return {
             "FaceId": face_id,
             "FaceConfidence": _r(det.score),
-            "Age": attr.age,
-            "Gender": attr.gender,
-            "GenderConfidence": _r(attr.gender_confidence),
-            "Emotion": emotion,
-            "EmotionConfidence": _r(attr.emotions[emotion]),
-            "EmotionDetails": {k: _r(attr.emotions[k], 6) for k in IMM_EMOTIONS},
+            # Age, AgeSD, Gender (when not abstaining), Emotion…: the shipped calibration (vision/calibration.py)
+            **self.calibration.face_fields(attr.age_probs, attr.gender, attr.gender_confidence, attr.emotions),
             "FaceQuality": _r(face_quality(det.score, short_side, attr.yaw, attr.pitch, attr.sharpness)),
             "FaceAttributes": attributes,
             "Landmarks": [{"X": _r(px * sx, 1), "Y": _r(py * sy, 1)} for px, py in det.landmarks],

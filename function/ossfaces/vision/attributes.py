@@ -79,6 +79,8 @@ class FaceAttributes:
     pitch: float | None
     roll: float
     sharpness: float
+    age_probs: NDArray[Any]
+    """The age network's 81-class distribution (mean over zooms and mirrors): calibration maps it to Age and AgeSD."""
 
 
 class AttributeModels:
@@ -150,6 +152,7 @@ class AttributeModels:
                     pitch=None if pose is None else pose[1],
                     roll=eye_roll(det),
                     sharpness=sharpness(cv2.cvtColor(aligned, cv2.COLOR_BGR2GRAY)),
+                    age_probs=age_p[i],
                 )
             )
         return out
