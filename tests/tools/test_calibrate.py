@@ -319,3 +319,112 @@ def test_raw_records_round_trip(tmp_path: Path) -> None:
     back = load_records(tmp_path / "raw.jsonl")
     assert back == records
     assert math.isclose(sum(back[0].raw.age_probs if back[0].raw else ()), 1.0)
+
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "eval_attributes.py"
+
+
+def synthetic_manifest(tmp_path: Path, records: list[Record]) -> tuple[Path, Path]:
+    """A CC0 manifest whose rows are ``records``' labels, and the raw engine outputs for it (no engine, no photos)."""
+    rows = []
+    for r in records:
+        lab = r.label
+        rows.append(
+            {
+                "path": lab.path.name,
+                "age": "" if lab.age is None else int(lab.age),
+                "gender": lab.gender or "",
+                "emotion": lab.emotion or "",
+                "licence": lab.licence,
+                "split": lab.split,
+                "dataset": lab.dataset,
+            }
+        )
+    manifest = write_manifest(tmp_path / "synthetic.csv", rows)
+    labels = read_manifest(manifest)
+    raw = tmp_path / "raw.jsonl"
+    save_records([Record(lab, r.raw, r.faces_found) for lab, r in zip(labels, records, strict=True)], raw)
+    return manifest, raw
+
+
+def run_script(*args: str) -> Any:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(SCRIPT.parents[1] / "function")}
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=120, check=False)
+
+
+def test_fit_then_validate_is_two_commands_on_licensed_data(tmp_path: Path) -> None:
+    """The owner's path: ``calibrate fit`` on the train split, then ``eval_attributes --write-metadata`` on test."""
+    manifest, raw = synthetic_manifest(tmp_path, synthetic_records(900, np.random.default_rng(13)))
+    out = tmp_path / "calibration.json"
+    assert calibrate.main(["fit", str(manifest), "--raw", str(raw), "--out", str(out)]) == 0
+    fitted = load_calibration(out)
+    assert fitted.validation is not None and fitted.validation["calibration_digest"] == fitted.digest
+
+    again = run_script(
+        str(SCRIPT),
+        str(manifest),
+        "--raw",
+        str(raw),
+        "--split",
+        "train",
+        "--write-metadata",
+        "--calibration-file",
+        str(out),
+    )
+    assert (
+        again.returncode == 2 and "fitted on ['train']" in again.stderr
+    )  # never validate on the data it was fitted on
+    done = run_script(
+        str(SCRIPT),
+        str(manifest),
+        "--raw",
+        str(raw),
+        "--split",
+        "test",
+        "--write-metadata",
+        "--calibration-file",
+        str(out),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "== identity (before)" in done.stdout and "== shipped calibration.json (after)" in done.stdout
+    rewritten = load_calibration(out)
+    assert rewritten.digest == fitted.digest  # a validation block does not change the engine version
+    assert rewritten.validation is not None and rewritten.validation["split"] == "test"
+    assert rewritten.validation["figures"]["faces"]["labelled"] == sum(
+        1 for f in read_manifest(manifest) if f.split == "test"
+    )
+
+
+def test_raw_outputs_of_another_manifest_are_refused(tmp_path: Path) -> None:
+    manifest, raw = synthetic_manifest(tmp_path, synthetic_records(30, np.random.default_rng(1)))
+    other = write_manifest(
+        tmp_path / "other.csv", [{"path": "z.jpg", "gender": "f", "licence": "CC0", "split": "test"}]
+    )
+    assert calibrate.main(["fit", str(other), "--raw", str(raw), "--out", str(tmp_path / "c.json")]) == 2
+
+
+def test_fairface_labels_become_a_manifest_with_bins_licence_and_a_stable_split(tmp_path: Path) -> None:
+    labels = tmp_path / "fairface_label_val.csv"
+    lines = ["file,age,gender,race,service_test"]
+    lines += [
+        f"val/{i}.jpg,{b},{'Female' if i % 2 else 'Male'},East Asian,True"
+        for i, b in enumerate(["0-2", "3-9", "more than 70", "20-29"] * 25)
+    ]
+    labels.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "fairface_val.csv"
+    assert (
+        calibrate.main(["fairface-manifest", "--labels", str(labels), "--images", str(tmp_path), "--out", str(out)])
+        == 0
+    )
+    faces = read_manifest(out)
+    assert len(faces) == 100 and {f.licence for f in faces} == {"CC-BY-4.0"} and faces[2].age_bin == (70, None)
+    assert faces[0].path == tmp_path / "val/0.jpg" and faces[1].gender == "FEMALE" and faces[0].group == "East Asian"
+    assert 25 < sum(f.split == "test" for f in faces) < 75
+    calibrate.main(
+        ["fairface-manifest", "--labels", str(labels), "--images", str(tmp_path), "--out", str(tmp_path / "again.csv")]
+    )
+    assert (tmp_path / "again.csv").read_bytes() == out.read_bytes()

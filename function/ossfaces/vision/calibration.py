@@ -33,6 +33,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,10 @@ class Calibration:
         value = self.document.get("validation")
         return value if isinstance(value, Mapping) else None
 
+    @cached_property
+    def _mapped_class_ages(self) -> NDArray[np.float64]:
+        return self.age(AGE_WEIGHTS.astype(np.float64))
+
     def expected_age(self, age_probs: ArrayLike) -> float:
         """The raw estimate, computed exactly as the attribute code does (float32 sum over class ages)."""
         p = np.asarray(age_probs, dtype=np.float32).reshape(-1)
@@ -202,7 +207,7 @@ class Calibration:
         """(calibrated age, its spread): the map of the expectation, and the std of the mapped class ages."""
         raw = np.asarray(age_probs, dtype=np.float64).reshape(-1)
         p = raw / max(float(raw.sum()), _PROB_FLOOR)
-        mapped = self.age(AGE_WEIGHTS.astype(np.float64))
+        mapped = self._mapped_class_ages
         mean = float(np.sum(p * mapped))
         sd = math.sqrt(max(0.0, float(np.sum(p * (mapped - mean) ** 2))))
         return float(self.age(self.expected_age(age_probs))), sd
