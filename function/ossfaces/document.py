@@ -109,7 +109,10 @@ class EngineInfo(_Ours):
     Version: str
 
 
-class ImageInfo(_Ours):
+class ImageDetails(_Ours):
+    """The document's ``Image`` block. (The decoder's own record of an image is ``ossfaces.vision.ImageInfo``; the
+    local engine maps one to the other in ``engines.local.image_block``.)"""
+
     Width: int | None = None
     Height: int | None = None
     Format: str | None = None
@@ -128,7 +131,7 @@ class FacesDocument(_Imm):
     SchemaVersion: str = SCHEMA_VERSION
     Source: SourceInfo
     Engine: EngineInfo
-    Image: ImageInfo | None = None
+    Image: ImageDetails | None = None
     Faces: list[Face] = Field(default_factory=list)
     ImageUri: str | None = None
     RequestId: str | None = None
@@ -152,7 +155,7 @@ class FacesDocument(_Imm):
                 **(extra or {}),
                 "Source": source,
                 "Engine": engine,
-                "Image": ImageInfo.model_validate(image) if image else None,
+                "Image": ImageDetails.model_validate(image) if image else None,
                 "Faces": faces or [],
                 "Error": ErrorInfo(Code=error.code, Message=error.message, RequestId=error.request_id)
                 if error

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import oss2
 
 from ossfaces.document import EngineInfo, FacesDocument, SourceInfo
-from ossfaces.engines import Engine
+from ossfaces.engines import Engine, engine_tag
 from ossfaces.errors import BadImage
 from ossfaces.events import OssRecord
 from ossfaces.idempotency import META_ENGINE, META_FACES, META_SOURCE_ETAG, META_STATUS, claimed, is_done
@@ -82,10 +82,13 @@ def skip_reason(record: OssRecord, settings: Settings) -> str | None:
         return "the object is a result document (recursion guard)"
     if not key.lower().endswith(settings.image_suffixes):
         return "the key does not end in an image suffix (" + ",".join(settings.image_suffixes) + ")"
-    if record.oss.object.size == 0 and record.eventName != "ObjectCreated:PutSymlink":
+    size = record.oss.object.size
+    if size is None:  # refused by the event model for created objects; kept so that no path reads None as 0
+        return "the event carries no object size"
+    if size == 0 and record.eventName != "ObjectCreated:PutSymlink":
         return "the object is empty (0 bytes)"
-    if record.oss.object.size > settings.max_image_bytes:
-        return f"the object is {record.oss.object.size} bytes, over OSSFACES_MAX_IMAGE_BYTES={settings.max_image_bytes}"
+    if size > settings.max_image_bytes:
+        return f"the object is {size} bytes, over OSSFACES_MAX_IMAGE_BYTES={settings.max_image_bytes}"
     return None
 
 
@@ -135,7 +138,10 @@ class Pipeline:
         reason = skip_reason(record, self.settings)
         if reason:
             return outcome("skipped", reason)
-        bucket = self.open_bucket(record.bucket, record.region)
+        try:
+            bucket = self.open_bucket(record.bucket, record.region)
+        except (oss2.exceptions.OssError, OSError) as exc:
+            raise classify(exc, f"opening bucket {record.bucket!r}") from exc
         target = result_key(record.key, self.settings)
         etag = record.etag
         if etag is None:  # nothing to be idempotent on (no ETag in the event): analyse
@@ -169,7 +175,8 @@ class Pipeline:
 
     @property
     def engine_tag(self) -> str:
-        return f"{self.engine.name}/{self.engine.version}"
+        """``engines.engine_tag`` of this pipeline's engine."""
+        return engine_tag(self.engine)
 
     def _document(self, record: OssRecord, **parts: Any) -> FacesDocument:
         source = SourceInfo(

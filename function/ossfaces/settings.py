@@ -1,17 +1,44 @@
 """Every setting of the function, read from environment variables in one place (README "Configuration").
 
-Defaults work in FC. Tests and the local stack override fields through the constructor or the environment.
+Defaults work in FC. ``Settings.from_environ(mapping)`` reads the variables from a mapping (FC's initializer passes
+``os.environ``; the local stack passes the function's declared environment; tests pass what they need), so nothing
+has to write ``os.environ`` to configure the function. ``Settings()`` still reads ``os.environ`` (the tools).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
 
 DEFAULT_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+DEFAULT_MIN_FACE_PX = 20  # the one home of the smallest reported face side (the local engine and `ossfaces analyze`)
+
+# The variables ``Settings.from_environ`` reads instead of ``os.environ`` while it builds one object.
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("ossfaces_settings_environ", default=None)
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """pydantic-settings' own environment source (same prefix, aliases, case rules), reading a given mapping."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = dict(environ)
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
 
 
 class Settings(BaseSettings):
@@ -40,7 +67,9 @@ class Settings(BaseSettings):
     )
     threads: int = Field(0, ge=0, description="CPU threads of the local engine. 0: as many as the instance has.")
     min_face_px: int = Field(
-        20, ge=8, description="Local engine: smallest face side, in pixels of the photo, that is reported."
+        DEFAULT_MIN_FACE_PX,
+        ge=8,
+        description="Local engine: smallest face side, in pixels of the photo, that is reported.",
     )
     score_threshold: float = Field(
         0.6, gt=0, lt=1, description="Local engine: detector confidence below which a face is dropped."
@@ -68,6 +97,26 @@ class Settings(BaseSettings):
         repr=False,
     )
 
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], **fields: Any) -> Settings:
+        """Settings from the variables in ``environ`` only (never ``os.environ``); ``fields`` win over them."""
+        with _reading(environ):
+            return cls(**fields)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        environ = _ENVIRON.get()
+        if environ is not None:
+            return (init_settings, _MappingEnvSource(settings_cls, environ))
+        return (init_settings, env_settings, dotenv_settings, file_secret_settings)
+
     @field_validator("image_suffixes", mode="before")
     @classmethod
     def _split_suffixes(cls, value: object) -> object:
@@ -87,6 +136,15 @@ class Settings(BaseSettings):
     def endpoint_for(self, region: str) -> str:
         """The OSS endpoint to use for a bucket in ``region``."""
         return self.oss_endpoint or f"https://oss-{region}-internal.aliyuncs.com"
+
+
+@contextmanager
+def _reading(environ: Mapping[str, str]) -> Iterator[None]:
+    token = _ENVIRON.set(environ)
+    try:
+        yield
+    finally:
+        _ENVIRON.reset(token)
 
 
 def env_names() -> dict[str, str]:

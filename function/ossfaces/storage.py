@@ -85,6 +85,15 @@ def classify(exc: BaseException, doing: str) -> OssFacesError:
         return TransientError("NetworkError", f"{doing}: {_short(exc)}")
     if isinstance(exc, oss2.exceptions.InconsistentError):
         return TransientError("InconsistentData", f"{doing}: CRC mismatch, the transfer was damaged")
+    if isinstance(exc, oss2.exceptions.ClientError):  # refused by oss2 before any request: no retry can change it
+        detail = str(exc.body or exc.message or exc).removeprefix("ClientError: ")
+        if "bucket_name is invalid" in detail:
+            return ConfigError(
+                "InvalidBucketName",
+                f"{doing}: the bucket name is not a valid OSS bucket name (fix: check the trigger or event source that "
+                "invokes this function; OSS events name real buckets)",
+            )
+        return ConfigError("ClientError", f"{doing}: {detail}")
     if isinstance(exc, oss2.exceptions.OssError):
         code = str(exc.code or exc.status)
         message = f"{doing}: {exc.status} {code}: {exc.message}"

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -36,14 +35,20 @@ class Engine(Protocol):
         ...
 
 
+def engine_tag(engine: Engine) -> str:
+    """``name/version``: what a result records as its maker, and what decides whether it is up to date (idempotency,
+    backfill). The one definition: the pipeline and the tools both call this."""
+    return f"{engine.name}/{engine.version}"
+
+
 def if_match(etag: str | None) -> dict[str, str]:
     """Request headers that make OSS refuse to serve anything but the version the event announced."""
     return {"If-Match": f'"{etag}"'} if etag else {}
 
 
-@functools.lru_cache(maxsize=4)
-def get_engine(settings: Settings) -> Engine:
-    """The engine ``settings`` choose, built once per process (the local engine loads its models here)."""
+def make_engine(settings: Settings) -> Engine:
+    """The engine ``settings`` choose (the local engine loads its models here). The function builds one per instance
+    (``invocation.App``); nothing here caches it."""
     if settings.engine == "local":
         from ossfaces.engines.local import LocalEngine
 

@@ -35,5 +35,5 @@ class LocalEngine:
 
 
 def image_block(image: ImageInfo) -> dict[str, Any]:
-    """The document's ``Image`` block from what the decoder learnt."""
+    """The document's ``Image`` block (``document.ImageDetails``) from the decoder's ``vision.ImageInfo``."""
     return {"Width": image.width, "Height": image.height, "Format": image.format, "Orientation": image.orientation}

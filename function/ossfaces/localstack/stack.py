@@ -162,13 +162,15 @@ class LocalStack:
     # --- lifecycle -----------------------------------------------------------------------------------------------
 
     def start(self) -> LocalStack:
-        self.oss.start()
+        """Bind the OSS port, start the function side, and only then serve OSS: no upload before its trigger exists."""
         try:
+            self.oss.bind()  # the endpoint the function is given; connections are refused until oss.start()
             for function in self.functions:
                 runner = make_runner(self.mode, function, self.function_environment(function))
                 runner.start()
                 self.runners[function.qualified_name] = runner
             self.invoker = Invoker(self.runners, self.context_for, policy=self.policy, workers=self._workers)
+            self.oss.start()
             if self._fc_port is not None:
                 api = FcApi(self.invoker, self.functions, self._secret_for)
                 self.api = ApiServer(api.app, self._host, self._fc_port)

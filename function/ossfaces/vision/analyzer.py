@@ -16,6 +16,7 @@ import cv2
 from numpy.typing import NDArray
 
 from ossfaces import __version__
+from ossfaces.settings import DEFAULT_MIN_FACE_PX
 from ossfaces.vision.attributes import AttributeModels, FaceAttributes, face_quality
 from ossfaces.vision.calibration import Calibration, load_calibration
 from ossfaces.vision.decode import ImageInfo, decode
@@ -65,7 +66,7 @@ class FaceAnalyzer:
         models_dir: Path | None = None,
         *,
         threads: int | None = None,
-        min_face_px: int = 20,
+        min_face_px: int = DEFAULT_MIN_FACE_PX,
         score_threshold: float = 0.6,
         max_pixels: int = 100_000_000,
         calibration: Calibration | None = None,

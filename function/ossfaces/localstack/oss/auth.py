@@ -334,9 +334,15 @@ class Authenticator:
         )
 
     def _v4_verify(
-        self, req: SignedRequest, credential: str, provided: str, date_time: str, additional: Sequence[str],
-        skip_param: str | None, token: str | None,
-    ) -> str:  # fmt: skip
+        self,
+        req: SignedRequest,
+        credential: str,
+        provided: str,
+        date_time: str,
+        additional: Sequence[str],
+        skip_param: str | None,
+        token: str | None,
+    ) -> str:
         parts = credential.split("/")
         if len(parts) != 5 or parts[4] != "aliyun_v4_request":
             raise invalid_argument("Invalid credential in Authorization header.", "Credential", credential)
@@ -397,9 +403,14 @@ class Authenticator:
             raise access_denied("Request has expired.")
         additional = [h for h in (req.param("x-oss-additional-headers") or "").split(";") if h]
         return self._v4_verify(
-            req, req.param("x-oss-credential") or "", req.param("x-oss-signature") or "", date_time, additional,
-            "x-oss-signature", req.param("x-oss-security-token"),
-        )  # fmt: skip
+            req,
+            req.param("x-oss-credential") or "",
+            req.param("x-oss-signature") or "",
+            date_time,
+            additional,
+            "x-oss-signature",
+            req.param("x-oss-security-token"),
+        )
 
     # -- PostObject -------------------------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 import oss2
 
-from ossfaces.engines import get_engine
+from ossfaces.engines import engine_tag, make_engine
 from ossfaces.errors import OssFacesError
 from ossfaces.pipeline import Pipeline
 from ossfaces.settings import Settings
@@ -56,14 +56,14 @@ class BackfillRequest:
 def open_dispatcher(request: BackfillRequest, settings: Settings, oss_bucket: oss2.Bucket) -> tuple[Dispatcher, str]:
     """The dispatcher the request asks for and the engine tag results must carry to be up to date."""
     try:
-        engine = get_engine(settings) if (request.local or not request.engine_tag) else None
+        engine = make_engine(settings) if (request.local or not request.engine_tag) else None
     except OssFacesError as exc:
         raise ToolError(f"{exc.code}: {exc.message}") from exc
     access = request.access
     if request.local:
         assert engine is not None
         pipeline = Pipeline(settings, engine, lambda name, reg: open_bucket(settings, access.credentials, name, reg))
-        return LocalDispatcher(pipeline), request.engine_tag or pipeline.engine_tag
+        return LocalDispatcher(pipeline), request.engine_tag or engine_tag(engine)
     fc = request.fc
     client = (
         fc_client(fc.endpoint, access.access_key_id, access.access_key_secret, access.security_token)
@@ -74,7 +74,7 @@ def open_dispatcher(request: BackfillRequest, settings: Settings, oss_bucket: os
     if request.engine_tag:
         return dispatcher, request.engine_tag
     assert engine is not None
-    return dispatcher, Pipeline(settings, engine, lambda name, reg: oss_bucket).engine_tag
+    return dispatcher, engine_tag(engine)
 
 
 def run_session(request: BackfillRequest, out: TextIO | None = None) -> int:
