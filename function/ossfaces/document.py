@@ -143,7 +143,9 @@ class Face(_Imm):
     FaceQuality: float | None = None
     Attractive: float | None = None
     FaceAttributes: Attributes | None = None
-    AgeSD: float | None = Field(None, description="Standard deviation of Age, in years (IMM v2; the local engine).")
+    AgeSD: float | None = Field(
+        None, description="Spread of Age in years (IMM v2; the local engine: its age model's own spread, README)."
+    )
     Landmarks: list[Point] | None = Field(
         None, description="Local engine: eyes, nose tip, mouth corners (image pixels)."
     )
