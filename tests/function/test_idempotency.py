@@ -11,7 +11,7 @@ import pytest
 from handler_support import Context, Handler, ImmStandIn, event_for, raising
 
 from ossfaces.errors import TransientError
-from ossfaces.idempotency import CLAIM_SUFFIX, META_EXPIRES, META_SOURCE_ETAG
+from ossfaces.idempotency import CLAIM_SUFFIX, META_CLAIM_REQUEST, META_EXPIRES, META_SOURCE_ETAG
 
 PHOTO = b"\xff\xd8\xff\xe0 stand-in photo \xff\xd9"
 CLAIM = "a.jpg.faces.json" + CLAIM_SUFFIX
@@ -68,6 +68,21 @@ def test_a_dead_claim_expires_and_is_taken_over(
     oss_bucket.put_object(CLAIM, b"", headers={META_EXPIRES: str(int(time.time()) - 1)})  # its instance died
     assert handler(event_for(oss_bucket, "a.jpg"), context)["processed"] == 1
     assert len(imm.calls) == 1 and not oss_bucket.object_exists(CLAIM)
+
+
+def test_the_claim_names_the_invocation_that_holds_it(
+    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, handler: Handler
+) -> None:
+    """The local stack releases, after its own kill -9, exactly the claims of the invocations that the crash killed."""
+    slow(imm, 0.5)
+    oss_bucket.put_object("a.jpg", PHOTO)
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(handler, event_for(oss_bucket, "a.jpg"), context)
+        deadline = time.monotonic() + 5
+        while not oss_bucket.object_exists(CLAIM) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert oss_bucket.head_object(CLAIM).headers[META_CLAIM_REQUEST] == context.request_id
+        assert running.result(10)["processed"] == 1
 
 
 def test_the_claim_is_released_when_the_invocation_fails(

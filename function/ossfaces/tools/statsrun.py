@@ -18,6 +18,7 @@ import oss2
 from ossfaces.tools.access import BucketAccess, ToolError
 from ossfaces.tools.report import write_outputs
 from ossfaces.tools.report.table import print_table
+from ossfaces.tools.report.trust import trust_statement
 from ossfaces.tools.stats import AgeBins, StatsAccumulator, collect, read_documents
 
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ def run_stats(request: StatsRequest, out: TextIO | None = None) -> int:
             f"reading oss://{access.bucket}/{request.prefix}: {exc.status} {exc.code}: {exc.message}"
         ) from exc
     report = dataclasses.replace(accumulator.report(), prefix=request.prefix, bucket=access.bucket)
+    report = dataclasses.replace(report, trust=trust_statement(report))
     people = None
     if state is not None and faces is not None:
         from ossfaces.tools.people.figures import people_figures

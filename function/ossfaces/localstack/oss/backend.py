@@ -1,5 +1,6 @@
 """What the handlers work on: the storage, the authenticator, the region, the ``x-oss-process`` hooks and the
-object-created listeners – and the one way a created object is announced (after its commit, from the same thread).
+object-created listeners – and the one way a created object is announced: its ``Announcement`` goes into the storage
+commit (which writes the pending deliveries in the object's transaction), then to the listeners from the same thread.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from . import checksums
 from .auth import Authenticator
 from .call import Call
-from .events import Listener, ObjectCreated, Processor
+from .events import Announcement, Listener, Processor
 from .names import utcnow
 from .storage import ObjectMeta, Storage
 
@@ -29,24 +30,15 @@ class Backend:
     processors: dict[str, Processor] = field(default_factory=dict)
     listeners: list[Listener] = field(default_factory=list)
 
-    def emit(
-        self, c: Call, meta: ObjectMeta, event: str, *, delta: int | None = None, position: int | None = None
-    ) -> None:
+    @staticmethod
+    def announcement(c: Call, event: str, *, delta: int | None = None, position: int | None = None) -> Announcement:
+        """The event the object this request creates will carry; given to the storage commit, which writes the
+        notice's pending deliveries in the object's own transaction (``Storage.router``)."""
+        return Announcement(event, c.request_id, c.source_ip, utcnow(), delta_size=delta, position=position)
+
+    def emit(self, meta: ObjectMeta, announce: Announcement) -> None:
         """Tell listeners about a created object; runs after the commit, and a failing listener never fails the request."""
-        notice = ObjectCreated(
-            bucket=meta.bucket,
-            key=meta.key,
-            size=meta.size,
-            etag=meta.etag,
-            event_name=f"ObjectCreated:{event}",
-            request_id=c.request_id,
-            source_ip=c.source_ip,
-            time=utcnow(),
-            content_type=meta.content_type,
-            user_meta=dict(meta.user_meta),
-            delta_size=meta.size if delta is None else delta,
-            position=position,
-        )
+        notice = announce.notice(meta.bucket, meta.key, meta.size, meta.etag, meta.content_type, meta.user_meta)
         for listener in list(self.listeners):
             try:
                 listener(notice)
@@ -63,11 +55,12 @@ class Backend:
         event_position: int | None = None,
         **kwargs: Any,
     ) -> ObjectMeta:
-        """Commit in a worker thread, then notify listeners from that thread: the event exists once the object does."""
+        """Commit (with the event's pending deliveries) in a worker thread, then notify listeners from that thread."""
+        announce = self.announcement(c, event, delta=event_delta, position=event_position)
 
         def work() -> ObjectMeta:
-            meta = fn(*args, **kwargs)
-            self.emit(c, meta, event, delta=event_delta, position=event_position)
+            meta = fn(*args, announce=announce, **kwargs)
+            self.emit(meta, announce)
             return meta
 
         return await run_in_threadpool(work)

@@ -62,7 +62,12 @@ def open_dispatcher(request: BackfillRequest, settings: Settings, oss_bucket: os
     access = request.access
     if request.local:
         assert engine is not None
-        pipeline = Pipeline(settings, engine, lambda name, reg: open_bucket(settings, access.credentials, name, reg))
+        pipeline = Pipeline(
+            settings,
+            engine,
+            lambda name, reg: open_bucket(settings, access.credentials, name, reg),
+            credentials=access.credentials,  # engine imm2 calls IMM with them
+        )
         return LocalDispatcher(pipeline), request.engine_tag or engine_tag(engine)
     fc = request.fc
     client = (

@@ -133,11 +133,12 @@ async def complete_upload(be: Backend, c: Call) -> Response:
         chosen = xmlcodec.parse_complete_parts(body)
 
     def work() -> ObjectMeta:
+        announce = be.announcement(c, "CompleteMultipartUpload")
         try:
-            meta = be.storage.complete_upload(c.b, c.k, upload_id, chosen, forbid_overwrite=forbid)
+            meta = be.storage.complete_upload(c.b, c.k, upload_id, chosen, forbid_overwrite=forbid, announce=announce)
         except FileNotFoundError:  # parts vanished under us: a concurrent abort
             raise no_such_upload(upload_id) from None
-        be.emit(c, meta, "CompleteMultipartUpload")
+        be.emit(meta, announce)
         return meta
 
     meta = await run_in_threadpool(work)
