@@ -36,14 +36,12 @@ from numpy.typing import NDArray
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "function"), str(ROOT)]
 
-from ossfaces.document import encode_embedding  # noqa: E402
+from ossfaces.document import FaceEmbedding  # noqa: E402
 from ossfaces.tools.people import model  # noqa: E402
 from ossfaces.tools.people.cluster import DEFAULT_MAX_DISTANCE, DEFAULT_MIN_FACES, ClusterParams  # noqa: E402
 from ossfaces.tools.people.faces import FaceTable  # noqa: E402
 from ossfaces.tools.people.state import PeopleState  # noqa: E402
 from tests.tools.people_support import faces_of, identities  # noqa: E402
-
-MODEL = "sface-2021dec-int8bq"
 
 
 def scores(
@@ -117,8 +115,7 @@ def child(n: int) -> dict[str, Any]:
             for j, vector in enumerate(vectors):  # one result document per face, decoded as `people` decodes it
                 face = {"Age": 30, "Gender": "FEMALE", "GenderConfidence": 0.9,
                         "FaceAttributes": {"FaceBoundary": {"Left": 0, "Top": 0, "Width": 100, "Height": 100}},
-                        "Embedding": {"Model": MODEL, "Format": "f16le-base64", "Data": encode_embedding(vector),
-                                      "CanSeed": bool(seeds[j])}}  # fmt: skip
+                        "Embedding": FaceEmbedding.of(vector, can_seed=bool(seeds[j])).model_dump()}  # fmt: skip
                 table.add(
                     f"p/{first + j:07d}.jpg", {"Faces": [face], "Source": {"ETag": "e"}, "Engine": {"Name": "local"}}
                 )
@@ -144,7 +141,7 @@ def real_photos() -> dict[str, Any]:
     from PIL import Image
 
     from ossfaces.vision import FaceAnalyzer
-    from tests.tools.people_support import can_seed, variants
+    from tests.tools.people_support import variants
     from tests.tools.test_people import GROUPS, PHOTOS, PORTRAITS
 
     analyzer = FaceAnalyzer.load()
@@ -152,16 +149,18 @@ def real_photos() -> dict[str, Any]:
     for subject, name in enumerate(PORTRAITS):
         for data in variants(Image.open(PHOTOS / name)).values():
             analysis = analyzer.analyze(data)
-            for face, vector in zip(analysis.faces, analysis.embeddings, strict=True):
-                vectors.append(vector / np.linalg.norm(vector))
-                truth.append(subject)
-                seeds.append(can_seed(face))
+            for face in analysis.faces:
+                if "Embedding" in face:  # the engine embeds identifiable faces only
+                    vectors.append(FaceEmbedding.model_validate(face["Embedding"]).vector())
+                    truth.append(subject)
+                    seeds.append(face["Embedding"]["CanSeed"])
     for name in GROUPS:
         analysis = analyzer.analyze((PHOTOS / name).read_bytes())
-        for face, vector in zip(analysis.faces, analysis.embeddings, strict=True):
-            vectors.append(vector / np.linalg.norm(vector))
-            truth.append(1000 + len(truth))  # each stranger is their own identity
-            seeds.append(can_seed(face))
+        for face in analysis.faces:
+            if "Embedding" in face:
+                vectors.append(FaceEmbedding.model_validate(face["Embedding"]).vector())
+                truth.append(1000 + len(truth))  # each stranger is their own identity
+                seeds.append(face["Embedding"]["CanSeed"])
     matrix = np.asarray(vectors, dtype=np.float32)
     t = np.asarray(truth)
     sims = matrix @ matrix.T

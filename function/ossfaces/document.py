@@ -247,31 +247,3 @@ def json_schema() -> str:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = f"https://github.com/ossfaces/ossfaces/schema/faces-{SCHEMA_VERSION}.schema.json"
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-# --- face embeddings (PLAN "Shared contract"): one encoder and one decoder, used by the engine and by `people` -------
-
-EMBEDDING_FORMAT = "f16le-base64"
-"""128 little-endian float16 values, L2-normalised, base64 (256 bytes → 344 characters)."""
-
-
-def encode_embedding(vector: Any) -> str:
-    """``Embedding.Data`` for a vector: L2-normalised, float16 little-endian, base64."""
-    import base64
-
-    import numpy as np
-
-    values = np.asarray(vector, dtype=np.float32).ravel()
-    norm = float(np.linalg.norm(values))
-    return base64.b64encode((values / (norm or 1.0)).astype("<f2").tobytes()).decode("ascii")
-
-
-def decode_embedding(data: str) -> Any:
-    """The float32 vector of ``Embedding.Data`` (re-normalised: float16 rounding moves the norm by ~1e-3)."""
-    import base64
-
-    import numpy as np
-
-    values = np.frombuffer(base64.b64decode(data), dtype="<f2").astype(np.float32)
-    norm = float(np.linalg.norm(values))
-    return values / (norm or 1.0)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ossfaces.document import encode_embedding
+from ossfaces.document import FaceEmbedding
 
 MODEL = "sface-2021dec-int8bq"
 DIM = 128
@@ -46,21 +46,12 @@ def face_json(vector: Any, *, can_seed: bool = True, age: float = 30, gender: st
     return {"FaceConfidence": 0.99, "Age": float(age), "Gender": gender, "GenderConfidence": float(confidence),
             "FaceQuality": 0.9, "FaceAttributes": {"FaceBoundary": {"Left": left, "Top": top, "Width": width,
                                                                      "Height": height}},
-            "Embedding": {"Model": MODEL, "Format": "f16le-base64", "Data": encode_embedding(vector),
-                          "CanSeed": can_seed}}  # fmt: skip
+            "Embedding": FaceEmbedding.of(vector, can_seed=can_seed).model_dump()}  # fmt: skip
 
 
 def document(key: str, faces: list[dict[str, Any]], etag: str = "E1") -> bytes:
     return json.dumps({"Faces": faces, "Source": {"Key": key, "ETag": etag}, "Engine": {"Name": "local", "Version": "t"},
                        "SchemaVersion": "1.0"}).encode()  # fmt: skip
-
-
-def can_seed(face: dict[str, Any]) -> bool:
-    """IMM v2's seeding rule (PLAN "Shared contract"): short side >= 75 px, |yaw|,|pitch|,|roll| < 30°, quality >= 0.8."""
-    box = face["FaceAttributes"]["FaceBoundary"]
-    pose = face["FaceAttributes"].get("HeadPose", {})
-    return (min(box["Width"], box["Height"]) >= 75 and all(abs(pose.get(k, 0)) < 30 for k in ("Pitch", "Roll", "Yaw"))
-            and face.get("FaceQuality", 0) >= 0.8)  # fmt: skip
 
 
 def jpeg(image: Any, quality: int = 90) -> bytes:

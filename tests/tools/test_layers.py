@@ -45,4 +45,15 @@ def test_console_script_is_the_commands_layer() -> None:
     assert scripts and scripts.group(1).strip() == 'ossfaces = "ossfaces.commands:main"'
     from ossfaces.commands import main
 
-    assert set(main.commands) >= {"schema", "models", "analyze", "package", "backfill", "stats", "people", "up", "invoke", "demo"}
+    assert set(main.commands) >= {
+        "schema",
+        "models",
+        "analyze",
+        "package",
+        "backfill",
+        "stats",
+        "people",
+        "up",
+        "invoke",
+        "demo",
+    }

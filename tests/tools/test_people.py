@@ -1,8 +1,7 @@
 """``ossfaces people`` against the local OSS, with real SFace embeddings of real photos, and the people file's safety.
 
-The results are made as the function makes them (``tools.analyze.analysis_document``: the same ``FacesDocument.build``)
-with each face's ``Embedding`` encoded per the shared contract (``document.encode_embedding``, CanSeed by IMM v2's
-rule). Each portrait subject appears in five "photos" (mirrored, darker, turned, smaller): a person with five faces.
+The results are made as the function makes them with the local engine (``tools.analyze.analysis_document``: the same
+``FacesDocument.build``), ``Embedding`` (SFace vector, CanSeed by IMM v2's rule) written by the engine itself. Each portrait subject appears in five "photos" (mirrored, darker, turned, smaller): a person with five faces.
 The group photos' faces are strangers seen once: they must stay without a person.
 """
 
@@ -27,7 +26,7 @@ from ossfaces.tools.analyze import analysis_document
 from ossfaces.tools.people.state import PeopleConflict, PeopleState, StateStore
 from ossfaces.vision import FaceAnalyzer
 
-from .people_support import MODEL, can_seed, variants
+from .people_support import variants
 
 CLI = Callable[..., Result]
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,12 +60,7 @@ def analyzer() -> Iterator[FaceAnalyzer]:
 def result_body(analyzer: FaceAnalyzer, key: str, data: bytes, etag: str) -> bytes:
     analysis = analyzer.analyze(data)
     document = json.loads(analysis_document(key, analyzer.version, analysis=analysis))
-    document["Source"]["ETag"] = etag
-    for face, vector in zip(document["Faces"], analysis.embeddings, strict=True):
-        from ossfaces.document import encode_embedding
-
-        face["Embedding"] = {"Model": MODEL, "Format": "f16le-base64", "Data": encode_embedding(vector),
-                             "CanSeed": can_seed(face)}  # fmt: skip
+    document["Source"]["ETag"] = etag  # the engine writes each identifiable face's Embedding itself
     return json.dumps(document).encode()
 
 
@@ -230,3 +224,51 @@ def test_people_page_in_a_browser(
     pixels = np.asarray(imread(shot))[..., :3]
     colour = (pixels.max(axis=2) - pixels.min(axis=2) > 0.15).mean()  # skin and backgrounds of the thumbnails
     assert colour > 0.01, colour
+
+
+def test_end_to_end_on_the_local_stack(tmp_path: Path, library: dict[str, bytes], cli: CLI) -> None:
+    """Photos uploaded with oss2 → the trigger runs the function (local engine) → results with embeddings →
+    ``ossfaces people`` → named, merged, re-run, names kept → ``stats --by person``."""
+    from ossfaces.localstack.stack import LocalStack
+
+    portraits = {k: v for k, v in library.items() if not k.startswith("lib/groups/")}
+    with LocalStack(tmp_path / "stack", project_dir=ROOT, engine="local", fc_port=None, fsync=False) as stack:
+        oss = stack.oss
+        bucket = oss2.Bucket(oss2.Auth(oss.access_key_id, oss.access_key_secret), oss.endpoint, stack.bucket)
+        for key, data in portraits.items():
+            bucket.put_object(key, data)
+        assert stack.wait_idle(300)
+        results = {o.key for o in oss2.ObjectIteratorV2(bucket, prefix="lib/") if o.key.endswith(".faces.json")}
+        assert results == {k + ".faces.json" for k in portraits}
+        embedded = json.loads(bucket.get_object("lib/single_face/orig.jpg.faces.json").read())["Faces"][0]["Embedding"]
+        assert embedded["Model"] == "sface-2021dec-int8bq" and embedded["CanSeed"] is True
+
+        common = ["--prefix", "lib/", "--region", oss.region, "--oss-endpoint", oss.endpoint, "--no-progress"]
+        keys = {
+            "ALIBABA_CLOUD_ACCESS_KEY_ID": oss.access_key_id,
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": oss.access_key_secret,
+        }
+
+        def people() -> dict[str, Any]:
+            done = cli(["people", stack.bucket, *common, "--json"], keys)
+            assert done.exit_code == 0, done.stderr
+            value: dict[str, Any] = json.loads(done.stdout.splitlines()[0])
+            return value
+
+        first = people()
+        assert len(first["people"]) == 4 and all(p["faces"] == 5 for p in first["people"])
+        ids = [p["id"] for p in first["people"]]
+        assert cli(["people", "name", stack.bucket, str(ids[0]), "Alice", *common], keys).exit_code == 0
+        assert cli(["people", "merge", stack.bucket, str(ids[2]), "--into", str(ids[1]), *common], keys).exit_code == 0
+        again = people()
+        assert not again["update"]["changed"]
+        assert {p["id"]: (p["name"], p["faces"]) for p in again["people"]} == {
+            ids[0]: ("Alice", 5),
+            ids[1]: (None, 10),
+            ids[3]: (None, 5),
+        }
+        stats = cli(["stats", stack.bucket, *common, "--by", "person", "--json"], keys)
+        assert stats.exit_code == 0, stats.stderr
+        by_person = json.loads(stats.stdout)["by_person"]
+        assert by_person["people"] == 3 and by_person["faces_with_person"] == 20
+        assert by_person["people_per_photo"]["1"] == 20

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import ValidationError
 
-from ossfaces.document import decode_embedding
+from ossfaces.document import EMBEDDING_MODEL, FaceEmbedding
 
-EMBEDDING_MODEL = "sface-2021dec-int8bq"
 DIM = 128
 RESERVED_FIGURES = frozenset({"figure-cluster-id-independent", "figure-cluster-id-unavailable"})
 """IMM v2's ``FigureClusterId`` values that name no cluster (research imm-v2-people-scale.md §2.1)."""
@@ -125,16 +125,17 @@ class FaceTable:
 
     def _embedding(self, face: dict[str, Any]) -> tuple[NDArray[np.float32] | None, bool]:
         value = face.get("Embedding")
-        if not isinstance(value, dict) or not isinstance(value.get("Data"), str):
+        if not isinstance(value, dict):
             return None, False
-        if value.get("Model") != self.model or value.get("Format", "f16le-base64") != "f16le-base64":
+        try:
+            embedding = FaceEmbedding.model_validate(value)
+            if embedding.Model != self.model:
+                raise ValueError(embedding.Model)
+            vector = embedding.vector()  # the contract's one decoder (ValueError for another format or length)
+        except (ValidationError, ValueError):
             self.other_model += 1
             return None, False
-        vector = decode_embedding(value["Data"])
-        if vector.shape != (DIM,):
-            self.other_model += 1
-            return None, False
-        return vector, bool(value.get("CanSeed", False))
+        return vector, embedding.CanSeed
 
     def _flush(self) -> None:
         if self._block:

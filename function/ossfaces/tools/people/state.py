@@ -21,8 +21,8 @@ from typing import Any
 
 import oss2
 
+from ossfaces.document import EMBEDDING_MODEL
 from ossfaces.tools.people.cluster import DEFAULT_MAX_DISTANCE, DEFAULT_MIN_FACES
-from ossfaces.tools.people.faces import EMBEDDING_MODEL
 
 FORMAT = "ossfaces-people/1"
 
