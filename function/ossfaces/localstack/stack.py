@@ -42,6 +42,9 @@ from ossfaces.localstack.fc.triggers import (
     for_local_bucket,
     load_triggers,
     loop_risk,
+    pattern_matches,
+    reach_report,
+    settings_of,
 )
 from ossfaces.localstack.oss import LocalOss, ObjectCreated, OssError, ProcessError, ProcessRequest, ProcessResult
 from ossfaces.localstack.oss.events import Delivery, FailedDelivery
@@ -255,7 +258,13 @@ class LocalStack:
         """Inside the object's transaction: one FC event per matching trigger, to be stored as pending deliveries."""
         deliveries = []
         for trigger in self.triggers:
-            if not trigger.matches(created.bucket, created.event_name, created.key):
+            if trigger.kind == "eventbridge":  # the whole CloudEvent against the pattern, as EventBridge does
+                event = build_event(created, trigger, self.oss.region)
+                if not pattern_matches(trigger.pattern or {}, json.loads(event)):
+                    continue
+            elif trigger.matches(created.bucket, created.event_name, created.key):
+                event = build_event(created, trigger, self.oss.region)
+            else:
                 continue
             if created.key.endswith(result_suffix_of(trigger.function)):
                 self._warn(
@@ -263,7 +272,6 @@ class LocalStack:
                     f"the function's own result {created.key!r} fired trigger {trigger.name!r} again (a trigger loop: "
                     "each result costs one more invocation); narrow the trigger's suffix or prefix",
                 )
-            event = build_event(created, trigger, self.oss.region)
             deliveries.append(
                 Delivery(trigger.function.qualified_name, f"trigger:{trigger.name}", new_request_id(), event)
             )
@@ -378,6 +386,12 @@ class LocalStack:
                 return spec
         raise KeyError(f"no function {name!r}; known: {', '.join(f.qualified_name for f in self.functions)}")
 
+    def reach_report(self) -> list[str]:
+        """Which keys reach the function, by image suffix and case (the function's own suffix list), and which never."""
+        if not self.triggers:
+            return ["no trigger: no upload reaches the function"]
+        return reach_report(self.triggers, settings_of(self.triggers[0].function))
+
     def describe(self) -> str:
         """What ``ossfaces up`` prints: where everything is, and how to use it from oss2 and fc2."""
         oss = self.oss
@@ -396,8 +410,8 @@ class LocalStack:
             lines.append(f"  FC API (fc2)      {self.api.endpoint}")
         sources = ", ".join(str(p) for p in self.descriptors) or "built-in defaults"
         lines.append(f"  triggers          from {sources}")
-        for t in self.triggers:
-            lines.append(f"    {t.name}: {', '.join(t.events)} prefix={t.prefix!r} suffix={t.suffix!r}")
+        lines += [f"    {t.summary()}" for t in self.triggers]
+        lines += ["  " + line for line in self.reach_report()]
         lines += [
             "  upload a photo with oss2:",
             "    import oss2",
