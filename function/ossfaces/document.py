@@ -7,13 +7,19 @@ Serialised without ``None`` values: a field the engine cannot honestly fill is a
 
 from __future__ import annotations
 
+import base64
 import json
+from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ossfaces.errors import OssFacesError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 SCHEMA_VERSION = "1.0"
 EMOTIONS = ("ANGRY", "CALM", "DISGUSTED", "HAPPY", "SAD", "SCARED", "SURPRISED")
@@ -72,24 +78,91 @@ class Point(_Imm):
     Y: float
 
 
+EMBEDDING_MODEL = "sface-2021dec-int8bq"
+EMBEDDING_FORMAT = "f16le-base64"
+EMBEDDING_DIMENSIONS = 128
+
+
+class FaceEmbedding(_Ours):
+    """The face's identity vector (local engine only), for clustering faces into people.
+
+    Written only for faces large and sharp enough to identify; absent otherwise. ``Data`` is the base64 of 128
+    little-endian IEEE float16 values, the L2-normalised SFace vector: the cosine of two faces is the dot product of
+    their vectors (OpenCV publishes 0.363 as SFace's same-person threshold on LFW; tune it on your own data). ``CanSeed`` says whether the face
+    meets IMM v2's rule for founding a person: shorter box side >= 75 px, ``|Yaw|``, ``|Pitch|``, ``|Roll|`` < 30
+    degrees, ``FaceQuality`` >= 0.8; other faces may join an existing person but never found one. A consumer must
+    compare only vectors of the same ``Model`` and ``Format``.
+    """
+
+    Model: str = Field(description=f"The network that made the vector; today {EMBEDDING_MODEL!r}.")
+    Format: str = Field(
+        description=f"{EMBEDDING_FORMAT!r}: base64 of {EMBEDDING_DIMENSIONS} little-endian float16, L2-normalised."
+    )
+    Data: str
+    CanSeed: bool = Field(description="The face may found a new person (IMM v2's seeding rule), not only join one.")
+
+    @classmethod
+    def of(
+        cls, vector: Sequence[float] | NDArray[Any], *, can_seed: bool, model: str = EMBEDDING_MODEL
+    ) -> FaceEmbedding:
+        """Encode a vector: L2-normalised, then rounded to float16 (its norm stays within 1e-3 of 1)."""
+        import numpy as np
+
+        v = np.asarray(vector, dtype=np.float64).reshape(-1)
+        unit = v / max(float(np.linalg.norm(v)), 1e-12)
+        data = base64.b64encode(unit.astype("<f2").tobytes()).decode("ascii")
+        return cls(Model=model, Format=EMBEDDING_FORMAT, Data=data, CanSeed=can_seed)
+
+    def vector(self) -> NDArray[np.float32]:
+        """The vector as float32 (ValueError for an unknown format or a wrong length)."""
+        import numpy as np
+
+        if self.Format != EMBEDDING_FORMAT:
+            raise ValueError(f"unknown embedding format {self.Format!r}")
+        raw = base64.b64decode(self.Data, validate=True)
+        if len(raw) != 2 * EMBEDDING_DIMENSIONS:
+            raise ValueError(f"embedding has {len(raw)} bytes, expected {2 * EMBEDDING_DIMENSIONS}")
+        return np.frombuffer(raw, dtype="<f2").astype(np.float32)
+
+
 class Face(_Imm):
-    """One face. IMM v1 fields, plus the local engine's documented extensions (``Landmarks``, ``Sharpness``)."""
+    """One face in IMM v1's conventions, whatever the engine: IMM v1 fields, IMM v2's own fields under v2's names
+    (``engines.imm2`` maps the rest), and the local engine's documented extensions (``Landmarks``, ``Sharpness``,
+    ``Embedding``)."""
 
     FaceId: str | None = None
     FaceConfidence: float | None = None
     Age: int | None = None
-    Gender: str | None = Field(None, description="MALE or FEMALE")
+    Gender: str | None = Field(None, description="MALE or FEMALE (IMM v2's female/male upper-cased)")
     GenderConfidence: float | None = None
-    Emotion: str | None = Field(None, description="One of " + ", ".join(EMOTIONS))
+    Emotion: str | None = Field(
+        None, description="One of " + ", ".join(EMOTIONS) + " (IMM v2 labels mapped; an unknown label kept as sent)"
+    )
     EmotionConfidence: float | None = None
     EmotionDetails: Emotions | None = None
     FaceQuality: float | None = None
     Attractive: float | None = None
     FaceAttributes: Attributes | None = None
+    AgeSD: float | None = Field(
+        None, description="Spread of Age in years (IMM v2; the local engine: its age model's own spread, README)."
+    )
     Landmarks: list[Point] | None = Field(
         None, description="Local engine: eyes, nose tip, mouth corners (image pixels)."
     )
-    Sharpness: float | None = Field(None, description="Local engine: 0 (blurred) to 1 (sharp).")
+    Sharpness: float | None = Field(None, description="0 (blurred) to 1 (sharp): IMM v2, and the local engine.")
+    Mouth: str | None = Field(None, description="IMM v2 only, as IMM writes it: open or close.")
+    MouthConfidence: float | None = None
+    Hat: str | None = Field(None, description="IMM v2 only, as IMM writes it (e.g. none).")
+    HatConfidence: float | None = None
+    FigureId: str | None = Field(None, description="IMM v2 only: IMM's id of this face.")
+    FigureClusterId: str | None = Field(
+        None, description="IMM v2 only: the person cluster (figure-cluster-id-unavailable when not clustered)."
+    )
+    FigureClusterConfidence: float | None = None
+    FigureType: str | None = Field(None, description="IMM v2 only: face.")
+    Embedding: FaceEmbedding | None = Field(
+        None, description="Local engine: identity vector for faces large and sharp enough to identify; else absent."
+    )
 
 
 class SourceInfo(_Ours):
@@ -102,7 +175,7 @@ class SourceInfo(_Ours):
 
 
 class EngineInfo(_Ours):
-    Name: str
+    Name: str = Field(description="imm, imm2 or local")
     Version: str
 
 
@@ -174,3 +247,31 @@ def json_schema() -> str:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = f"https://github.com/ossfaces/ossfaces/schema/faces-{SCHEMA_VERSION}.schema.json"
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+# --- face embeddings (PLAN "Shared contract"): one encoder and one decoder, used by the engine and by `people` -------
+
+EMBEDDING_FORMAT = "f16le-base64"
+"""128 little-endian float16 values, L2-normalised, base64 (256 bytes → 344 characters)."""
+
+
+def encode_embedding(vector: Any) -> str:
+    """``Embedding.Data`` for a vector: L2-normalised, float16 little-endian, base64."""
+    import base64
+
+    import numpy as np
+
+    values = np.asarray(vector, dtype=np.float32).ravel()
+    norm = float(np.linalg.norm(values))
+    return base64.b64encode((values / (norm or 1.0)).astype("<f2").tobytes()).decode("ascii")
+
+
+def decode_embedding(data: str) -> Any:
+    """The float32 vector of ``Embedding.Data`` (re-normalised: float16 rounding moves the norm by ~1e-3)."""
+    import base64
+
+    import numpy as np
+
+    values = np.frombuffer(base64.b64decode(data), dtype="<f2").astype(np.float32)
+    norm = float(np.linalg.norm(values))
+    return values / (norm or 1.0)

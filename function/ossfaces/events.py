@@ -95,6 +95,13 @@ class OssRecord(_Wire):
         return self.oss.object.key
 
     @property
+    def size(self) -> int:
+        """The object's size in bytes: always there for ObjectCreated records (refused without it)."""
+        if self.oss.object.size is None:
+            raise ValueError(f"an {self.eventName} record carries no object size")
+        return self.oss.object.size
+
+    @property
     def etag(self) -> str | None:
         """The ETag as OSS writes it in events: upper-case hex, no quotes (normalised, whatever the sender did)."""
         etag = self.oss.object.eTag

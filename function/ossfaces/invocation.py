@@ -74,7 +74,11 @@ class App:
             raise
         opener = self.open_bucket
         pipeline = Pipeline(
-            settings, engine, lambda name, region: opener(settings, credentials, name, region), lease_of(context)
+            settings,
+            engine,
+            lambda name, region: opener(settings, credentials, name, region),
+            lease_of(context),
+            credentials,
         )
         summary: dict[str, Any] = {
             "records": len(records),

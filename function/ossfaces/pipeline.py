@@ -17,12 +17,12 @@ from typing import Any, Literal
 import oss2
 
 from ossfaces.document import EngineInfo, FacesDocument, SourceInfo
-from ossfaces.engines import Engine, engine_tag
+from ossfaces.engines import Engine, Photo, engine_tag
 from ossfaces.errors import BadImage
 from ossfaces.events import OssRecord
 from ossfaces.idempotency import META_ENGINE, META_FACES, META_SOURCE_ETAG, META_STATUS, claimed, is_done
 from ossfaces.settings import Settings
-from ossfaces.storage import classify, is_missing, is_superseded
+from ossfaces.storage import Credentials, classify, is_missing, is_superseded
 
 log = logging.getLogger("ossfaces")
 
@@ -105,12 +105,15 @@ class Pipeline:
         engine: Engine,
         open_bucket: Callable[[str, str], oss2.Bucket],
         lease_s: float = 600.0,
+        credentials: Credentials | None = None,
     ) -> None:
-        """``lease_s``: how long a claim protects an analysis in progress; at least the function's timeout."""
+        """``lease_s``: how long a claim protects an analysis in progress; at least the function's timeout.
+        ``credentials``: the invocation's, for engines that call another service (``imm2``)."""
         self.settings = settings
         self.engine = engine
         self.open_bucket = open_bucket
         self.lease_s = lease_s
+        self.credentials = credentials
 
     def process(self, record: OssRecord, request_id: str = "") -> Outcome:
         """Handle one record and log its outcome. Raises ``ConfigError`` / ``TransientError`` to fail the invocation."""
@@ -156,7 +159,7 @@ class Pipeline:
     def _analyse(self, record: OssRecord, bucket: oss2.Bucket, target: str, outcome: Callable[..., Outcome]) -> Outcome:
         """Engine → document → one PUT; the failure policy of DESIGN.md "Errors"."""
         try:
-            result = self.engine.analyze(bucket, record.key, record.etag)
+            result = self.engine.analyze(Photo(bucket, record.key, record.etag, record.region, self.credentials))
         except BadImage as exc:
             document = self._document(record, error=exc)
             self._write(bucket, target, document, record.etag, status="error")

@@ -46,8 +46,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="OSSFACES_", env_ignore_empty=True, frozen=True, extra="ignore")
 
-    engine: Literal["imm", "local"] = Field(
-        "imm", description="Who analyses the photo: IMM via x-oss-process, or the bundled local engine."
+    engine: Literal["imm", "imm2", "local"] = Field(
+        "imm",
+        description="Who analyses the photo: imm (IMM v1 imm/detectface via x-oss-process), imm2 (IMM v2 "
+        "DetectImageFaces; needs OSSFACES_IMM_PROJECT), or local (the bundled engine, in the function).",
     )
     result_suffix: str = Field(".faces.json", description="Appended to the photo's key to name the result object.")
     image_suffixes: Annotated[tuple[str, ...], NoDecode] = Field(
@@ -62,6 +64,14 @@ class Settings(BaseSettings):
     oss_auth_version: Literal["v1", "v4"] = Field("v4", description="OSS request signature version.")
     oss_timeout: float = Field(30.0, gt=0, description="Seconds before an OSS request (connect or read) is abandoned.")
     imm_process: str = Field("imm/detectface", description="The x-oss-process string sent by the imm engine.")
+    imm_project: str = Field(
+        "", description="Engine imm2: the IMM v2 project (same region as the bucket) that DetectImageFaces runs in."
+    )
+    imm_endpoint: str = Field(
+        "",
+        description="Engine imm2: IMM OpenAPI endpoint. Empty: imm.<region>.aliyuncs.com of the event's region "
+        "(https unless the value says http://).",
+    )
     models_dir: Path | None = Field(
         None, description="Model files of the local engine. Empty: models/ beside the code."
     )
@@ -136,6 +146,11 @@ class Settings(BaseSettings):
     def endpoint_for(self, region: str) -> str:
         """The OSS endpoint to use for a bucket in ``region``."""
         return self.oss_endpoint or f"https://oss-{region}-internal.aliyuncs.com"
+
+    def imm_endpoint_for(self, region: str) -> str:
+        """The IMM OpenAPI endpoint (with scheme) for a project in ``region``: the override, or IMM's regional rule."""
+        endpoint = self.imm_endpoint or f"imm.{region}.aliyuncs.com"
+        return endpoint if "://" in endpoint else f"https://{endpoint}"
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from ossfaces.commands.backfill import backfill
 from ossfaces.commands.demo import demo
 from ossfaces.commands.models import models
 from ossfaces.commands.package import package
+from ossfaces.commands.people import people
 from ossfaces.commands.schema import schema
 from ossfaces.commands.stack import invoke, up
 from ossfaces.commands.stats import stats
@@ -25,7 +26,7 @@ def main() -> None:
     """Face metadata for photos in Alibaba Cloud OSS, and the local stack to develop it without the cloud."""
 
 
-for _command in (schema, models, analyze, package, backfill, stats, up, invoke, demo):
+for _command in (schema, models, analyze, package, backfill, stats, people, up, invoke, demo):
     main.add_command(_command)
 
 __all__ = ["main"]

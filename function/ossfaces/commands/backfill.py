@@ -59,6 +59,19 @@ from ossfaces.commands._shared import bucket_access, oss_options, tool_errors
     hidden=True,
     help="Stop cleanly after this many photos were queued (tests: a kill at a known point).",
 )
+@click.option(
+    "--wait-claims",
+    is_flag=True,
+    help="A photo claimed by an analysis in progress (or by a crashed one): wait for the claim to be released or to "
+    "expire, then hand the photo over (the function takes an expired claim over). Default: report it as failed, with why.",
+)
+@click.option(
+    "--max-claim-wait",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="SECONDS",
+    help="With --wait-claims: give up on a claim after this long (default: until it expires).",
+)
 @click.option("--count/--no-count", default=True, help="List once first to give the progress bar a total and an ETA.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 def backfill(function_name: str, **options: Any) -> None:
@@ -72,6 +85,7 @@ def backfill(function_name: str, **options: Any) -> None:
             prefix=options["prefix"], workers=options["workers"], rate=options["rate"], batch=options["batch"],
             dry_run=options["dry_run"], force=options["force"], checkpoint=options["checkpoint"],
             restart=options["restart"], max_failures=options["max_failures"], stop_after=options["stop_after"],
+            wait_claims=options["wait_claims"], max_claim_wait=options["max_claim_wait"],
         ),
         FcTarget(options["fc_endpoint"], options["service"], function_name, options["qualifier"]),
         local=options["local"], engine_tag=options["engine_tag"], count=options["count"],

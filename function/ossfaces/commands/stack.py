@@ -47,10 +47,11 @@ import click
 )
 @click.option(
     "--engine",
-    type=click.Choice(["imm", "local"]),
+    type=click.Choice(["imm", "imm2", "local"]),
     default="imm",
     show_default=True,
-    help="The function's engine: imm calls the local OSS's imm/detectface (backed by the local engine).",
+    help="The function's engine: imm calls the local OSS's imm/detectface, imm2 the local IMM v2 endpoint "
+    "(both backed by the local engine), local runs the engine in the function.",
 )
 @click.option(
     "--mode",
@@ -117,7 +118,7 @@ def up(
     help="The ephemeral stack's data (default: a temporary directory).",
 )
 @click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path), default=".", show_default=True)
-@click.option("--engine", type=click.Choice(["imm", "local"]), default="imm", show_default=True)
+@click.option("--engine", type=click.Choice(["imm", "imm2", "local"]), default="imm", show_default=True)
 @click.option("--mode", type=click.Choice(["inprocess", "bootstrap"]), default="inprocess", show_default=True)
 @click.option("--region", default="cn-hangzhou", show_default=True)
 @click.option("--access-key-id", default=None, help="With --endpoint: its key pair (default: the local OSS's).")

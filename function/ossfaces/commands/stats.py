@@ -26,6 +26,13 @@ from ossfaces.commands._shared import bucket_access, oss_options, tool_errors
 @click.option(
     "--html", "html_path", type=click.Path(dir_okay=False), default=None, help="Write a self-contained HTML report."
 )
+@click.option(
+    "--by",
+    type=click.Choice(["face", "person"]),
+    default="face",
+    show_default=True,
+    help="person: also one vote per person (median age, weighted gender), photos per person, people per photo.",
+)
 def stats(**options: Any) -> None:
     """Age, gender and emotion statistics over every .faces.json under --prefix in BUCKET."""
     from ossfaces.tools.statsrun import StatsRequest, run_stats

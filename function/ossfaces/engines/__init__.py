@@ -1,6 +1,8 @@
 """Engines turn one photo in OSS into IMM-shaped faces. One interface; the setting ``engine`` chooses.
 
-- ``imm``: OSS's ``x-oss-process=imm/detectface`` does the work (IMM bound to the bucket).
+- ``imm``: OSS's ``x-oss-process=imm/detectface`` does the work (IMM v1 bound to the bucket).
+- ``imm2``: IMM v2's ``DetectImageFaces`` OpenAPI (a v2 project in the bucket's region), its answer mapped to the
+  document's conventions (``engines.imm2``).
 - ``local``: the photo is read and analysed in-process by ``ossfaces.vision`` (models shipped with the code).
 """
 
@@ -12,6 +14,7 @@ from typing import Any, Protocol
 import oss2
 
 from ossfaces.settings import Settings
+from ossfaces.storage import Credentials
 
 
 @dataclass(frozen=True)
@@ -23,12 +26,23 @@ class EngineResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Photo:
+    """The photo one record names, and what an engine may use to reach it."""
+
+    bucket: oss2.Bucket  # signed with the invocation's credentials
+    key: str
+    etag: str | None  # the version the event announced; a newer one must not be analysed in its name
+    region: str
+    credentials: Credentials | None = None  # the invocation's (engines that call other services need them)
+
+
 class Engine(Protocol):
     name: str
     version: str
 
-    def analyze(self, bucket: oss2.Bucket, key: str, etag: str | None) -> EngineResult:
-        """Analyse the object ``key``; ``etag`` (when given) pins the version analysed: a newer one answers 412.
+    def analyze(self, photo: Photo) -> EngineResult:
+        """Analyse ``photo``; its ``etag`` (when given) pins the version analysed: a newer one answers 412.
 
         Raises ``BadImage`` when the photo cannot be analysed; OSS errors propagate for the pipeline to classify.
         """
@@ -53,6 +67,10 @@ def make_engine(settings: Settings) -> Engine:
         from ossfaces.engines.local import LocalEngine
 
         return LocalEngine(settings)
+    if settings.engine == "imm2":
+        from ossfaces.engines.imm2 import Imm2Engine
+
+        return Imm2Engine(settings)
     from ossfaces.engines.imm import ImmEngine
 
     return ImmEngine(settings)

@@ -9,7 +9,8 @@ Wiring, in one place:
 - the function runs in-process or through ``function/bootstrap``, with an FC-like context whose STS credentials the
   local OSS issued, and ``OSSFACES_OSS_ENDPOINT`` pointing at the local OSS;
 - the local OSS answers ``x-oss-process=imm/detectface`` with the local face engine in IMM v1's shape, so the function's
-  default engine ``imm`` runs its real code path;
+  default engine ``imm`` runs its real code path; the local IMM v2 OpenAPI endpoint (``localstack.imm``, its own port)
+  answers ``DetectImageFaces`` from the same detector for engine ``imm2``;
 - FC 2.0's invoke API serves ``fc2`` clients (backfill) on a port of its own.
 """
 
@@ -46,6 +47,7 @@ from ossfaces.localstack.fc.triggers import (
     reach_report,
     settings_of,
 )
+from ossfaces.localstack.imm import DEFAULT_PROJECT, LocalImm
 from ossfaces.localstack.oss import LocalOss, ObjectCreated, OssError, ProcessError, ProcessRequest, ProcessResult
 from ossfaces.localstack.oss.events import Delivery, FailedDelivery
 from ossfaces.settings import DEFAULT_IMAGE_SUFFIXES, Settings
@@ -121,7 +123,7 @@ class LocalStack:
         fc_port: int | None = 0,
         region: str = "cn-hangzhou",
         mode: Mode = "inprocess",
-        engine: Literal["imm", "local"] = "imm",
+        engine: Literal["imm", "imm2", "local"] = "imm",
         policy: DeliveryPolicy | None = None,
         workers: int = 4,
         detector: FaceDetector | None = None,
@@ -146,13 +148,15 @@ class LocalStack:
         self.triggers = for_local_bucket(declared, self.bucket)
         self.functions = list({t.function.qualified_name: t.function for t in self.triggers}.values())
         self._extra_env = dict(environment or {})
+        self._detector = detector or local_face_detector()
+        self.imm: LocalImm | None = None
         self.oss = LocalOss(
             self.data_dir,
             host=host,
             port=oss_port,
             region=region,
             buckets=(self.bucket,),
-            processors={IMM_DETECTFACE: imm_detectface(detector or local_face_detector())},
+            processors={IMM_DETECTFACE: imm_detectface(self._detector)},
             fsync=fsync,
         )
         self.oss.storage.router = self._route
@@ -176,6 +180,7 @@ class LocalStack:
         """Bind the OSS port, start the function side, and only then serve OSS: no upload before its trigger exists."""
         try:
             self.oss.bind()  # the endpoint the function is given; connections are refused until oss.start()
+            self.imm = LocalImm(self.oss, self._detector, projects=self.imm_projects(), host=self._host).start()
             for function in self.functions:
                 runner = make_runner(self.mode, function, self.function_environment(function))
                 runner.start()
@@ -212,6 +217,9 @@ class LocalStack:
         for runner in self.runners.values():
             runner.stop()
         self.runners.clear()
+        if self.imm is not None:
+            self.imm.stop()
+            self.imm = None
         self.oss.stop()
 
     def __enter__(self) -> LocalStack:
@@ -223,8 +231,19 @@ class LocalStack:
     # --- what the function sees ----------------------------------------------------------------------------------
 
     def function_environment(self, function: FunctionSpec) -> dict[str, str]:
-        """What the stack sets on top of the function's own variables: the local OSS endpoint and the engine."""
-        return {"OSSFACES_OSS_ENDPOINT": self.oss.endpoint, "OSSFACES_ENGINE": self.engine} | self._extra_env
+        """What the stack sets on top of the function's own variables: the local OSS and IMM endpoints, the engine."""
+        env = {"OSSFACES_OSS_ENDPOINT": self.oss.endpoint, "OSSFACES_ENGINE": self.engine}
+        if self.imm is not None:
+            env["OSSFACES_IMM_ENDPOINT"] = self.imm.endpoint
+        if not function.environment.get("OSSFACES_IMM_PROJECT"):
+            env["OSSFACES_IMM_PROJECT"] = DEFAULT_PROJECT
+        return env | self._extra_env
+
+    def imm_projects(self) -> tuple[str, ...]:
+        """The IMM v2 projects the local endpoint serves: the functions' own, and the default."""
+        named = (f.environment.get("OSSFACES_IMM_PROJECT", "") for f in self.functions)
+        extra = self._extra_env.get("OSSFACES_IMM_PROJECT", "")
+        return tuple(dict.fromkeys(p for p in (DEFAULT_PROJECT, *named, extra) if p and "$" not in p))
 
     def context_for(self, function: FunctionSpec, request_id: str) -> FCContext:
         """FC's context for one invocation, with fresh STS credentials from the local OSS."""
@@ -406,6 +425,10 @@ class LocalStack:
             f"  function          {', '.join(f.qualified_name for f in self.functions)} "
             f"({self.mode}, engine {self.engine}, imm/detectface served by the local engine)",
         ]
+        if self.imm is not None:
+            lines.append(
+                f"  IMM v2 endpoint   {self.imm.endpoint}   (DetectImageFaces, projects {', '.join(self.imm.projects)})"
+            )
         if self.api is not None:
             lines.append(f"  FC API (fc2)      {self.api.endpoint}")
         sources = ", ".join(str(p) for p in self.descriptors) or "built-in defaults"
@@ -429,7 +452,7 @@ def invoke_event(
     endpoint: str | None = None,
     data_dir: Path | None = None,
     project_dir: Path | None = None,
-    engine: Literal["imm", "local"] = "imm",
+    engine: Literal["imm", "imm2", "local"] = "imm",
     mode: Mode = "inprocess",
     access_key_id: str | None = None,
     access_key_secret: str | None = None,
@@ -489,7 +512,7 @@ def _invoke_remote(
     event: bytes,
     endpoint: str,
     project_dir: Path | None,
-    engine: Literal["imm", "local"],
+    engine: Literal["imm", "imm2", "local"],
     mode: Mode,
     access_key_id: str | None,
     access_key_secret: str | None,

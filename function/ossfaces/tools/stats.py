@@ -11,6 +11,7 @@ import bisect
 import csv
 import io
 import json
+import math
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -50,6 +51,16 @@ class AgeBins:
         position = bisect.bisect_right(self.edges, age)
         return position if self.edges[0] > 0 else position - 1
 
+    def spread(self, age: int, sd: float | None) -> dict[str, float]:
+        """One face's share of each bin: the mass of N(age + 0.5, sd) in each bin's years (ages are whole years,
+        so a written 30 stands for [30, 31)); all in the face's own bin when ``sd`` is missing or 0."""
+        if not sd or sd <= 0:
+            return {self.labels[self.index(age)]: 1.0}
+        inner = self.edges if self.edges[0] > 0 else self.edges[1:]  # one bound between each two labels
+        bounds = [-math.inf, *inner, math.inf]
+        cdf = [0.5 * (1 + math.erf((b - age - 0.5) / (sd * math.sqrt(2)))) for b in bounds]
+        return {label: hi - lo for label, (lo, hi) in zip(self.labels, pairwise(cdf), strict=True) if hi > lo}
+
 
 @dataclass
 class Totals:
@@ -65,6 +76,10 @@ class Totals:
     emotions: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     unreadable: int = 0
+    engines: Counter[str] = field(default_factory=Counter)
+    """Documents per ``Engine.Name/Engine.Version``: which engine (and calibration) made the numbers."""
+    ages_spread: dict[str, float] = field(default_factory=dict)
+    """Faces per age bin with each face spread over the bins by its ``AgeSD`` (normal), a point where it has none."""
 
     @property
     def error_documents(self) -> int:
@@ -72,6 +87,7 @@ class Totals:
 
     def add(self, document: FacesDocument, bins: AgeBins) -> None:
         self.documents += 1
+        self.engines[f"{document.Engine.Name}/{document.Engine.Version}"] += 1
         if document.Error is not None:
             self.errors[document.Error.Code] += 1
             return
@@ -87,6 +103,9 @@ class Totals:
             self.ages[age] += 1
             self.pyramid[(age, gender)] += 1
             self.emotions[emotion] += 1
+            if face.Age is not None and face.Age >= 0:
+                for label, share in bins.spread(face.Age, face.AgeSD).items():
+                    self.ages_spread[label] = self.ages_spread.get(label, 0.0) + share
 
     def to_dict(self, bins: AgeBins) -> dict[str, Any]:
         """Every category present, even at zero, so outputs of different runs line up."""
@@ -105,6 +124,8 @@ class Totals:
             "pyramid": {a: {g: self.pyramid[(a, g)] for g in genders} for a in age_labels},
             "emotions": {e: self.emotions[e] for e in emotions},
             "errors": dict(sorted(self.errors.items())),
+            "engines": dict(sorted(self.engines.items())),
+            "ages_spread": {a: round(self.ages_spread.get(a, 0.0), 3) for a in bins.labels},
         }
 
 
@@ -154,6 +175,8 @@ class StatsReport:
     group_depth: int = 0
     prefix: str = ""
     bucket: str = ""
+    trust: dict[str, Any] | None = None
+    """What the numbers can be trusted for (``ossfaces.tools.report.trust``): set by the command, kept in JSON."""
 
     def sections(self) -> list[tuple[str, Totals]]:
         return [(ALL, self.overall), *self.groups.items()]
@@ -166,6 +189,7 @@ class StatsReport:
             "overall": self.overall.to_dict(self.bins),
             "group_by_folder": self.group_depth,
             "groups": {name: totals.to_dict(self.bins) for name, totals in self.groups.items()},
+            **({"trust": self.trust} if self.trust is not None else {}),
         }
 
     def to_json(self) -> str:
@@ -180,7 +204,7 @@ class StatsReport:
             data = totals.to_dict(self.bins)
             for metric in ("documents", "images", "images_with_faces", "faces", "error_documents", "unreadable"):
                 writer.writerow([name, metric, "", "", data[metric]])
-            for metric in ("genders", "ages", "emotions", "errors"):
+            for metric in ("genders", "ages", "emotions", "errors", "engines"):
                 for category, value in data[metric].items():
                     writer.writerow([name, metric, category, "", value])
             for age, by_gender in data["pyramid"].items():

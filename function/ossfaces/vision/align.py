@@ -1,6 +1,9 @@
 """Face crops for each attribute model, aligned from YuNet's five landmarks.
 
-- SFace: OpenCV's own ``FaceRecognizerSF.alignCrop`` (112x112, the alignment SFace was trained with).
+- SFace: the 112x112 crop of OpenCV's ``FaceRecognizerSF.alignCrop`` (the alignment SFace was trained with): the
+  least-squares similarity of the five points to ArcFace's template, warped bilinearly. Rebuilt here so that SFace can
+  run as a plain ``cv2.dnn`` net, batched over the faces of a photo, without a second copy of the net per thread;
+  it matches ``alignCrop`` to within 1 grey level on 0.1 % of pixels (float32 rounding).
 - Age and gender: the dlib "face chip" the Cydral models were trained on (``get_face_chip_details`` with padding 0.2).
   dlib fits its own five points (eye corners, nose base) to its mean face by least-squares similarity; YuNet's points
   are different ones (eye centres, nose tip, mouth corners), so we fit those to where the same features sit on dlib's
@@ -33,6 +36,17 @@ _DLIB_TEMPLATE = np.array(
     ]
 )
 """Where YuNet's five points sit on dlib's mean face (``get_face_chip_details``'s 68-point template, unit square)."""
+SFACE_TEMPLATE = np.array(
+    [
+        [38.2946, 51.6963],
+        [73.5318, 51.5014],
+        [56.0252, 71.7366],
+        [41.5493, 92.3655],
+        [70.7299, 92.2041],
+    ]
+)
+"""Where the five points go in SFace's 112x112 input (OpenCV's ``face_recognize.cpp``, ArcFace's template)."""
+SFACE_SIZE = 112
 DLIB_PADDING = 0.2
 EMOTION_MARGIN = 1.2
 """Emotion crop side / longest box side: fer adds 10 px to each side of ~100-200 px Haar boxes."""
@@ -63,6 +77,12 @@ def dlib_chip(bgr: NDArray[Any], det: Detection, size: int, zoom: float = 1.0) -
     """The age/gender chip (BGR) of ``size`` px, as dlib's ``extract_image_chip`` would cut it; ``zoom`` jitters it."""
     dst = ((DLIB_PADDING + _DLIB_TEMPLATE) / (2 * DLIB_PADDING + 1) - 0.5) * zoom * size + size / 2
     return _warp(bgr, _similarity(det.landmarks, dst), size)
+
+
+def sface_crop(bgr: NDArray[Any], det: Detection) -> NDArray[Any]:
+    """The 112x112 BGR crop SFace expects, as ``FaceRecognizerSF.alignCrop`` cuts it (plain bilinear warp)."""
+    matrix = _similarity(det.landmarks.astype(np.float32).astype(np.float64), SFACE_TEMPLATE)
+    return cv2.warpAffine(bgr, matrix, (SFACE_SIZE, SFACE_SIZE), flags=cv2.INTER_LINEAR)
 
 
 def eye_roll(det: Detection) -> float:

@@ -16,23 +16,51 @@ import cv2
 from numpy.typing import NDArray
 
 from ossfaces import __version__
+from ossfaces.document import FaceEmbedding
 from ossfaces.settings import DEFAULT_MIN_FACE_PX
-from ossfaces.vision.attributes import IMM_EMOTIONS, AttributeModels, FaceAttributes, face_quality
+from ossfaces.vision.attributes import (
+    DEFAULT_AUGMENTATION,
+    AttributeModels,
+    Augmentation,
+    FaceAttributes,
+    face_quality,
+)
+from ossfaces.vision.calibration import Calibration, load_calibration
 from ossfaces.vision.decode import ImageInfo, decode
 from ossfaces.vision.detect import Detection, Detector
 from ossfaces.vision.models import manifest_digest, verify_models
 
+ENGINE_REVISION = 2
+"""Bumped whenever the engine's code changes what it writes for the same photo and models (it is part of
+``version``, so results from an older revision are stale and a backfill redoes them). 2: one chip per network
+(no mirror / zoom averaging), ``Embedding`` for identifiable faces."""
 WORK_SIDE = 2560
 """Longest side of the decoded working array: large JPEGs are DCT-reduced to at least this (faces keep detail)."""
 
 
 @dataclass(frozen=True)
 class Analysis:
-    """What one photo holds: the displayed image's facts, IMM-shaped face dicts, and one embedding per face."""
+    """What one photo holds: the displayed image's facts, IMM-shaped face dicts, and per face its embedding (None
+    where the face is too small or blurred to identify)."""
 
     image: ImageInfo
     faces: list[dict[str, Any]]
-    embeddings: list[NDArray[Any]]
+    embeddings: list[NDArray[Any] | None]
+
+
+SEED_MIN_PX = 75.0
+SEED_MAX_ANGLE = 30.0
+SEED_MIN_QUALITY = 0.8
+"""IMM v2's rule for a face that may found a person (``Embedding.CanSeed``): shorter box side >= 75 px in the
+displayed image, |yaw|, |pitch|, |roll| < 30 degrees, FaceQuality >= 0.8. A face without a head pose cannot seed."""
+
+
+def can_seed(short_side_px: float, yaw: float | None, pitch: float | None, roll: float, quality: float) -> bool:
+    """Whether a face meets IMM v2's seeding rule (constants above)."""
+    if yaw is None or pitch is None:
+        return False
+    angles_ok = all(abs(a) < SEED_MAX_ANGLE for a in (yaw, pitch, roll))
+    return short_side_px >= SEED_MIN_PX and angles_ok and quality >= SEED_MIN_QUALITY
 
 
 def _r(value: float, digits: int = 4) -> float:
@@ -42,13 +70,25 @@ def _r(value: float, digits: int = 4) -> float:
 class FaceAnalyzer:
     """The local face engine. Build it with :meth:`load`; :meth:`analyze` is thread-safe (per-thread OpenCV nets)."""
 
-    def __init__(self, paths: dict[str, Path], *, min_face_px: int, score_threshold: float, max_pixels: int) -> None:
-        self.version = f"{__version__}+models.{manifest_digest()}"
+    def __init__(
+        self,
+        paths: dict[str, Path],
+        *,
+        min_face_px: int,
+        score_threshold: float,
+        max_pixels: int,
+        augmentation: Augmentation = DEFAULT_AUGMENTATION,
+        calibration: Calibration | None = None,
+    ) -> None:
+        self.calibration = calibration or load_calibration()
+        self.version = (
+            f"{__version__}+engine.{ENGINE_REVISION}.models.{manifest_digest()}+calib.{self.calibration.digest}"
+        )
         self.min_face_px = min_face_px
         self.score_threshold = score_threshold
         self.max_pixels = max_pixels
         self._detector = Detector(paths["detector"], score_threshold)
-        self._attributes = AttributeModels(paths)
+        self._attributes = AttributeModels(paths, augmentation)
 
     @classmethod
     def load(
@@ -59,6 +99,8 @@ class FaceAnalyzer:
         min_face_px: int = DEFAULT_MIN_FACE_PX,
         score_threshold: float = 0.6,
         max_pixels: int = 100_000_000,
+        augmentation: Augmentation = DEFAULT_AUGMENTATION,
+        calibration: Calibration | None = None,
     ) -> FaceAnalyzer:
         """Verify the model files (ConfigError telling to run ``ossfaces models fetch`` if not), load and warm up."""
         paths = verify_models(models_dir)
@@ -66,7 +108,14 @@ class FaceAnalyzer:
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         if threads:
             cv2.setNumThreads(threads)
-        analyzer = cls(paths, min_face_px=min_face_px, score_threshold=score_threshold, max_pixels=max_pixels)
+        analyzer = cls(
+            paths,
+            min_face_px=min_face_px,
+            score_threshold=score_threshold,
+            max_pixels=max_pixels,
+            augmentation=augmentation,
+            calibration=calibration,
+        )
         analyzer._attributes.warm_up()
         return analyzer
 
@@ -100,22 +149,22 @@ class FaceAnalyzer:
             return None
         boundary = {"Left": left, "Top": top, "Width": right - left, "Height": bottom - top}
         face_id = hashlib.sha256(f"{content}:{left},{top},{right - left},{bottom - top}".encode()).hexdigest()
-        emotion = max(attr.emotions, key=lambda k: attr.emotions[k])
         short_side = min(w * sx, h * sy)
         attributes: dict[str, Any] = {"FaceBoundary": boundary}
         if attr.yaw is not None and attr.pitch is not None:
             attributes["HeadPose"] = {"Pitch": _r(attr.pitch, 2), "Roll": _r(attr.roll, 2), "Yaw": _r(attr.yaw, 2)}
-        return {
+        quality = _r(face_quality(det.score, short_side, attr.yaw, attr.pitch, attr.sharpness))
+        face: dict[str, Any] = {
             "FaceId": face_id,
             "FaceConfidence": _r(det.score),
-            "Age": attr.age,
-            "Gender": attr.gender,
-            "GenderConfidence": _r(attr.gender_confidence),
-            "Emotion": emotion,
-            "EmotionConfidence": _r(attr.emotions[emotion]),
-            "EmotionDetails": {k: _r(attr.emotions[k], 6) for k in IMM_EMOTIONS},
-            "FaceQuality": _r(face_quality(det.score, short_side, attr.yaw, attr.pitch, attr.sharpness)),
+            # Age, AgeSD, Gender (when not abstaining), Emotion…: the shipped calibration (vision/calibration.py)
+            **self.calibration.face_fields(attr.age_probs, attr.gender, attr.gender_confidence, attr.emotions),
+            "FaceQuality": quality,
             "FaceAttributes": attributes,
             "Landmarks": [{"X": _r(px * sx, 1), "Y": _r(py * sy, 1)} for px, py in det.landmarks],
             "Sharpness": _r(attr.sharpness),
         }
+        if attr.embedding is not None:
+            seed = can_seed(min(boundary["Width"], boundary["Height"]), attr.yaw, attr.pitch, attr.roll, quality)
+            face["Embedding"] = FaceEmbedding.of(attr.embedding, can_seed=seed).model_dump()
+        return face

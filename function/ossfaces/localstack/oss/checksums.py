@@ -12,13 +12,15 @@ from collections.abc import Callable, Iterable
 from typing import cast
 
 import crcmod
-from oss2.utils import Crc64
 
-# CRC-64/XZ (CRC-64/ECMA-182 as OSS names it), defined once by oss2 (``oss2.utils.Crc64``: the polynomial and xor-out
-# it checks every upload and download against), built the way oss2 builds it, with crcmod; as a plain function,
-# because ``Crc64()`` also builds a combine table (~0.5 ms) and the writer extends its CRC chunk by chunk.
+# CRC-64/XZ (CRC-64/ECMA-182 as OSS names it) built with crcmod exactly as oss2 builds its own (``oss2.utils.Crc64``:
+# polynomial 0x142F0E1EBA9EA3693, reflected, init 0, xor-out all ones), which checks every upload and download against
+# ours. oss2 itself is not imported here: it would cost the server ~0.4 s and ~24 MB at start for two constants, and
+# ``Crc64()`` builds a combine table (~0.5 ms) per object. tests/localstack/test_oss_checksums.py pins the two together.
+POLY = 0x142F0E1EBA9EA3693
+XOROUT = 0xFFFFFFFFFFFFFFFF
 _crc64: Callable[[bytes, int], int] = cast(
-    "Callable[[bytes, int], int]", crcmod.mkCrcFun(Crc64._POLY, initCrc=0, xorOut=Crc64._XOROUT, rev=True)
+    "Callable[[bytes, int], int]", crcmod.mkCrcFun(POLY, initCrc=0, xorOut=XOROUT, rev=True)
 )
 
 

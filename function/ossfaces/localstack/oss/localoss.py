@@ -14,10 +14,14 @@ import uvicorn
 from .auth import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, Authenticator
 from .events import Listener, Processor
 from .names import check_bucket_name
+from .protocol import with_header_timeout
 from .server import OssApp
 from .storage import Storage
 
 log = logging.getLogger(__name__)
+
+# A request's headers, and each stretch of its body, must arrive within this long (else 400 RequestTimeout).
+READ_TIMEOUT_S = 60.0
 
 
 class LocalOss:
@@ -38,6 +42,7 @@ class LocalOss:
         processors: Mapping[str, Processor] | None = None,
         listeners: Sequence[Listener] = (),
         fsync: bool = True,
+        read_timeout: float = READ_TIMEOUT_S,
     ) -> None:
         creds = dict(credentials) if credentials else {DEFAULT_ACCESS_KEY_ID: DEFAULT_ACCESS_KEY_SECRET}
         self.access_key_id, self.access_key_secret = next(iter(creds.items()))
@@ -58,7 +63,9 @@ class LocalOss:
             virtual_host_suffixes=[host, "localhost"],
             processors=processors,
             listeners=listeners,
+            read_timeout=read_timeout,
         )
+        self.read_timeout = read_timeout
         self._sock: socket.socket | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -83,7 +90,7 @@ class LocalOss:
         """Take the port without listening yet, so :attr:`endpoint` is known while connections are still refused.
 
         The local stack binds first, builds everything that delivers an upload's event (which needs the endpoint), and
-        only then serves (:meth:`start`): nothing is accepted before it can be delivered.
+        only then :meth:`start` serves: nothing is accepted before it can be delivered.
         """
         if self._sock is None:
             family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -111,6 +118,7 @@ class LocalOss:
             server_header=False,
             timeout_keep_alive=30,
             log_config=None,
+            http=with_header_timeout(self.read_timeout),
         )
         return uvicorn.Server(config)
 

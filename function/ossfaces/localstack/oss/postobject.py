@@ -141,7 +141,8 @@ def lowercase_fields(fields: Mapping[str, str]) -> dict[str, str]:
 
 
 def check_policy(policy_b64: str, form: Mapping[str, str], bucket: str, size: int, now: float | None = None) -> None:
-    """Enforce the policy's expiration and conditions (eq, starts-with, content-length-range, exact matches)."""
+    """Enforce the policy's expiration and conditions (eq, starts-with, in, not-in, content-length-range, exact
+    matches)."""
     now = time.time() if now is None else now
     try:
         policy: dict[str, Any] = json.loads(base64.b64decode(policy_b64))
@@ -177,6 +178,12 @@ def check_policy(policy_b64: str, form: Mapping[str, str], bucket: str, size: in
                     raise OssError(
                         400, code, f"Your proposed upload size {size} is outside the policy range [{low}, {high}]."
                     )
+            elif op in ("in", "not-in"):
+                if not isinstance(cond[2], list):
+                    raise invalid_argument(f"Invalid Policy: the values of '{op}' must be a list.", "policy", op)
+                listed = field(str(cond[1])) in [str(v) for v in cond[2]]
+                if listed != (op == "in"):
+                    raise access_denied(f"Invalid according to Policy: Policy Condition failed: {json.dumps(cond)}")
             elif (op == "eq" and field(str(cond[1])) != str(cond[2])) or (
                 op == "starts-with" and not field(str(cond[1])).startswith(str(cond[2]))
             ):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from urllib.parse import unquote_to_bytes
 
@@ -26,12 +27,15 @@ from .call import Call, method_not_allowed, new_request_id, not_implemented, par
 from .errors import OssError
 from .events import Listener, Processor
 from .names import check_bucket_name, decode_key
+from .protocol import request_timeout
 from .routes import HANDLED_PARAMS, route
 from .storage import Storage
 
 log = logging.getLogger(__name__)
 
 
+# A virtual-hosted name of OSS itself: <bucket>.oss-<region>[-internal].aliyuncs.com (also oss-accelerate).
+OSS_VIRTUAL_HOST = re.compile(r"([a-z0-9][a-z0-9-]*)\.oss-[a-z0-9-]+\.aliyuncs\.com")
 # Methods whose body OSS ignores: a body one of them declares is read and dropped before the answer.
 BODYLESS_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
 DRAIN_WAIT_S = 0.25  # how long to wait for such a body before giving up on the connection
@@ -39,17 +43,30 @@ DRAIN_MAX_BYTES = 1024 * 1024
 
 
 class _BodyTracker:
-    """The ASGI ``receive`` of one request, remembering whether the request body has been read to its end."""
+    """The ASGI ``receive`` of one request: remembers whether the body has been read to its end, and while a handler
+    reads it, gives up (400 RequestTimeout) when the client sends nothing for ``timeout`` seconds."""
 
-    def __init__(self, receive: Receive) -> None:
+    def __init__(self, receive: Receive, timeout: float) -> None:
         self._receive = receive
+        self.timeout = timeout
         self.complete = False
+        self.reading = True  # False once the answer is being sent: then receive only waits for a disconnect
+        self.timed_out = False
 
-    async def __call__(self) -> Message:
+    async def _next(self) -> Message:
         message = await self._receive()
         if message["type"] != "http.request" or not message.get("more_body", False):
             self.complete = True
         return message
+
+    async def __call__(self) -> Message:
+        if self.complete or not self.reading:
+            return await self._next()
+        try:
+            return await asyncio.wait_for(self._next(), self.timeout)
+        except asyncio.TimeoutError:
+            self.timed_out = True
+            raise request_timeout() from None
 
     async def drain(self, scope: Scope) -> bool:
         """Read and drop what is left of a declared body; False if it did not arrive in time (or is too large)."""
@@ -67,7 +84,7 @@ class _BodyTracker:
             if remaining <= 0 or received > DRAIN_MAX_BYTES:
                 return False
             try:
-                message = await asyncio.wait_for(self(), remaining)
+                message = await asyncio.wait_for(self._next(), remaining)
             except asyncio.TimeoutError:
                 return False
             received += len(message.get("body", b""))
@@ -86,7 +103,9 @@ class OssApp:
         virtual_host_suffixes: Sequence[str],
         processors: Mapping[str, Processor] | None = None,
         listeners: Sequence[Listener] = (),
+        read_timeout: float = 60.0,
     ) -> None:
+        self.read_timeout = read_timeout
         self.backend = Backend(storage, auth, region, dict(processors or {}), list(listeners))
         self.vhost_suffixes = tuple(s.lower() for s in virtual_host_suffixes if s)
 
@@ -101,7 +120,7 @@ class OssApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        body = _BodyTracker(receive)
+        body = _BodyTracker(receive, self.read_timeout)
         request = Request(scope, body)
         request_id = new_request_id()
         host_id = wire_text(dict(scope["headers"]).get(b"host", b"localhost"))
@@ -117,9 +136,12 @@ class OssApp:
             log.exception("local OSS: unexpected error on %s %s", method, scope.get("path"))
             err = OssError(500, "InternalError", "We encountered an internal error. Please try again.")
             response = self._error(err, request_id, host_id, method)
+        body.reading = False
         response.headers["x-oss-request-id"] = request_id
         response.headers["Server"] = "AliyunOSS"
-        if method in BODYLESS_METHODS and not await body.drain(scope):
+        if body.timed_out:
+            response.headers["Connection"] = "close"
+        elif method in BODYLESS_METHODS and not await body.drain(scope):
             # A declared body that has not arrived: per HTTP its bytes come next on this connection, so reusing it
             # would read the client's next request as this one's body. End the connection after this answer instead.
             response.headers["Connection"] = "close"
@@ -137,10 +159,16 @@ class OssApp:
         return Response(body, err.status, headers=headers, media_type="application/xml")
 
     def _bucket_from_host(self, host: str) -> str | None:
+        """The bucket a virtual-hosted request names in ``Host``, or None for path-style addressing.
+
+        ``<bucket>.<this server's host>``, and OSS's own names ``<bucket>.oss-<region>[-internal].aliyuncs.com``:
+        SDKs given an IP endpoint may still send those (ali-oss does); ``oss-<region>.aliyuncs.com`` is path-style.
+        """
         for suffix in self.vhost_suffixes:
             if host.endswith("." + suffix) and host != suffix:
                 return host[: -len(suffix) - 1]
-        return None
+        match = OSS_VIRTUAL_HOST.fullmatch(host)
+        return match.group(1) if match else None
 
     def _parse(self, request: Request, request_id: str) -> Call:
         scope = request.scope

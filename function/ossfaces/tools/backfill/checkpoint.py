@@ -94,9 +94,7 @@ class Frontier:
             if record.key in self._in_flight:
                 self._in_flight[record.key] = (self._in_flight[record.key][0], True)
             if failed:
-                size = record.oss.object.size
-                assert size is not None, "created records always carry a size (events.OssRecord)"
-                self._failed[record.key] = (record.key, size, record.etag)
+                self._failed[record.key] = (record.key, record.size, record.etag)
             else:
                 self._failed.pop(record.key, None)
             while self._in_flight and next(iter(self._in_flight.values()))[1]:

@@ -2,7 +2,8 @@
 
 The bucket is listed once (``oss2.ObjectIteratorV2``). A result ``<key>.faces.json`` always sorts after ``<key>`` and
 every key between them starts with ``<key>``, so the listing itself says which results exist; only existing results are
-HEADed to read their source ETag and engine from metadata (:mod:`.staleness`).
+HEADed to read their source ETag and engine from metadata (:mod:`.staleness`). A claim ``<key>.faces.json.claim``
+sorts right after the result, so a photo is held until the listing has passed where its claim would be, too.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from typing import Any
 import oss2
 
 from ossfaces.events import OssRecord
+from ossfaces.idempotency import CLAIM_SUFFIX
 from ossfaces.pipeline import skip_reason
 from ossfaces.settings import Settings
-from ossfaces.tools.backfill.staleness import Verdict, verdict_of
+from ossfaces.tools.backfill.staleness import Claim, Verdict, read_claim, verdict_of
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class Candidate:
     verdict: Verdict
     reason: str
     before: str | None
+    claim: Claim | None = None
+    """The claim beside the result when the listing showed one (an analysis in progress, or left by a crash)."""
 
     @property
     def key(self) -> str:
@@ -88,7 +92,7 @@ class Scanner:
         self.page_size = page_size
         self.scanned = 0
         self.last_key: str | None = start_after
-        self._pending: OrderedDict[str, tuple[OssRecord, str | None, Verdict | None, str]] = OrderedDict()
+        self._pending: OrderedDict[str, _Pending] = OrderedDict()
         self._held: tuple[str | None] | None = None  # the position before the photo the consumer is handling now
         self._lock = threading.Lock()
 
@@ -98,7 +102,7 @@ class Scanner:
             if self._held is not None:
                 return self._held[0]
             if self._pending:
-                return next(iter(self._pending.values()))[1]
+                return next(iter(self._pending.values())).before
             return self.last_key
 
     def __iter__(self) -> Iterator[Candidate]:
@@ -113,16 +117,16 @@ class Scanner:
                 self.scanned += 1
             if key.endswith(suffix) and key[: -len(suffix)] in self._pending:
                 self._resolve(key[: -len(suffix)])
+            claimed = key[: -len(suffix + CLAIM_SUFFIX)] if key.endswith(suffix + CLAIM_SUFFIX) else None
+            if claimed is not None and claimed in self._pending:
+                self._pending[claimed].claim = read_claim(self.bucket, key)
             yield from self._ready(key)
             if key.endswith(suffix) or not key.lower().endswith(self.settings.image_suffixes):
                 continue
             record = make_record(self.bucket.bucket_name, self.region, key, int(info.size), info.etag)
             reason = skip_reason(record, self.settings)
             with self._lock:
-                if reason:
-                    self._pending[key] = (record, before, "skipped", reason)
-                else:
-                    self._pending[key] = (record, before, None, "")
+                self._pending[key] = _Pending(record, before, "skipped", reason) if reason else _Pending(record, before)
         yield from self._ready(None)
 
     def check(self, record: OssRecord) -> tuple[Verdict, str]:
@@ -130,27 +134,39 @@ class Scanner:
         return verdict_of(self.bucket, record, self.settings, self.engine_tag, force=self.force)
 
     def _resolve(self, photo: str) -> None:
-        record, before, _, _ = self._pending[photo]
-        verdict, reason = self.check(record)
+        entry = self._pending[photo]
+        verdict, reason = self.check(entry.record)
         with self._lock:
-            self._pending[photo] = (record, before, verdict, reason)
+            entry.verdict, entry.reason = verdict, reason
 
     def _ready(self, listed: str | None) -> Iterator[Candidate]:
-        """Yield the held-back photos, oldest first, whose result can no longer appear (``listed`` is past it)."""
-        suffix = self.settings.result_suffix
+        """Yield the held-back photos, oldest first, whose result and claim can no longer appear (``listed`` is past)."""
+        suffix = self.settings.result_suffix + CLAIM_SUFFIX
         while self._pending:
-            photo, (record, before, verdict, reason) = next(iter(self._pending.items()))
+            photo, entry = next(iter(self._pending.items()))
+            verdict, reason, before = entry.verdict, entry.reason, entry.before
+            if verdict != "skipped" and listed is not None and listed <= photo + suffix:
+                return
             if verdict is None:
-                if listed is not None and listed <= photo + suffix:
-                    return
                 verdict, reason = ("stale-engine", "--force") if self.force else ("missing", "no result")
-            candidate = Candidate(record, verdict, reason, before)
+            candidate = Candidate(entry.record, verdict, reason, before, entry.claim)
             with self._lock:
                 del self._pending[photo]
                 self._held = (before,)
             yield candidate  # the consumer resumes us only once it has recorded the candidate (or it stops for good)
             with self._lock:
                 self._held = None
+
+
+@dataclass
+class _Pending:
+    """A photo the listing has passed, waiting for its result and claim to show up (or not)."""
+
+    record: OssRecord
+    before: str | None
+    verdict: Verdict | None = None
+    reason: str = ""
+    claim: Claim | None = None
 
 
 def count_objects(bucket: oss2.Bucket, prefix: str, start_after: str | None) -> int:

@@ -8,6 +8,7 @@ idempotency stays the last line of defence. ``--local`` runs the same ``Pipeline
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,11 +19,12 @@ from typing import Any
 
 import oss2
 
+from ossfaces.errors import TransientError
 from ossfaces.settings import Settings
 from ossfaces.tools.backfill.checkpoint import Checkpoint, Frontier
 from ossfaces.tools.backfill.dispatch import Dispatcher, TokenBucket
 from ossfaces.tools.backfill.listing import Candidate, Scanner, make_record
-from ossfaces.tools.backfill.staleness import NEEDS_WORK
+from ossfaces.tools.backfill.staleness import NEEDS_WORK, claim_key, read_claim
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Summary:
     interrupted: bool = False
     aborted: bool = False
     resumed_after: str | None = None
+    claims_waited: int = 0
     verdicts: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -65,6 +68,10 @@ class Options:
     max_failures: int = 100
     stop_after: int | None = None
     page_size: int = 1000
+    wait_claims: bool = False
+    """Wait for a live claim (an analysis in progress, or one a crash left) to be released or expire, then hand over."""
+    max_claim_wait: float | None = None
+    """With ``wait_claims``: give up on a claim after this many seconds (default: until it expires)."""
 
 
 Reporter = Callable[[str, Candidate | None, Summary], None]
@@ -123,6 +130,7 @@ class Backfill:
         rate = TokenBucket(opts.rate, burst=max(1, int(opts.rate))) if opts.rate else None
         slots = threading.BoundedSemaphore(opts.workers * 2)
         batch: list[Candidate] = []
+        deferred: list[Candidate] = []  # live claims to wait for (--wait-claims), handed over after the listing
 
         def settle(done: list[Candidate], error: BaseException | None) -> None:
             with self._lock:
@@ -132,7 +140,12 @@ class Backfill:
                     self.summary.failed += len(done)
             for candidate in done:
                 frontier.finish(candidate.record, failed=error is not None, dispatched=error is None)
-                self.report("failed" if error else "dispatched", candidate, self.summary)
+                if error is None:
+                    self.report("dispatched", candidate, self.summary)
+                else:  # every failure line says why
+                    self.report(
+                        "failed", dataclasses.replace(candidate, reason=self._why(candidate, error)), self.summary
+                    )
             if self.summary.failed >= opts.max_failures:
                 self.stop.set()
 
@@ -166,16 +179,46 @@ class Backfill:
                         frontier.finish(candidate.record)
                         self.report(candidate.verdict, candidate, self.summary)
                         continue
+                    claim = candidate.claim
                     if opts.dry_run:
-                        self.report("would-dispatch", candidate, self.summary)
+                        live = claim is not None and claim.live()
+                        shown = dataclasses.replace(candidate, reason=claim.describe()) if live and claim else candidate
+                        self.report("would-dispatch", shown, self.summary)
                         continue
                     frontier.start(candidate)
+                    if claim is not None and claim.live():
+                        if opts.wait_claims:
+                            deferred.append(candidate)
+                            self.report("waiting", candidate, self.summary)
+                        else:
+                            settle([candidate], ClaimBlocked(f"{claim.describe()}: {CLAIM_HINT}"))
+                        continue
                     batch.append(candidate)
                     if len(batch) >= opts.batch:
                         flush(pool)
                     if opts.stop_after is not None and self.summary.to_do >= opts.stop_after:
                         self.stop.set()
                 if not self.stop.is_set():
+                    flush(pool)
+                for candidate in sorted(deferred, key=lambda c: c.claim.expires if c.claim else 0.0):
+                    if self.stop.is_set():
+                        break
+                    blocked = self._wait_for_claim(candidate)
+                    if self.stop.is_set():
+                        break  # still "started" in the frontier: the checkpoint stays before it
+                    if blocked:
+                        settle([candidate], ClaimBlocked(blocked))
+                        continue
+                    with self._lock:
+                        self.summary.claims_waited += 1
+                    verdict, reason = scanner.check(candidate.record)  # the claim's holder may have finished it
+                    if verdict not in NEEDS_WORK:
+                        frontier.finish(candidate.record)
+                        self.report(
+                            verdict, dataclasses.replace(candidate, verdict=verdict, reason=reason), self.summary
+                        )
+                        continue
+                    batch.append(candidate)
                     flush(pool)
             except KeyboardInterrupt:
                 self.stop.set()
@@ -201,8 +244,32 @@ class Backfill:
                 record = make_record(self.bucket.bucket_name, self.region, key, size, etag)
                 verdict, reason = scanner.check(record)
                 self.summary.retried += 1
-                yield Candidate(record, verdict, reason, previous.after)
+                claim = read_claim(self.bucket, claim_key(key, self.settings)) if verdict in NEEDS_WORK else None
+                yield Candidate(record, verdict, reason, previous.after, claim)
         yield from scanner
+
+    def _wait_for_claim(self, candidate: Candidate) -> str | None:
+        """Wait until the candidate's claim is released or expires (None), or say why not (``--max-claim-wait``)."""
+        claim = candidate.claim
+        limit = self.options.max_claim_wait
+        started = time.monotonic()
+        while claim is not None and claim.live():
+            waited = time.monotonic() - started
+            if limit is not None and waited >= limit:
+                return f"{claim.describe()}; waited {int(waited)} s (--max-claim-wait)"
+            pause = min(1.0, claim.expires - time.time() + 0.05, *([limit - waited] if limit is not None else []))
+            if self.stop.wait(max(0.05, pause)):
+                return None
+            claim = read_claim(self.bucket, claim.key)
+        return None  # released, or expired: the function takes an expired claim over
+
+    def _why(self, candidate: Candidate, error: BaseException) -> str:
+        """A failure's reason for its line; a claim found by the function itself is described like the listing's."""
+        if isinstance(error, TransientError) and error.code == "InProgress":
+            claim = read_claim(self.bucket, claim_key(candidate.key, self.settings))
+            if claim is not None and claim.live():
+                return f"{claim.describe()}: {CLAIM_HINT}"
+        return str(error) or type(error).__name__
 
     def _count(self, candidate: Candidate) -> None:
         s = self.summary
@@ -214,3 +281,10 @@ class Backfill:
             s.skipped += 1
         else:
             s.to_do += 1
+
+
+CLAIM_HINT = "another invocation is analysing it, or a crashed one left the claim; run again after it expires, or pass --wait-claims"
+
+
+class ClaimBlocked(Exception):
+    """A live claim stands in the way of handing the photo over; the message says whose and until when."""

@@ -62,7 +62,12 @@ def open_dispatcher(request: BackfillRequest, settings: Settings, oss_bucket: os
     access = request.access
     if request.local:
         assert engine is not None
-        pipeline = Pipeline(settings, engine, lambda name, reg: open_bucket(settings, access.credentials, name, reg))
+        pipeline = Pipeline(
+            settings,
+            engine,
+            lambda name, reg: open_bucket(settings, access.credentials, name, reg),
+            credentials=access.credentials,  # engine imm2 calls IMM with them
+        )
         return LocalDispatcher(pipeline), request.engine_tag or engine_tag(engine)
     fc = request.fc
     client = (
@@ -85,6 +90,7 @@ def run_session(request: BackfillRequest, out: TextIO | None = None) -> int:
     import sys
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -125,8 +131,18 @@ def run_session(request: BackfillRequest, out: TextIO | None = None) -> int:
         bar.update(task, completed=scanned, status=f"sent {summary.dispatched} failed {summary.failed}")
         if event == "would-dispatch" and candidate:
             print(f"{candidate.verdict}\t{candidate.key}\t{candidate.reason}", file=out, flush=True)
-        if event == "failed" and candidate:
-            err.print(f"[red]failed[/red] {candidate.key}", highlight=False)
+        if event == "failed" and candidate:  # one line per failure, always with its reason
+            err.print(
+                f"[red]failed[/red] {escape(candidate.key)}: {escape(candidate.reason)}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        if event == "waiting" and candidate and candidate.claim:
+            err.print(
+                f"waiting for {escape(candidate.claim.describe())}: {escape(candidate.key)}",
+                highlight=False,
+                soft_wrap=True,
+            )
 
     runner = Backfill(oss_bucket, access.region, settings, tag, dispatcher, opts, report)
 
@@ -170,6 +186,7 @@ def print_summary(console: Any, summary: Summary) -> None:
         ),
         ("failed", summary.failed),
         ("retried from checkpoint", summary.retried),
+        ("claims waited for", summary.claims_waited),
         ("FC invocations", summary.invocations),
         ("elapsed", f"{summary.elapsed:.2f} s"),
         ("throughput", f"{summary.throughput:.1f} photos/s"),

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ossfaces.tools.report.charts import render
+from ossfaces.tools.report.trust import trust_statement
 from ossfaces.tools.stats import ALL, StatsReport, Totals
 
 MAX_GROUP_CHARTS = 12  # beyond this, groups get tables only: the page stays a few MB at most
@@ -74,6 +75,24 @@ def _pyramid(pyramid: dict[str, dict[str, int]], group: str) -> str:
     return f'<table><caption>age × gender</caption><tr><th class="l">age</th>{head}</tr>{rows}</table>'
 
 
+def _spread(spread: dict[str, float], group: str) -> str:
+    rows = "".join(
+        f'<tr><td class="l">{_e(age)}</td><td data-group="{_e(group)}" data-metric="ages_spread" data-category="{_e(age)}">'
+        f"{value:.1f}</td></tr>"
+        for age, value in spread.items()
+    )
+    return f'<table><caption>age, faces spread by AgeSD</caption><tr><th class="l">age</th><th>faces</th></tr>{rows}</table>'
+
+
+def _trust(trust: dict[str, Any]) -> str:
+    paragraphs = "".join(f"<p>{_e(line)}</p>" for line in trust["lines"])
+    return (
+        f'<section id="trust" data-validated="{str(trust["validated"]).lower()}"'
+        f' data-calibration="{_e(trust["calibration_digest"])}"><h2>What these numbers can be trusted for</h2>'
+        f"{paragraphs}</section>"
+    )
+
+
 def _section(report: StatsReport, name: str, totals: Totals, chart: bool) -> str:
     data = totals.to_dict(report.bins)
     parts = [
@@ -81,6 +100,7 @@ def _section(report: StatsReport, name: str, totals: Totals, chart: bool) -> str
         _counts("gender", "genders", data["genders"], name),
         _counts("emotion", "emotions", data["emotions"], name),
         _pyramid(data["pyramid"], name),
+        _spread(data["ages_spread"], name),
     ]
     if data["errors"]:
         parts.append(_counts("error documents by code", "errors", data["errors"], name))
@@ -97,6 +117,7 @@ def render_html(report: StatsReport) -> str:
         f'<p class="muted">Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by <code>ossfaces stats</code>; '
         f"age bins {_e(bins)}; ages and genders are the engine's estimates per face.</p>",
         f'<section id="overall"><h2>All photos</h2>{_section(report, ALL, report.overall, True)}</section>',
+        _trust(report.trust or trust_statement(report)),
     ]
     if report.groups:
         body.append(f"<h2>By folder (depth {report.group_depth})</h2>")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ossfaces.tools.report.trust import trust_statement
 from ossfaces.tools.stats import UNKNOWN, StatsReport
 
 
@@ -29,10 +30,16 @@ def print_table(report: StatsReport, console: Any) -> None:
     console.print(summary)
     data = report.overall.to_dict(report.bins)
     ages = Table(title="age × gender (faces)")
-    for column in ("age", "female", "male", "unknown", "all"):
+    for column in ("age", "female", "male", "unknown", "all", "spread by AgeSD"):
         ages.add_column(column, justify="right")
     for age, by_gender in data["pyramid"].items():
-        ages.add_row(age, *(str(v) for v in by_gender.values()), str(data["ages"][age]))
+        spread = data["ages_spread"].get(age)
+        ages.add_row(
+            age,
+            *(str(v) for v in by_gender.values()),
+            str(data["ages"][age]),
+            "-" if spread is None else f"{spread:.1f}",
+        )
     console.print(ages)
     emotions = Table(title="emotions (faces)")
     emotions.add_column("emotion")
@@ -47,3 +54,5 @@ def print_table(report: StatsReport, console: Any) -> None:
         for code, value in data["errors"].items():
             errors.add_row(code, str(value))
         console.print(errors)
+    for line in (report.trust or trust_statement(report))["lines"]:
+        console.print(line, markup=False, highlight=False)

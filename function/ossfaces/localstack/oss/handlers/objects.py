@@ -14,6 +14,7 @@ from .. import checksums, xmlcodec
 from ..backend import Backend, write_headers
 from ..call import OWNER_ID, Call, to_wire, xml_bytes_response, xml_response
 from ..errors import OssError, invalid_argument
+from ..limits import tags_from_pairs
 from ..names import check_key, http_date, iso8601
 from ..storage import ObjectMeta, appendable_etag, position_not_equal
 from .conditions import check_conditions, parse_range
@@ -41,7 +42,7 @@ def acl_document(grant: str) -> Any:
 
 async def put_object(be: Backend, c: Call) -> Response:
     forbid = c.forbid_overwrite()
-    tags = c.tagging_header()
+    tags, user_meta = c.tagging_header(), c.user_meta()  # refused before the body is read
     w = await c.receive_body(be.storage)
     meta = await be.commit_and_emit(
         c,
@@ -52,7 +53,7 @@ async def put_object(be: Backend, c: Call) -> Response:
         w,
         content_type=c.content_type(),
         headers=c.stored_headers(),
-        user_meta=c.user_meta(),
+        user_meta=user_meta,
         tags=tags,
         forbid_overwrite=forbid,
     )
@@ -75,6 +76,7 @@ async def append_object(be: Backend, c: Call) -> Response:
     if current is None:
         if position != 0:
             raise position_not_equal(0, 0)
+        tags, user_meta = c.tagging_header(), c.user_meta()
         w = await c.receive_body(be.storage)
         meta = await be.commit_and_emit(
             c,
@@ -85,8 +87,8 @@ async def append_object(be: Backend, c: Call) -> Response:
             w,
             content_type=c.content_type(),
             headers=c.stored_headers(),
-            user_meta=c.user_meta(),
-            tags=c.tagging_header(),
+            user_meta=user_meta,
+            tags=tags,
             object_type="Appendable",
             etag=appendable_etag(w.crc, w.size),
             must_not_exist=position_not_equal(0, 0),
@@ -129,6 +131,9 @@ async def copy_object(be: Backend, c: Call) -> Response:
     directive = c.header("x-oss-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise invalid_argument("Invalid metadata directive.", "x-oss-metadata-directive", directive)
+    # what REPLACE takes from the request, validated before a byte is copied
+    replaced = (c.content_type(), c.stored_headers(), c.user_meta()) if directive == "REPLACE" else None
+    new_tags = c.tagging_header() if c.header("x-oss-tagging-directive").upper() == "REPLACE" else None
 
     def work() -> ObjectMeta:
         meta, f = be.storage.open(src_bucket, src_key)
@@ -143,11 +148,8 @@ async def copy_object(be: Backend, c: Call) -> Response:
             except BaseException:
                 w.discard()
                 raise
-        if directive == "REPLACE":
-            ctype, headers, user_meta = c.content_type(), c.stored_headers(), c.user_meta()
-        else:
-            ctype, headers, user_meta = meta.content_type, meta.headers, meta.user_meta
-        tags = c.tagging_header() if c.header("x-oss-tagging-directive").upper() == "REPLACE" else meta.tags
+        ctype, headers, user_meta = replaced or (meta.content_type, meta.headers, meta.user_meta)
+        tags = meta.tags if new_tags is None else new_tags
         etag = meta.etag if meta.object_type != "Appendable" else None
         announce = be.announcement(c, "CopyObject")
         new = be.storage.commit_object(
@@ -266,9 +268,7 @@ async def get_tagging(be: Backend, c: Call) -> Response:
 
 async def put_tagging(be: Backend, c: Call) -> Response:
     body = await c.read_xml_body()
-    tags = xmlcodec.parse_tagging(body)
-    if len(tags) > 10:
-        raise OssError(400, "BadRequest", "Object tags cannot be greater than 10")
+    tags = tags_from_pairs(xmlcodec.parse_tagging(body))
     await run_in_threadpool(be.storage.set_tags, c.b, c.k, tags)
     return Response(b"", 200)
 

@@ -9,6 +9,7 @@ from .. import checksums, postobject, xmlcodec
 from ..backend import Backend, write_headers
 from ..call import MAX_PUT_SIZE, STORED_HEADERS, Call, invalid_digest, xml_response
 from ..errors import access_denied, invalid_argument
+from ..limits import check_user_meta
 from ..names import check_key
 
 
@@ -30,10 +31,11 @@ async def post_object(be: Backend, c: Call) -> Response:
         postobject.check_policy(form["policy"], {**form, "key": key}, c.b, w.size)
         if form.get("content-md5") and not checksums.content_md5_matches(form["content-md5"], w.md5):
             raise invalid_digest()
+        user_meta = {k: v for k, v in form.items() if k.startswith("x-oss-meta-")}
+        check_user_meta(user_meta)
     except BaseException:
         w.discard()
         raise
-    user_meta = {k: v for k, v in form.items() if k.startswith("x-oss-meta-")}
     headers = {k: v for k, v in form.items() if k in STORED_HEADERS}
     ctype = form.get("content-type") or file_ctype or "application/octet-stream"
     forbid = form.get("x-oss-forbid-overwrite", "false").lower() == "true"
