@@ -327,11 +327,11 @@ class LocalStack:
             if function is None:
                 continue
             try:
-                records = json.loads(delivery.payload)["events"]
-            except (ValueError, KeyError, TypeError):
+                records = parse_event(delivery.payload)  # any trigger's shape: {"events": […]} or CloudEvent(s)
+            except OssFacesError:
                 continue
             for record in records:
-                bucket, key = record["oss"]["bucket"]["name"], record["oss"]["object"]["key"]
+                bucket, key = record.bucket, record.key
                 claim = key + result_suffix_of(function) + CLAIM_SUFFIX
                 try:
                     held = storage.head(bucket, claim).user_meta.get(META_CLAIM_REQUEST)
