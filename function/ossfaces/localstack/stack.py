@@ -143,7 +143,10 @@ class LocalStack:
         declared = list(triggers) if triggers is not None else load_triggers(self.descriptors, account_id=account_id)
         self.bucket = bucket or next((t.bucket for t in declared if t.bucket and "$" not in t.bucket), DEFAULT_BUCKET)
         if not declared and triggers is None:
-            log.warning("no template.yml or s.yaml: one trigger per image suffix on bucket %s", self.bucket)
+            log.warning(
+                "no s.yaml or template.yml: the project's own trigger (EventBridge, every image suffix in lower, UPPER and Title case) on bucket %s",
+                self.bucket,
+            )
             declared = default_triggers(self.bucket, DEFAULT_IMAGE_SUFFIXES)
         self.triggers = for_local_bucket(declared, self.bucket)
         self.functions = list({t.function.qualified_name: t.function for t in self.triggers}.values())
