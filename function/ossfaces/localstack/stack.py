@@ -144,7 +144,7 @@ class LocalStack:
         self.bucket = bucket or next((t.bucket for t in declared if t.bucket and "$" not in t.bucket), DEFAULT_BUCKET)
         if not declared and triggers is None:
             log.warning(
-                "no s.yaml or template.yml: the project's own trigger (EventBridge, every image suffix in lower, UPPER and Title case) on bucket %s",
+                "no s.yaml or template.yml: the project's trigger (EventBridge, image suffixes in 3 cases) on bucket %s",
                 self.bucket,
             )
             declared = default_triggers(self.bucket, DEFAULT_IMAGE_SUFFIXES)
