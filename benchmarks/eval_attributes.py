@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "function")]
 
+from ossfaces.errors import ConfigError  # noqa: E402
 from ossfaces.tools.attreval import (  # noqa: E402
     LicenceRefused,
     ManifestError,
@@ -59,6 +60,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON instead of tables")
     args = parser.parse_args(argv)
 
+    choices: list[tuple[str, Calibration]]
+    try:
+        shipped = load_calibration(args.calibration_file)
+        if args.calibration == "both":
+            choices = [
+                ("identity (before)", Calibration.identity()),
+                (f"shipped {args.calibration_file.name} (after)", shipped),
+            ]
+        elif args.calibration == "identity":
+            choices = [("identity", Calibration.identity())]
+        elif args.calibration == "shipped":
+            choices = [(f"shipped {args.calibration_file.name}", shipped)]
+        else:
+            choices = [(args.calibration, load_calibration(Path(args.calibration)))]
+    except ConfigError as exc:
+        print(f"eval_attributes: {exc}", file=sys.stderr)
+        return 2
+
     try:
         labels = read_manifest(args.manifest)
         if args.write_metadata:
@@ -70,20 +89,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.split:
         records = [r for r in records if r.label.split == args.split]
     refused = sorted({r.label.licence or "(none)" for r in records if not licence_allowed(r.label.licence)})
-
-    shipped = load_calibration(args.calibration_file)
-    choices: list[tuple[str, Calibration]]
-    if args.calibration == "both":
-        choices = [
-            ("identity (before)", Calibration.identity()),
-            (f"shipped {args.calibration_file.name} (after)", shipped),
-        ]
-    elif args.calibration == "identity":
-        choices = [("identity", Calibration.identity())]
-    elif args.calibration == "shipped":
-        choices = [(f"shipped {args.calibration_file.name}", shipped)]
-    else:
-        choices = [(args.calibration, load_calibration(Path(args.calibration)))]
 
     datasets = sorted({r.label.dataset for r in records})
     where = f"split {args.split!r}" if args.split else "all splits"

@@ -1,9 +1,10 @@
 """Print the package's module map: layers, the imports between them, back-edges and cycles, the largest files and functions.
 
-The three rooms of DESIGN.md are told apart by folder: ``ossfaces/tools`` (the user's tools), ``ossfaces/commands`` (the
-CLI), ``ossfaces/localstack`` (the local stack); everything else ships to FC. Imports may point from those rooms to the
-function's side, never back, and the CLI is the only room that may import the tools. ``tests/unit/test_layers.py`` holds
-the tree to the same rules with :func:`violations`.
+The rooms of DESIGN.md are told apart by folder: ``ossfaces/localstack`` (the local stack), ``ossfaces/tools`` (the
+user's tools), ``ossfaces/commands`` (the CLI); everything else ships to FC. They are layered in that order: a room
+imports only rooms below it, so the function's side imports none of the others and the local stack never imports the
+tools (``demo`` may start the stack). This file is the one home of those rules: ``tests/tools/test_layers.py`` holds the
+tree to them with :func:`violations`.
 
     python scripts/module_map.py [--top 12]
 """
@@ -17,14 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent / "function"
-ROOMS = ("tools", "commands", "localstack")
-# Which room may import which (besides itself). The function's side imports nothing but itself.
-ALLOWED = {
-    "function": set(),
-    "localstack": {"function"},
-    "tools": {"function"},
-    "commands": {"function", "tools", "localstack"},
-}
+LAYERS = ("function", "localstack", "tools", "commands")
+"""Bottom to top: each room may import the rooms before it in this tuple, never those after it."""
+ALLOWED = {room: set(LAYERS[:i]) for i, room in enumerate(LAYERS)}
 
 
 @dataclass(frozen=True)
@@ -36,11 +32,11 @@ class Module:
     @property
     def room(self) -> str:
         parts = self.name.split(".")
-        return parts[1] if len(parts) > 1 and parts[1] in ROOMS else "function"
+        return parts[1] if len(parts) > 1 and parts[1] in LAYERS[1:] else "function"
 
 
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+def _module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
@@ -69,7 +65,7 @@ def _imports(tree: ast.AST, name: str, is_package: bool) -> set[str]:
 
 def load(root: Path = ROOT) -> dict[str, Module]:
     files = sorted((root / "ossfaces").rglob("*.py"))
-    names = {_module_name(p): p for p in files}
+    names = {_module_name(p, root): p for p in files}
     modules: dict[str, Module] = {}
     for name, path in names.items():
         raw = _imports(ast.parse(path.read_text(encoding="utf-8")), name, path.name == "__init__.py")
@@ -155,7 +151,7 @@ def main() -> None:
     for module in modules.values():
         by_room[module.room].append(module)
     print("rooms (modules, lines):")
-    for room in ("function", *ROOMS):
+    for room in LAYERS:
         members = by_room.get(room, [])
         size = sum(len(m.path.read_text(encoding="utf-8").splitlines()) for m in members)
         print(f"  {room:10s} {len(members):3d} modules {size:6d} lines")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
@@ -579,16 +579,6 @@ def summary(report: Mapping[str, Any]) -> dict[str, Any]:
         ),
         "emotion": {k: e[k] for k in ("n", "accuracy", "mean_recall")},
     }
-
-
-def labelled_counts(records: Sequence[Record]) -> Counter[str]:
-    """How many records carry each label (for log lines)."""
-    c: Counter[str] = Counter()
-    for r in records:
-        c["age"] += r.label.age is not None or r.label.age_bin is not None
-        c["gender"] += r.label.gender is not None
-        c["emotion"] += r.label.emotion is not None
-    return c
 
 
 __all__ = [
