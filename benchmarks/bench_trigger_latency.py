@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import statistics
 import sys
 import tempfile
@@ -29,6 +28,7 @@ sys.path.insert(0, str(ROOT / "function"))
 
 import oss2  # noqa: E402
 
+from ossfaces.events import parse_event  # noqa: E402
 from ossfaces.localstack.fc.invoker import Invocation  # noqa: E402
 from ossfaces.localstack.stack import LocalStack  # noqa: E402
 
@@ -44,7 +44,8 @@ def photo() -> bytes:
 
 
 def key_of(invocation: Invocation) -> str:
-    return str(json.loads(invocation.event)["events"][0]["oss"]["object"]["key"])
+    """The photo an invocation was for, whatever the trigger's event shape (native or EventBridge CloudEvent)."""
+    return parse_event(invocation.event)[0].key
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -1,8 +1,9 @@
 """template.yml (fun) and s.yaml (Serverless Devs fc3) describe the same function, so they can never drift apart.
 
 Compared: environment variables (every operator setting of ``ossfaces.settings.env_names()``, credentials excepted,
-with values that mean the defaults), handler and initializer, timeout and memory, async retries, the set of triggers
-(events, prefix, suffix), the bucket, and the least-privilege policy.
+with values that mean the defaults), handler and initializer, timeout and memory, async retries, the trigger events
+and bucket, and the least-privilege policy. The trigger forms differ on purpose (fun has no EventBridge trigger): which
+keys each one delivers is tested in tests/localfc/test_fc_reach.py.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ FC_VALUES = {
     "OSSFACES_MODELS_DIR": "/code/models"
 }  # the default "models/ beside the code" spelled out: FC's code is /code
 CREATED = {"oss:ObjectCreated:PutObject", "oss:ObjectCreated:PostObject", "oss:ObjectCreated:CompleteMultipartUpload"}
-SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".JPG", ".JPEG", ".PNG"}
+LAST_LETTERS = {"g", "G", "p", "P", "f", "F", "c", "C"}  # template.yml: the last letters of the image suffixes
 POLICY_ACTIONS = {"oss:GetObject", "oss:PutObject", "oss:ProcessImm"}
 
 
@@ -124,30 +125,35 @@ def _fun_triggers(fun_function: dict[str, Any]) -> list[tuple[frozenset[str], st
     return out
 
 
-def _s_triggers(s_props: dict[str, Any]) -> list[tuple[frozenset[str], str, str, str]]:
+def _s_triggers(s_props: dict[str, Any]) -> list[tuple[frozenset[str], str]]:
+    """(events, bucket) of each EventBridge-based OSS trigger of s.yaml."""
     out = []
     for trigger in s_props["triggers"]:
-        assert trigger["triggerType"] == "oss"
+        assert trigger["triggerType"] == "eventbridge"
         c = trigger["triggerConfig"]
-        bucket = trigger["sourceArn"].rsplit(":", 1)[1]
-        out.append((frozenset(c["events"]), c["filter"]["key"]["prefix"], c["filter"]["key"]["suffix"], bucket))
+        assert c["eventSourceConfig"]["eventSourceType"] == "Default" and c["asyncInvocationType"] is True
+        pattern = json.loads(c["eventRuleFilterPattern"])
+        assert pattern["source"] == ["acs.oss"]
+        (bucket,) = pattern["data"]["oss"]["bucket"]["name"]
+        out.append((frozenset(pattern["type"]), bucket))
     return out
 
 
-def test_same_triggers(fun_function: dict[str, Any], s_props: dict[str, Any]) -> None:
-    fun_rules = {t[:3] for t in _fun_triggers(fun_function)}
-    s_rules = {t[:3] for t in _s_triggers(s_props)}
-    assert fun_rules == s_rules
-    assert len(fun_rules) == len(fun_function["Events"]) == len(s_props["triggers"]) <= 10  # OSS: 10 per bucket
-    assert {suffix for _, _, suffix in fun_rules} == SUFFIXES
-    assert all(events == CREATED for events, _, _ in fun_rules)
+def test_same_trigger_events(fun_function: dict[str, Any], s_props: dict[str, Any]) -> None:
+    fun_rules = _fun_triggers(fun_function)
+    assert len(fun_rules) <= 10  # OSS: 10 native triggers per bucket
+    assert {suffix for _, _, suffix, _ in fun_rules} == LAST_LETTERS
+    assert {prefix for _, prefix, _, _ in fun_rules} == {""}
+    assert all(events == CREATED for events, _, _, _ in fun_rules)
+    assert [events for events, _ in _s_triggers(s_props)] == [CREATED]
 
 
 def test_results_never_fire_a_trigger(fun_function: dict[str, Any]) -> None:
     result_suffix = Settings().result_suffix
     for _, prefix, suffix, _ in _fun_triggers(fun_function):
         assert suffix, "an empty suffix would match the .faces.json results: a trigger loop"
-        assert not f"{prefix}photo{suffix}{result_suffix}".endswith(suffix)
+        for written in (result_suffix, result_suffix + CLAIM_SUFFIX):
+            assert not f"{prefix}photo.jpg{written}".endswith(suffix)
 
 
 def test_same_bucket_and_least_privilege_policy(
@@ -157,7 +163,7 @@ def test_same_bucket_and_least_privilege_policy(
     assert len(buckets) == 1
     (bucket,) = buckets
     assert _load("s.yaml")["vars"]["bucket"] == bucket
-    assert {t[3] for t in _s_triggers(s_props)} == {"${vars.bucket}"}
+    assert {t[1] for t in _s_triggers(s_props)} == {"${vars.bucket}"}
     (policy,) = fun_service["Policies"]
     objects, claims, imm = policy["Statement"]
     assert objects["Effect"] == claims["Effect"] == imm["Effect"] == "Allow"

@@ -25,7 +25,7 @@ def test_template_passes_fun_validate(fun: Fun) -> None:
         # fun 3.6.24 knows no python3.10: the reason template.yml uses the custom runtime.
         ("        Runtime: custom\n", "        Runtime: python3.10\n", "Runtime"),
         # Native OSS triggers need both Prefix and Suffix.
-        ("                Suffix: .png\n", "                Suffx: .png\n", "Suffix"),
+        ("                Suffix: P\n", "                Suffx: P\n", "Suffix"),
         # An unknown property of the function.
         ("        CAPort: 9000", "        CaPort: 9000", "CaPort"),
     ],

@@ -89,3 +89,21 @@ def test_quoted_lowercase_etag_is_normalised_and_position_only_for_appends() -> 
     assert record["oss"]["object"]["eTag"] == "ABCDEF"
     assert record["oss"]["object"]["deltaSize"] == -5
     assert "position" not in record["oss"]["object"]
+
+
+def test_eventbridge_trigger_delivers_one_cloudevent_the_function_reads() -> None:
+    """An EventBridge-based OSS trigger hands the function one CloudEvent whose data is the OSS record."""
+    from ossfaces.localstack.fc.triggers import default_triggers, pattern_matches
+
+    (trigger,) = default_triggers("photos", [".jpg", ".heic"], FunctionSpec("fn"))
+    created = _created(key="a/IMG_0001.HEIC")
+    payload = json.loads(build_event(created, trigger, "cn-hangzhou"))
+    assert payload["specversion"] == "1.0" and payload["source"] == "acs.oss"
+    assert payload["type"] == "oss:" + created.event_name
+    assert payload["subject"].endswith(f":{created.bucket}/a/IMG_0001.HEIC")
+    assert payload["data"]["oss"]["object"]["key"] == "a/IMG_0001.HEIC"
+    (record,) = parse_event(json.dumps(payload).encode())
+    assert (record.bucket, record.key, record.eventName) == (created.bucket, created.key, created.event_name)
+    local = trigger.with_bucket(created.bucket)
+    assert pattern_matches(local.pattern or {}, payload)
+    assert not pattern_matches(local.pattern or {}, {**payload, "type": "oss:ObjectCreated:CopyObject"})

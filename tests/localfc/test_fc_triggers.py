@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ossfaces.localstack.fc.triggers import (
     FunctionSpec,
     Trigger,
+    check_pattern,
     discover,
     for_local_bucket,
     load_s_yaml,
     load_template,
     load_triggers,
     loop_risk,
+    pattern_matches,
 )
 
 TEMPLATE = textwrap.dedent(
@@ -154,8 +157,11 @@ def test_default_retries_when_unset(tmp_path: Path) -> None:
 
 
 def test_discover_and_local_bucket_override(project: Path) -> None:
-    paths = discover(project)
-    assert [p.name for p in paths] == ["template.yml", "s.yaml"]
+    assert [p.name for p in discover(project)] == ["s.yaml"]  # the maintained deploy path, never both
+    (project / "s.yaml").unlink()
+    assert [p.name for p in discover(project)] == ["template.yml"]
+    paths = [project / "template.yml", project / "s.yaml"]
+    (project / "s.yaml").write_text(S_YAML, encoding="utf-8")
     local = for_local_bucket(load_triggers(paths), "local-bucket")
     assert {t.bucket for t in local} == {"local-bucket"}
     assert len(local) == 3  # different prefixes: nothing merged
@@ -168,7 +174,7 @@ def test_same_trigger_in_both_files_fires_once(tmp_path: Path) -> None:
     )
     (tmp_path / "template.yml").write_text(template, encoding="utf-8")
     (tmp_path / "s.yaml").write_text(S_YAML, encoding="utf-8")
-    local = for_local_bucket(load_triggers(discover(tmp_path)), "b")
+    local = for_local_bucket(load_triggers([tmp_path / "template.yml", tmp_path / "s.yaml"]), "b")
     assert sorted(t.name for t in local) == ["jpg", "legacy-lowercase"]
 
 
@@ -225,14 +231,44 @@ def test_loop_risk(events: tuple[str, ...], suffix: str, loops: bool) -> None:
         assert "photos/photo" in risk
 
 
-def test_project_descriptors_if_present() -> None:
-    """The project's own template.yml and s.yaml (when this checkout has them) declare the same triggers."""
+def test_project_descriptors_never_fire_on_results() -> None:
+    """The project's own template.yml and s.yaml: no trigger fires on the function's results (coverage of the image
+    suffixes: test_fc_reach.py)."""
     root = Path(__file__).resolve().parents[2]
-    paths = discover(root)
-    if len(paths) < 2:
-        pytest.skip("the project has no template.yml + s.yaml pair yet")
-    by_file = {p.name: load_triggers([p]) for p in paths}
-    shapes = [{(frozenset(t.events), t.prefix, t.suffix) for t in ts} for ts in by_file.values()]
-    assert all(shapes) and all(s == shapes[0] for s in shapes)
-    for triggers in by_file.values():
-        assert not any(loop_risk(t, ".faces.json") for t in triggers)
+    for name in ("template.yml", "s.yaml"):
+        triggers = load_triggers([root / name])
+        assert triggers and not any(loop_risk(t, ".faces.json") for t in triggers), name
+
+
+@pytest.mark.parametrize(
+    ("rule", "value", "expected"),
+    [
+        (["acs.oss"], "acs.oss", True),
+        (["acs.oss"], "ACS.OSS", False),  # case-sensitive, as EventBridge
+        ([{"suffix": ".jpg"}, {"suffix": ".JPG"}], "a/b.JPG", True),
+        ([{"suffix": ".jpg"}], "a/b.Jpg", False),
+        ([{"prefix": "photos/"}], "photos/a.jpg", True),
+        ([{"contains": "/2026/"}], "x/2026/a.jpg", True),
+        ([{"anything-but": "x"}], "y", True),
+        ([{"anything-but": ["x", "y"]}], "y", False),
+        ([{"anything-but": {"prefix": "tmp/"}}], "tmp/a.jpg", False),
+        ([{"exists": False}], None, True),
+    ],
+)
+def test_eventbridge_pattern_operators(rule: list[Any], value: Any, expected: bool) -> None:
+    event = {"data": {"oss": {"object": {"key": value}}}} if value is not None else {"data": {"oss": {"object": {}}}}
+    assert pattern_matches({"data": {"oss": {"object": {"key": rule}}}}, event) is expected
+
+
+def test_eventbridge_pattern_is_and_across_fields_and_checked() -> None:
+    pattern = {
+        "source": ["acs.oss"],
+        "type": ["oss:ObjectCreated:PutObject"],
+        "data": {"oss": {"bucket": {"name": ["b"]}}},
+    }
+    event = {"source": "acs.oss", "type": "oss:ObjectCreated:PutObject", "data": {"oss": {"bucket": {"name": "b"}}}}
+    assert pattern_matches(pattern, event)
+    assert not pattern_matches(pattern, {**event, "type": "oss:ObjectCreated:CopyObject"})
+    assert not pattern_matches(pattern, {**event, "data": {"oss": {"bucket": {"name": "other"}}}})
+    with pytest.raises(ValueError, match="not emulated"):
+        check_pattern({"data": {"size": [{"numeric": [">", 0]}]}})

@@ -284,9 +284,10 @@ def serve_stack(data: Path, port: int, bucket: str, logs: Path, analysis_s: floa
     ``analysis_s`` and finds no face, and two logs (analyses started, results written) that survive the kill."""
     from ossfaces.localstack.fc.invoker import DeliveryPolicy
     from ossfaces.localstack.fc.runner import default_code_dir
-    from ossfaces.localstack.fc.triggers import CREATED_EVENTS, FunctionSpec, Trigger
+    from ossfaces.localstack.fc.triggers import FunctionSpec, default_triggers
     from ossfaces.localstack.oss import ObjectCreated
     from ossfaces.localstack.stack import LocalStack, run_foreground
+    from ossfaces.settings import DEFAULT_IMAGE_SUFFIXES
 
     logs.mkdir(parents=True, exist_ok=True)
     analysed = _appender(logs / ANALYSES_LOG)
@@ -299,8 +300,10 @@ def serve_stack(data: Path, port: int, bucket: str, logs: Path, analysis_s: floa
     function = FunctionSpec(name="ossfaces", service="ossfaces", code_dir=default_code_dir(),
                             initializer="index.initializer", timeout=10,
                             environment={"OSSFACES_RESULT_SUFFIX": RESULT_SUFFIX})  # fmt: skip
-    trigger = Trigger("oss-jpg", function, bucket, CREATED_EVENTS, suffix=".jpg")
-    stack = LocalStack(data, triggers=[trigger], oss_port=port, fc_port=None, detector=detector,
+    triggers = default_triggers(
+        bucket, DEFAULT_IMAGE_SUFFIXES, function
+    )  # the project's form: EventBridge, CloudEvents
+    stack = LocalStack(data, triggers=triggers, oss_port=port, fc_port=None, detector=detector,
                        policy=DeliveryPolicy(backoff_scale=0.2))  # fmt: skip
     process = stack.oss.app.processors["imm/detectface"]
 

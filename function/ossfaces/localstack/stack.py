@@ -43,6 +43,9 @@ from ossfaces.localstack.fc.triggers import (
     for_local_bucket,
     load_triggers,
     loop_risk,
+    pattern_matches,
+    reach_report,
+    settings_of,
 )
 from ossfaces.localstack.imm import DEFAULT_PROJECT, LocalImm
 from ossfaces.localstack.oss import LocalOss, ObjectCreated, OssError, ProcessError, ProcessRequest, ProcessResult
@@ -140,7 +143,10 @@ class LocalStack:
         declared = list(triggers) if triggers is not None else load_triggers(self.descriptors, account_id=account_id)
         self.bucket = bucket or next((t.bucket for t in declared if t.bucket and "$" not in t.bucket), DEFAULT_BUCKET)
         if not declared and triggers is None:
-            log.warning("no template.yml or s.yaml: one trigger per image suffix on bucket %s", self.bucket)
+            log.warning(
+                "no s.yaml or template.yml: the project's trigger (EventBridge, image suffixes in 3 cases) on bucket %s",
+                self.bucket,
+            )
             declared = default_triggers(self.bucket, DEFAULT_IMAGE_SUFFIXES)
         self.triggers = for_local_bucket(declared, self.bucket)
         self.functions = list({t.function.qualified_name: t.function for t in self.triggers}.values())
@@ -274,7 +280,13 @@ class LocalStack:
         """Inside the object's transaction: one FC event per matching trigger, to be stored as pending deliveries."""
         deliveries = []
         for trigger in self.triggers:
-            if not trigger.matches(created.bucket, created.event_name, created.key):
+            if trigger.kind == "eventbridge":  # the whole CloudEvent against the pattern, as EventBridge does
+                event = build_event(created, trigger, self.oss.region)
+                if not pattern_matches(trigger.pattern or {}, json.loads(event)):
+                    continue
+            elif trigger.matches(created.bucket, created.event_name, created.key):
+                event = build_event(created, trigger, self.oss.region)
+            else:
                 continue
             if created.key.endswith(result_suffix_of(trigger.function)):
                 self._warn(
@@ -282,7 +294,6 @@ class LocalStack:
                     f"the function's own result {created.key!r} fired trigger {trigger.name!r} again (a trigger loop: "
                     "each result costs one more invocation); narrow the trigger's suffix or prefix",
                 )
-            event = build_event(created, trigger, self.oss.region)
             deliveries.append(
                 Delivery(trigger.function.qualified_name, f"trigger:{trigger.name}", new_request_id(), event)
             )
@@ -319,11 +330,11 @@ class LocalStack:
             if function is None:
                 continue
             try:
-                records = json.loads(delivery.payload)["events"]
-            except (ValueError, KeyError, TypeError):
+                records = parse_event(delivery.payload)  # any trigger's shape: {"events": […]} or CloudEvent(s)
+            except OssFacesError:
                 continue
             for record in records:
-                bucket, key = record["oss"]["bucket"]["name"], record["oss"]["object"]["key"]
+                bucket, key = record.bucket, record.key
                 claim = key + result_suffix_of(function) + CLAIM_SUFFIX
                 try:
                     held = storage.head(bucket, claim).user_meta.get(META_CLAIM_REQUEST)
@@ -397,6 +408,12 @@ class LocalStack:
                 return spec
         raise KeyError(f"no function {name!r}; known: {', '.join(f.qualified_name for f in self.functions)}")
 
+    def reach_report(self) -> list[str]:
+        """Which keys reach the function, by image suffix and case (the function's own suffix list), and which never."""
+        if not self.triggers:
+            return ["no trigger: no upload reaches the function"]
+        return reach_report(self.triggers, settings_of(self.triggers[0].function))
+
     def describe(self) -> str:
         """What ``ossfaces up`` prints: where everything is, and how to use it from oss2 and fc2."""
         oss = self.oss
@@ -419,8 +436,8 @@ class LocalStack:
             lines.append(f"  FC API (fc2)      {self.api.endpoint}")
         sources = ", ".join(str(p) for p in self.descriptors) or "built-in defaults"
         lines.append(f"  triggers          from {sources}")
-        for t in self.triggers:
-            lines.append(f"    {t.name}: {', '.join(t.events)} prefix={t.prefix!r} suffix={t.suffix!r}")
+        lines += [f"    {t.summary()}" for t in self.triggers]
+        lines += ["  " + line for line in self.reach_report()]
         lines += [
             "  upload a photo with oss2:",
             "    import oss2",

@@ -8,6 +8,7 @@ Shape: research/alicloud.md §1.1 (FC "Trigger event format"): ``{"events": [rec
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import timezone
 from typing import Any
 
@@ -52,5 +53,28 @@ def event_record(created: ObjectCreated, trigger: Trigger, region: str) -> dict[
 
 
 def build_event(created: ObjectCreated, trigger: Trigger, region: str) -> bytes:
-    """The event payload FC hands the function for ``created``: bytes, as the Python runtime receives them."""
-    return json.dumps({"events": [event_record(created, trigger, region)]}, ensure_ascii=False).encode("utf-8")
+    """The event payload FC hands the function for ``created``: bytes, as the Python runtime receives them.
+
+    Native OSS trigger: ``{"events": [record]}``. EventBridge-based OSS trigger: one CloudEvents 1.0 envelope whose
+    ``data`` is the record (research/alicloud.md §1.5; the fields of the capture there).
+    """
+    record = event_record(created, trigger, region)
+    if trigger.kind != "eventbridge":
+        return json.dumps({"events": [record]}, ensure_ascii=False).encode("utf-8")
+    moment = created.time.astimezone(timezone.utc)
+    envelope = {
+        "id": str(uuid.uuid4()).upper(),
+        "source": "acs.oss",
+        "specversion": "1.0",
+        "type": f"oss:{record['eventName']}",
+        "subject": f"acs:oss:{region}:{trigger.account_id}:{created.bucket}/{created.key}",
+        "time": record["eventTime"],
+        "datacontenttype": "application/json;charset=utf-8",
+        "aliyunaccountid": trigger.account_id,
+        "aliyunoriginalaccountid": trigger.account_id,
+        "aliyunpublishtime": moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z",
+        "aliyuneventbusname": "default",
+        "aliyunregionid": region,
+        "data": record,
+    }
+    return json.dumps(envelope, ensure_ascii=False).encode("utf-8")
