@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,7 +15,8 @@ import oss2
 from click.testing import CliRunner
 
 from ossfaces.commands import main
-from ossfaces.localstack.stack import LocalStack
+from ossfaces.commands.stack import up
+from ossfaces.localstack.stack import DEFAULT_FC_PORT, DEFAULT_IMM_PORT, DEFAULT_OSS_PORT, LocalStack
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -79,19 +81,38 @@ def test_invoke_against_a_running_stack(tmp_path: Path, face_jpeg: bytes) -> Non
     assert len(document["Faces"]) == 1
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_up_defaults_to_the_fixed_local_ports() -> None:
+    """`ossfaces up` listens where the docs and `ossfaces invoke` expect it: OSS 9400, FC API 9401, IMM v2 9402."""
+    defaults = {param.name: param.default for param in up.params}
+    assert (defaults["port"], defaults["fc_port"], defaults["imm_port"]) == (
+        DEFAULT_OSS_PORT,
+        DEFAULT_FC_PORT,
+        DEFAULT_IMM_PORT,
+    )
+    assert (DEFAULT_OSS_PORT, DEFAULT_FC_PORT, DEFAULT_IMM_PORT) == (9400, 9401, 9402)
+
+
 def test_up_serves_until_ctrl_c(tmp_path: Path, face_jpeg: bytes) -> None:
     project = tmp_path / "project"
     project.mkdir()
+    imm_port = free_port()
     command = [sys.executable, "-c", "from ossfaces.commands import main; main()", "up", "--port", "0", "--fc-port", "0",
-               "--data-dir", str(tmp_path / "data"), "--project-dir", str(project)]  # fmt: skip
+               "--imm-port", str(imm_port), "--data-dir", str(tmp_path / "data"), "--project-dir", str(project)]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert process.stdout is not None
         printed = ""
-        while "access key secret" not in printed:
+        while "triggers" not in printed:
             line = process.stdout.readline()
             assert line, f"ossfaces up exited early: {printed}"
             printed += line
+        assert re.search(rf"IMM v2 endpoint\s+http://127\.0\.0\.1:{imm_port}\s", printed), printed
         endpoint = re.search(r"OSS endpoint\s+(\S+)", printed).group(1)  # type: ignore[union-attr]
         bucket_name = re.search(r"bucket\s+(\S+)", printed).group(1)  # type: ignore[union-attr]
         key_id = re.search(r"access key id\s+(\S+)", printed).group(1)  # type: ignore[union-attr]

@@ -28,6 +28,13 @@ import click
     help="FC 2.0 invoke API port, for fc2 clients such as `ossfaces backfill`.",
 )
 @click.option(
+    "--imm-port",
+    type=click.IntRange(0, 65535),
+    default=9402,
+    show_default=True,
+    help="Local IMM v2 OpenAPI endpoint port (DetectImageFaces, for engine imm2 and the alibabacloud-imm20200930 SDK).",
+)
+@click.option(
     "--bucket", default=None, help="Local bucket (default: the one template.yml / s.yaml name, else ossfaces-local)."
 )
 @click.option("--region", default="cn-hangzhou", show_default=True)
@@ -80,6 +87,7 @@ def up(
     host: str,
     port: int,
     fc_port: int,
+    imm_port: int,
     bucket: str | None,
     region: str,
     project_dir: Path,
@@ -100,7 +108,8 @@ def up(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stack = LocalStack(
         data_dir, project_dir=project_dir, descriptors=list(descriptors) or None, bucket=bucket, host=host,
-        oss_port=port, fc_port=fc_port, region=region, mode=mode, engine=engine,  # type: ignore[arg-type]
+        oss_port=port, fc_port=fc_port, imm_port=imm_port, region=region,
+        mode=mode, engine=engine,  # type: ignore[arg-type]
         policy=DeliveryPolicy(duplicates=duplicates, delay_s=delay, reorder_window_s=reorder_window), workers=workers,
     )  # fmt: skip
     run_foreground(stack, lambda s: click.echo(s.describe() + "".join(f"\nWARNING: {w}" for w in s.loop_warnings())))

@@ -54,6 +54,7 @@ log = logging.getLogger("ossfaces.localstack")
 DEFAULT_BUCKET = "ossfaces-local"
 DEFAULT_OSS_PORT = 9400
 DEFAULT_FC_PORT = 9401
+DEFAULT_IMM_PORT = 9402  # the local IMM v2 OpenAPI endpoint of `ossfaces up`
 IMM_DETECTFACE = "imm/detectface"
 STS_DURATION_S = 36 * 3600  # FC's STS credentials last 36 h
 
@@ -118,6 +119,7 @@ class LocalStack:
         host: str = "127.0.0.1",
         oss_port: int = 0,
         fc_port: int | None = 0,
+        imm_port: int = 0,
         region: str = "cn-hangzhou",
         mode: Mode = "inprocess",
         engine: Literal["imm", "imm2", "local"] = "imm",
@@ -159,6 +161,7 @@ class LocalStack:
         self.oss.storage.router = self._route
         self.oss.storage.on_pending = self._deliver
         self._fc_port = fc_port
+        self._imm_port = imm_port
         self._host = host
         self.policy = policy or DeliveryPolicy()
         self._workers = workers
@@ -177,7 +180,9 @@ class LocalStack:
         """Bind the OSS port, start the function side, and only then serve OSS: no upload before its trigger exists."""
         try:
             self.oss.bind()  # the endpoint the function is given; connections are refused until oss.start()
-            self.imm = LocalImm(self.oss, self._detector, projects=self.imm_projects(), host=self._host).start()
+            self.imm = LocalImm(
+                self.oss, self._detector, projects=self.imm_projects(), host=self._host, port=self._imm_port
+            ).start()
             for function in self.functions:
                 runner = make_runner(self.mode, function, self.function_environment(function))
                 runner.start()
