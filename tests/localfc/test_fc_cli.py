@@ -16,7 +16,14 @@ from click.testing import CliRunner
 
 from ossfaces.commands import main
 from ossfaces.commands.stack import up
-from ossfaces.localstack.stack import DEFAULT_FC_PORT, DEFAULT_IMM_PORT, DEFAULT_OSS_PORT, LocalStack
+from ossfaces.localstack.imm import DEFAULT_PROJECT
+from ossfaces.localstack.stack import (
+    DEFAULT_FC_PORT,
+    DEFAULT_IMM_PORT,
+    DEFAULT_OSS_PORT,
+    LocalStack,
+    running_imm_endpoint,
+)
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -129,3 +136,64 @@ def test_up_serves_until_ctrl_c(tmp_path: Path, face_jpeg: bytes) -> None:
         process.send_signal(signal.SIGINT)
         code = process.wait(timeout=20)
     assert code == 0
+
+
+def test_invoke_imm2_against_a_running_stack_uses_its_imm_endpoint(tmp_path: Path, face_jpeg: bytes) -> None:
+    """--engine imm2 --endpoint URL --imm-endpoint URL: the handler calls DetectImageFaces on that stack's IMM v2."""
+    with LocalStack(tmp_path / "data", triggers=[], bucket="photos", fc_port=None, fsync=False) as stack:
+        assert stack.imm is not None
+        bucket = oss2.Bucket(
+            oss2.Auth(stack.oss.access_key_id, stack.oss.access_key_secret), stack.oss.endpoint, "photos"
+        )
+        bucket.put_object("a.jpg", face_jpeg)
+        event = json.loads((EVENTS / "oss_put_jpg.json").read_text(encoding="utf-8"))
+        record = event["events"][0]
+        record["oss"]["bucket"]["name"] = "photos"
+        record["oss"]["object"].update(key="a.jpg", size=len(face_jpeg), eTag=bucket.head_object("a.jpg").etag)
+        result = CliRunner(mix_stderr=False).invoke(
+            main,
+            [
+                "invoke",
+                "-",
+                "--endpoint",
+                stack.oss.endpoint,
+                "--imm-endpoint",
+                stack.imm.endpoint,
+                "--engine",
+                "imm2",
+                "--project-dir",
+                str(tmp_path),
+            ],
+            input=json.dumps(event),
+        )
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["processed"] == 1
+        document = json.loads(bucket.get_object("a.jpg.faces.json").read())
+        (call,) = stack.imm.calls
+    assert document["Engine"]["Name"] == "imm2" and len(document["Faces"]) == 1
+    assert (call.project, call.source_uri, call.status) == (DEFAULT_PROJECT, "oss://photos/a.jpg", 200)
+
+
+def test_invoke_imm2_needs_the_imm_endpoint_of_a_non_default_stack(tmp_path: Path) -> None:
+    """Only `ossfaces up`'s default OSS endpoint implies its IMM endpoint (9400 → 9402); any other is not guessed."""
+    result = CliRunner(mix_stderr=False).invoke(
+        main,
+        [
+            "invoke",
+            str(EVENTS / "oss_put_jpg.json"),
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "--engine",
+            "imm2",
+            "--project-dir",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code != 0 and "--imm-endpoint" in result.stderr, result.stderr
+
+
+def test_the_default_oss_endpoint_implies_the_default_imm_endpoint() -> None:
+    assert running_imm_endpoint("http://127.0.0.1:9400") == "http://127.0.0.1:9402"
+    assert running_imm_endpoint("http://localhost:9400/") == "http://localhost:9402"
+    assert running_imm_endpoint("http://127.0.0.1:9500") is None
+    assert running_imm_endpoint("http://oss-cn-hangzhou.aliyuncs.com") is None

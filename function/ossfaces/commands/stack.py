@@ -130,6 +130,12 @@ def up(
 @click.option("--engine", type=click.Choice(["imm", "imm2", "local"]), default="imm", show_default=True)
 @click.option("--mode", type=click.Choice(["inprocess", "bootstrap"]), default="inprocess", show_default=True)
 @click.option("--region", default="cn-hangzhou", show_default=True)
+@click.option(
+    "--imm-endpoint",
+    default=None,
+    help="With --endpoint and --engine imm2: that stack's IMM v2 endpoint (`ossfaces up` prints it); default: "
+    "http://<host>:9402 when --endpoint is on `ossfaces up`'s default port 9400, else required.",
+)
 @click.option("--access-key-id", default=None, help="With --endpoint: its key pair (default: the local OSS's).")
 @click.option("--access-key-secret", default=None)
 @click.option(
@@ -149,6 +155,7 @@ def invoke(
     access_key_id: str | None,
     access_key_secret: str | None,
     photo: Path | None,
+    imm_endpoint: str | None,
 ) -> None:
     """Run the handler once on EVENT_FILE (- for stdin) against the local stack, like `s local invoke -e`, no Docker.
 
@@ -164,9 +171,9 @@ def invoke(
         invocation = invoke_event(
             event, endpoint=endpoint, data_dir=data_dir, project_dir=project_dir, engine=engine,  # type: ignore[arg-type]
             mode=mode, access_key_id=access_key_id, access_key_secret=access_key_secret, region=region,  # type: ignore[arg-type]
-            photo=photo.read_bytes() if photo else None,
+            photo=photo.read_bytes() if photo else None, imm_endpoint=imm_endpoint,
         )  # fmt: skip
-    except OssFacesError as exc:  # the event itself is unreadable
+    except OssFacesError as exc:  # the event itself is unreadable, or the stack's IMM endpoint unknown
         raise click.ClickException(exc.message) from exc
     result = invocation.result
     for line in result.logs if result else []:
