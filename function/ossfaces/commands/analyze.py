@@ -15,13 +15,13 @@ import click
     "--min-face-px",
     type=int,
     default=None,
-    help="Smallest face side reported, in pixels [default: the function's, OSSFACES_MIN_FACE_PX].",
+    help="Smallest face side reported, in pixels [default: the function's default for OSSFACES_MIN_FACE_PX].",
 )
 @click.option(
     "--score-threshold",
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
     default=None,
-    help="Detector confidence below which a face is dropped [default: the function's, OSSFACES_SCORE_THRESHOLD].",
+    help="Detector confidence below which a face is dropped [default: the function's default for OSSFACES_SCORE_THRESHOLD].",
 )
 def analyze(
     paths: tuple[str, ...],
