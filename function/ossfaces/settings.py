@@ -25,6 +25,7 @@ from pydantic_settings.sources.utils import parse_env_vars
 
 DEFAULT_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".heif", ".avif")
 DEFAULT_MIN_FACE_PX = 20  # the one home of the smallest reported face side (the local engine and `ossfaces analyze`)
+DEFAULT_SCORE_THRESHOLD = 0.6  # the one home of the detector's confidence cut (the local engine and `ossfaces analyze`)
 
 # The variables ``Settings.from_environ`` reads instead of ``os.environ`` while it builds one object.
 _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("ossfaces_settings_environ", default=None)
@@ -82,7 +83,10 @@ class Settings(BaseSettings):
         description="Local engine: smallest face side, in pixels of the photo, that is reported.",
     )
     score_threshold: float = Field(
-        0.6, gt=0, lt=1, description="Local engine: detector confidence below which a face is dropped."
+        DEFAULT_SCORE_THRESHOLD,
+        gt=0,
+        lt=1,
+        description="Local engine: detector confidence below which a face is dropped.",
     )
     max_pixels: int = Field(
         100_000_000, gt=0, description="Local engine: photos with more pixels are refused before decoding."

@@ -14,7 +14,8 @@ from localimm_support import detect, sdk_client
 
 from ossfaces.localstack.imm import DEFAULT_PROJECT, ImmError, LocalImm
 from ossfaces.localstack.imm.signature import Request, Verifier
-from ossfaces.localstack.oss import LocalOss
+from ossfaces.localstack.oss import LocalOss, OssError
+from ossfaces.localstack.oss.auth import Authenticator
 
 
 @pytest.fixture
@@ -146,3 +147,30 @@ def test_verifier_refuses_replay_stale_date_and_tampering() -> None:
         with pytest.raises(ImmError) as info:
             verifier.verify(request, now)
         assert info.value.code == code
+
+
+def test_the_endpoint_shares_the_oss_key_store_through_its_public_accessor() -> None:
+    """``Authenticator.secret_for``: the one store of keys and STS tokens that the local OSS and IMM both check."""
+    auth = Authenticator({"static-id": "static-secret"}, "cn-hangzhou")
+    key_id, secret, token = auth.issue_sts(600)
+    assert auth.secret_for("static-id", None) == "static-secret"
+    assert auth.secret_for(key_id, token) == secret
+    refusals = {}
+    for case, (ak, tok) in {
+        "unknown": ("nobody", None),
+        "no token": (key_id, None),
+        "bad token": (key_id, "x"),
+    }.items():
+        with pytest.raises(OssError) as info:
+            auth.secret_for(ak, tok)
+        refusals[case] = info.value.code
+    expired_id, _, expired_token = auth.issue_sts(-1)
+    with pytest.raises(OssError) as info:
+        auth.secret_for(expired_id, expired_token)
+    refusals["expired"] = info.value.code
+    assert refusals == {
+        "unknown": "InvalidAccessKeyId",
+        "no token": "InvalidSecurityToken",
+        "bad token": "InvalidSecurityToken",
+        "expired": "SecurityTokenExpired",
+    }

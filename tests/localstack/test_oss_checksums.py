@@ -22,3 +22,18 @@ def test_crc64_matches_oss2_chunk_by_chunk() -> None:
         ours = checksums.crc64_update(ours, chunk)
         assert ours == reference.crc
     assert checksums.crc64(b"123456789") == 11051210869376104954  # the documented check value
+
+
+def test_crc64_combine_matches_oss2s() -> None:
+    """crc(A + B) from crc(A), crc(B) and len(B) alone, as oss2's Crc64.combine computes it (multipart objects)."""
+    reference = Crc64()
+    pieces = [b"", b"a", b"123456789", os.urandom(1000), os.urandom(65_537), b"\x00" * 4096, os.urandom(3)]
+    for first in pieces:
+        for second in pieces:
+            crc1, crc2 = checksums.crc64(first), checksums.crc64(second)
+            ours = checksums.crc64_combine(crc1, crc2, len(second))
+            assert ours == reference.combine(crc1, crc2, len(second)) == checksums.crc64(first + second)
+    for length in (1, 7, 8, 1 << 20, 10 * (1 << 20) + 3, (1 << 40) + 5):  # lengths only: no bytes needed
+        assert checksums.crc64_combine(0x1234_5678_9ABC_DEF0, 42, length) == reference.combine(
+            0x1234_5678_9ABC_DEF0, 42, length
+        )

@@ -140,3 +140,36 @@ def test_upload_part_copy_with_ranges(local_oss: LocalOss, oss_bucket: oss2.Buck
         oss_bucket.upload_part_copy("test-bucket", "src/photo.jpg", (5 * PART, 6 * PART), "dst/whole.jpg", whole_id, 2)
     assert unsatisfiable.value.status in (400, 416)
     assert [p.part_number for p in oss_bucket.list_parts("dst/whole.jpg", whole_id).parts] == [1]
+
+
+def test_completed_crc_is_combined_from_the_chosen_parts(local_oss: LocalOss, oss_bucket: oss2.Bucket) -> None:
+    """The object's CRC-64 comes from its parts' stored CRCs (not from re-reading them): right for a re-uploaded part,
+    a skipped part and an empty last part, and on every read, where oss2 checks it against the bytes."""
+    uid = oss_bucket.init_multipart_upload("mp/chosen").upload_id
+    data = {1: os.urandom(PART), 2: os.urandom(PART + 3), 3: os.urandom(PART), 4: b""}
+    oss_bucket.upload_part("mp/chosen", uid, 2, b"replaced below" * 10_000)
+    etags = {n: oss_bucket.upload_part("mp/chosen", uid, n, body).etag for n, body in data.items()}
+    chosen = [1, 2, 4]  # part 3 is left out, part 4 is empty
+    result = oss_bucket.complete_multipart_upload("mp/chosen", uid, [PartInfo(n, etags[n]) for n in chosen])
+    whole = b"".join(data[n] for n in chosen)
+    assert result.crc == crc64(whole) == int(oss_bucket.head_object("mp/chosen").server_crc)
+    assert oss_bucket.get_object("mp/chosen").read() == whole  # oss2 compares the CRC with the bytes it read
+    stored = local_oss.storage.head("test-bucket", "mp/chosen")
+    assert (stored.size, stored.crc) == (len(whole), crc64(whole))
+
+
+def test_completion_copies_through_user_space_where_the_kernel_cannot(
+    local_oss: LocalOss, oss_bucket: oss2.Bucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without copy_file_range (another OS, or a file system that refuses it) the parts are copied by read/write."""
+
+    def refuse(*args: object) -> int:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "copy_file_range", refuse, raising=False)
+    uid = oss_bucket.init_multipart_upload("mp/fallback").upload_id
+    data = [os.urandom(PART), os.urandom(3 * (1 << 20) + 5)]  # the second spans several 1 MiB reads
+    parts = [PartInfo(n, oss_bucket.upload_part("mp/fallback", uid, n, body).etag) for n, body in enumerate(data, 1)]
+    result = oss_bucket.complete_multipart_upload("mp/fallback", uid, parts)
+    assert result.crc == crc64(b"".join(data))
+    assert oss_bucket.get_object("mp/fallback").read() == b"".join(data)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ossfaces.events import OssRecord
@@ -117,3 +119,29 @@ def test_one_home_for_the_minimum_face_size_and_the_engine_tag() -> None:
 
     assert engine_tag(Engine()) == "local/v9"  # type: ignore[arg-type]
     assert Pipeline(Settings.from_environ({}), Engine(), lambda n, r: None).engine_tag == "local/v9"  # type: ignore[arg-type]
+
+
+def test_one_home_for_the_detector_score_threshold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The setting, the local engine's default and `ossfaces analyze`'s default are settings.DEFAULT_SCORE_THRESHOLD."""
+    import inspect
+
+    from click.testing import CliRunner
+
+    from ossfaces.commands import main
+    from ossfaces.errors import ConfigError
+    from ossfaces.settings import DEFAULT_MIN_FACE_PX, DEFAULT_SCORE_THRESHOLD
+    from ossfaces.vision import FaceAnalyzer
+
+    assert Settings.from_environ({}).score_threshold == DEFAULT_SCORE_THRESHOLD
+    assert inspect.signature(FaceAnalyzer.load).parameters["score_threshold"].default == DEFAULT_SCORE_THRESHOLD
+    loaded: dict[str, object] = {}
+
+    def load(*args: object, **options: object) -> FaceAnalyzer:
+        loaded.update(options)
+        raise ConfigError("Stop", "options seen")
+
+    monkeypatch.setattr(FaceAnalyzer, "load", load)
+    (tmp_path / "a.jpg").write_bytes(b"")
+    result = CliRunner().invoke(main, ["analyze", str(tmp_path / "a.jpg")])
+    assert "options seen" in result.output
+    assert (loaded["score_threshold"], loaded["min_face_px"]) == (DEFAULT_SCORE_THRESHOLD, DEFAULT_MIN_FACE_PX)

@@ -15,19 +15,24 @@ import click
     "--min-face-px",
     type=int,
     default=None,
-    help="Smallest face side reported, in pixels [default: the function's, OSSFACES_MIN_FACE_PX].",
+    help="Smallest face side reported, in pixels [default: the function's default for OSSFACES_MIN_FACE_PX].",
 )
-@click.option("--score-threshold", type=float, default=0.6, show_default=True)
+@click.option(
+    "--score-threshold",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=None,
+    help="Detector confidence below which a face is dropped [default: the function's default for OSSFACES_SCORE_THRESHOLD].",
+)
 def analyze(
     paths: tuple[str, ...],
     models_dir: Path | None,
     threads: int | None,
     min_face_px: int | None,
-    score_threshold: float,
+    score_threshold: float | None,
 ) -> None:
     """Run the local face engine on files or folders; one JSON document per image on stdout (JSON Lines)."""
     from ossfaces.errors import ConfigError
-    from ossfaces.settings import DEFAULT_MIN_FACE_PX
+    from ossfaces.settings import DEFAULT_MIN_FACE_PX, DEFAULT_SCORE_THRESHOLD
     from ossfaces.tools.analyze import analyze_paths
     from ossfaces.vision import FaceAnalyzer
 
@@ -36,7 +41,7 @@ def analyze(
             models_dir,
             threads=threads,
             min_face_px=min_face_px or DEFAULT_MIN_FACE_PX,
-            score_threshold=score_threshold,
+            score_threshold=DEFAULT_SCORE_THRESHOLD if score_threshold is None else score_threshold,
         )
     except ConfigError as exc:
         raise click.ClickException(exc.message) from exc

@@ -28,6 +28,13 @@ import click
     help="FC 2.0 invoke API port, for fc2 clients such as `ossfaces backfill`.",
 )
 @click.option(
+    "--imm-port",
+    type=click.IntRange(0, 65535),
+    default=9402,
+    show_default=True,
+    help="Local IMM v2 OpenAPI endpoint port (DetectImageFaces, for engine imm2 and the alibabacloud-imm20200930 SDK).",
+)
+@click.option(
     "--bucket", default=None, help="Local bucket (default: the one template.yml / s.yaml name, else ossfaces-local)."
 )
 @click.option("--region", default="cn-hangzhou", show_default=True)
@@ -80,6 +87,7 @@ def up(
     host: str,
     port: int,
     fc_port: int,
+    imm_port: int,
     bucket: str | None,
     region: str,
     project_dir: Path,
@@ -100,7 +108,8 @@ def up(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stack = LocalStack(
         data_dir, project_dir=project_dir, descriptors=list(descriptors) or None, bucket=bucket, host=host,
-        oss_port=port, fc_port=fc_port, region=region, mode=mode, engine=engine,  # type: ignore[arg-type]
+        oss_port=port, fc_port=fc_port, imm_port=imm_port, region=region,
+        mode=mode, engine=engine,  # type: ignore[arg-type]
         policy=DeliveryPolicy(duplicates=duplicates, delay_s=delay, reorder_window_s=reorder_window), workers=workers,
     )  # fmt: skip
     run_foreground(stack, lambda s: click.echo(s.describe() + "".join(f"\nWARNING: {w}" for w in s.loop_warnings())))
@@ -121,6 +130,12 @@ def up(
 @click.option("--engine", type=click.Choice(["imm", "imm2", "local"]), default="imm", show_default=True)
 @click.option("--mode", type=click.Choice(["inprocess", "bootstrap"]), default="inprocess", show_default=True)
 @click.option("--region", default="cn-hangzhou", show_default=True)
+@click.option(
+    "--imm-endpoint",
+    default=None,
+    help="With --endpoint and --engine imm2: that stack's IMM v2 endpoint (`ossfaces up` prints it); default: "
+    "http://<host>:9402 when --endpoint is on `ossfaces up`'s default port 9400, else required.",
+)
 @click.option("--access-key-id", default=None, help="With --endpoint: its key pair (default: the local OSS's).")
 @click.option("--access-key-secret", default=None)
 @click.option(
@@ -140,6 +155,7 @@ def invoke(
     access_key_id: str | None,
     access_key_secret: str | None,
     photo: Path | None,
+    imm_endpoint: str | None,
 ) -> None:
     """Run the handler once on EVENT_FILE (- for stdin) against the local stack, like `s local invoke -e`, no Docker.
 
@@ -155,9 +171,9 @@ def invoke(
         invocation = invoke_event(
             event, endpoint=endpoint, data_dir=data_dir, project_dir=project_dir, engine=engine,  # type: ignore[arg-type]
             mode=mode, access_key_id=access_key_id, access_key_secret=access_key_secret, region=region,  # type: ignore[arg-type]
-            photo=photo.read_bytes() if photo else None,
+            photo=photo.read_bytes() if photo else None, imm_endpoint=imm_endpoint,
         )  # fmt: skip
-    except OssFacesError as exc:  # the event itself is unreadable
+    except OssFacesError as exc:  # the event itself is unreadable, or the stack's IMM endpoint unknown
         raise click.ClickException(exc.message) from exc
     result = invocation.result
     for line in result.logs if result else []:

@@ -25,8 +25,9 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from ossfaces.errors import BadImage, OssFacesError
+from ossfaces.errors import BadImage, ConfigError, OssFacesError
 from ossfaces.events import parse_event
 from ossfaces.idempotency import CLAIM_SUFFIX, META_CLAIM_REQUEST
 from ossfaces.localstack.fc.api import ApiServer, FcApi
@@ -57,6 +58,7 @@ log = logging.getLogger("ossfaces.localstack")
 DEFAULT_BUCKET = "ossfaces-local"
 DEFAULT_OSS_PORT = 9400
 DEFAULT_FC_PORT = 9401
+DEFAULT_IMM_PORT = 9402  # the local IMM v2 OpenAPI endpoint of `ossfaces up`
 IMM_DETECTFACE = "imm/detectface"
 STS_DURATION_S = 36 * 3600  # FC's STS credentials last 36 h
 
@@ -121,6 +123,7 @@ class LocalStack:
         host: str = "127.0.0.1",
         oss_port: int = 0,
         fc_port: int | None = 0,
+        imm_port: int = 0,
         region: str = "cn-hangzhou",
         mode: Mode = "inprocess",
         engine: Literal["imm", "imm2", "local"] = "imm",
@@ -165,6 +168,7 @@ class LocalStack:
         self.oss.storage.router = self._route
         self.oss.storage.on_pending = self._deliver
         self._fc_port = fc_port
+        self._imm_port = imm_port
         self._host = host
         self.policy = policy or DeliveryPolicy()
         self._workers = workers
@@ -183,7 +187,9 @@ class LocalStack:
         """Bind the OSS port, start the function side, and only then serve OSS: no upload before its trigger exists."""
         try:
             self.oss.bind()  # the endpoint the function is given; connections are refused until oss.start()
-            self.imm = LocalImm(self.oss, self._detector, projects=self.imm_projects(), host=self._host).start()
+            self.imm = LocalImm(
+                self.oss, self._detector, projects=self.imm_projects(), host=self._host, port=self._imm_port
+            ).start()
             for function in self.functions:
                 runner = make_runner(self.mode, function, self.function_environment(function))
                 runner.start()
@@ -461,24 +467,40 @@ def invoke_event(
     access_key_secret: str | None = None,
     region: str = "cn-hangzhou",
     photo: bytes | None = None,
+    imm_endpoint: str | None = None,
 ) -> Invocation:
     """Run the handler once on ``event`` (``ossfaces invoke``): against a running stack at ``endpoint``, or an ephemeral one.
 
     The ephemeral stack has no triggers (only this invocation runs) and creates the buckets the event names. With
     ``photo``, those bytes are first uploaded at every object the event names and each record's size and eTag are set
-    from the upload, so the event meets a real object as it would in FC.
+    from the upload, so the event meets a real object as it would in FC. Engine ``imm2`` against a running stack calls
+    its IMM v2 endpoint: ``imm_endpoint``, else the one ``running_imm_endpoint`` implies (a ``ConfigError`` if none).
     """
     try:
         buckets = sorted({record.bucket for record in parse_event(event)})
     except OssFacesError:
         buckets = []  # not an OSS event: the handler will say so, as it would in FC
+    if imm_endpoint and not endpoint:
+        raise ConfigError(
+            "ImmEndpointWithoutEndpoint", "--imm-endpoint names a running stack's IMM: give its --endpoint too"
+        )
     if endpoint:
+        if engine == "imm2":
+            imm_endpoint = imm_endpoint or running_imm_endpoint(endpoint)
+            if not imm_endpoint:
+                raise ConfigError(
+                    "NoImmEndpoint",
+                    f"engine imm2 against {endpoint} needs that stack's --imm-endpoint (`ossfaces up` prints it as "
+                    f"'IMM v2 endpoint'; only the default OSS port {DEFAULT_OSS_PORT} implies port {DEFAULT_IMM_PORT})",
+                )
         if photo is not None:
             from ossfaces.localstack.oss import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 
             key_pair = (access_key_id or DEFAULT_ACCESS_KEY_ID, access_key_secret or DEFAULT_ACCESS_KEY_SECRET)
             event = upload_named_objects(event, endpoint, *key_pair, photo)
-        return _invoke_remote(event, endpoint, project_dir, engine, mode, access_key_id, access_key_secret, region)
+        return _invoke_remote(
+            event, endpoint, project_dir, engine, mode, access_key_id, access_key_secret, region, imm_endpoint
+        )
     with tempfile.TemporaryDirectory(prefix="ossfaces-invoke-") as scratch:
         stack = LocalStack(
             data_dir or Path(scratch), project_dir=project_dir, bucket=buckets[0] if buckets else None,
@@ -493,6 +515,16 @@ def invoke_event(
                 oss = stack.oss
                 event = upload_named_objects(event, oss.endpoint, oss.access_key_id, oss.access_key_secret, photo)
             return stack.invoke(event, function.qualified_name)
+
+
+def running_imm_endpoint(oss_endpoint: str) -> str | None:
+    """The IMM v2 endpoint of the ``ossfaces up`` whose OSS is ``oss_endpoint``, when that can be known without asking:
+    only ``up``'s default OSS port implies its default IMM port (same host); for any other, ``None`` (not guessed)."""
+    parts = urlsplit(oss_endpoint)
+    if parts.port != DEFAULT_OSS_PORT or not parts.hostname:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme or 'http'}://{host}:{DEFAULT_IMM_PORT}"
 
 
 def upload_named_objects(event: bytes, endpoint: str, key_id: str, secret: str, body: bytes) -> bytes:
@@ -520,15 +552,22 @@ def _invoke_remote(
     access_key_id: str | None,
     access_key_secret: str | None,
     region: str,
+    imm_endpoint: str | None = None,
 ) -> Invocation:
-    """One invocation against an already running local OSS, signed with its (local, published) key pair."""
+    """One invocation against an already running local OSS (and its IMM v2 endpoint, if given), signed with its (local,
+    published) key pair."""
     from ossfaces.localstack.oss import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 
     declared = load_triggers(discover(project_dir or Path.cwd()))
     function = (
         declared[0].function if declared else FunctionSpec("ossfaces", "ossfaces", initializer="index.initializer")
     )
-    runner = make_runner(mode, function, {"OSSFACES_OSS_ENDPOINT": endpoint, "OSSFACES_ENGINE": engine})
+    environment = {"OSSFACES_OSS_ENDPOINT": endpoint, "OSSFACES_ENGINE": engine}
+    if imm_endpoint:
+        environment["OSSFACES_IMM_ENDPOINT"] = imm_endpoint
+        if not function.environment.get("OSSFACES_IMM_PROJECT"):
+            environment["OSSFACES_IMM_PROJECT"] = DEFAULT_PROJECT  # as the stack sets it (and its endpoint serves)
+    runner = make_runner(mode, function, environment)
     credentials = Credentials(access_key_id or DEFAULT_ACCESS_KEY_ID, access_key_secret or DEFAULT_ACCESS_KEY_SECRET)
 
     def context_for(spec: FunctionSpec, request_id: str) -> FCContext:

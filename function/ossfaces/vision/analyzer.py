@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from ossfaces import __version__
 from ossfaces.document import FaceEmbedding
-from ossfaces.settings import DEFAULT_MIN_FACE_PX
+from ossfaces.settings import DEFAULT_MIN_FACE_PX, DEFAULT_SCORE_THRESHOLD
 from ossfaces.vision.attributes import (
     DEFAULT_AUGMENTATION,
     AttributeModels,
@@ -97,7 +97,7 @@ class FaceAnalyzer:
         *,
         threads: int | None = None,
         min_face_px: int = DEFAULT_MIN_FACE_PX,
-        score_threshold: float = 0.6,
+        score_threshold: float = DEFAULT_SCORE_THRESHOLD,
         max_pixels: int = 100_000_000,
         augmentation: Augmentation = DEFAULT_AUGMENTATION,
         calibration: Calibration | None = None,

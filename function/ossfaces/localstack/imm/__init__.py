@@ -33,7 +33,7 @@ def oss_keys(oss: LocalOss) -> KeyStore:
 
     def secret_for(key_id: str, token: str | None) -> str:
         try:
-            return oss.auth._secret_for(key_id, token)  # one store of keys and STS tokens for the whole stack
+            return oss.auth.secret_for(key_id, token)  # one store of keys and STS tokens for the whole stack
         except OssError as exc:
             status, code, message = _KEY_ERRORS.get(exc.code, (400, exc.code, exc.message))
             raise ImmError(status, code, message) from exc

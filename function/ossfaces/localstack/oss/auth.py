@@ -213,7 +213,10 @@ class Authenticator:
             self._sts[ak] = StsToken(sk, token, time.time() + duration_s)
         return ak, sk, token
 
-    def _secret_for(self, ak: str, token: str | None) -> str:
+    def secret_for(self, ak: str, token: str | None) -> str:
+        """The secret of key ``ak`` (static, or STS-issued with its ``token``), as every signature check needs it; the
+        local IMM v2 endpoint checks its requests against the same store. Raises ``OssError`` InvalidAccessKeyId,
+        InvalidSecurityToken or SecurityTokenExpired."""
         if ak in self._static:
             return self._static[ak]
         with self._lock:
@@ -286,7 +289,7 @@ class Authenticator:
         ak, sep, provided = credential.strip().rpartition(":")
         if not sep or not ak:
             raise invalid_argument("Authorization header is invalid.", "Authorization", credential[:64])
-        secret = self._secret_for(ak, req.header("x-oss-security-token"))
+        secret = self.secret_for(ak, req.header("x-oss-security-token"))
         date = req.headers.get("x-oss-date") or req.headers.get("date") or b""
         self._check_skew(parse_http_date(date.decode("latin-1")) if date else None, now)
         sts = self.v1_string_to_sign(req, date)
@@ -298,7 +301,7 @@ class Authenticator:
         ak = req.param("OSSAccessKeyId") or ""
         provided = req.param("Signature") or ""
         expires = req.param("Expires") or ""
-        secret = self._secret_for(ak, req.param("security-token"))
+        secret = self.secret_for(ak, req.param("security-token"))
         if not expires.isdigit():
             raise invalid_argument("Expires is invalid.", "Expires", expires)
         if int(expires) < now:
@@ -353,7 +356,7 @@ class Authenticator:
         if len(parts) != 5 or parts[4] != "aliyun_v4_request":
             raise invalid_argument("Invalid credential in Authorization header.", "Credential", credential)
         ak, date, region, product, _ = parts
-        secret = self._secret_for(ak, token)
+        secret = self.secret_for(ak, token)
         if date != date_time[:8]:
             raise invalid_argument("Invalid signing date in Authorization header.", "Credential", credential)
         if region != self.region:  # what OSS answers (EC 0002-00000226), e.g. to a client configured for another region
@@ -444,7 +447,7 @@ class Authenticator:
             if len(parts) != 5:
                 raise invalid_argument("Invalid x-oss-credential.", "x-oss-credential", credential)
             ak, date, region, product, _ = parts
-            secret = self._secret_for(ak, token)
+            secret = self.secret_for(ak, token)
             if region != self.region:
                 raise invalid_argument(
                     "The signing region in credential is invalid.", "x-oss-credential", credential, ec="0002-00000715"
@@ -461,7 +464,7 @@ class Authenticator:
             ak = fields.get("OSSAccessKeyId", "")
             if not ak:
                 raise access_denied("Anonymous access is forbidden for this operation.")
-            secret = self._secret_for(ak, token)
+            secret = self.secret_for(ak, token)
             expected = _b64_hmac_sha1(secret, policy.encode())
             provided = fields.get("Signature", "")
         if not hmac.compare_digest(expected, provided):

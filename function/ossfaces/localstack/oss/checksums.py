@@ -33,6 +33,50 @@ def crc64(data: bytes) -> int:
     return _crc64(data, 0)
 
 
+# CRC combination as zlib's crc32_combine (1.2.12+) does it, in 64 bits: polynomials over GF(2) in the CRC's reflected
+# bit order (bit 63 is x^0), multiplied modulo the CRC polynomial. Appending n zero bytes to a message multiplies its
+# raw CRC register by x^(8n), so crc(A + B) = crc(A) * x^(8 * len(B)) ^ crc(B) for a CRC whose init equals its xor-out
+# (CRC-64/XZ: both all ones). Tens of µs per combine, whatever len(B); oss2's Crc64.combine gives the same values.
+_REFLECTED_POLY = int(f"{POLY & XOROUT:064b}"[::-1], 2)  # 0xC96C5795D7870F42
+_X0 = 1 << 63  # the polynomial 1 (x^0)
+
+
+def _multmodp(a: int, b: int) -> int:
+    """a(x) * b(x) modulo the CRC polynomial."""
+    product = 0
+    bit = _X0
+    while a:
+        if a & bit:
+            product ^= b
+            a ^= bit
+        bit >>= 1
+        b = (b >> 1) ^ _REFLECTED_POLY if b & 1 else b >> 1
+    return product
+
+
+_X2N = [_X0 >> 1]  # x^(2^k) for k = 0 … 66: x^1, x^2, x^4, …, enough for any n < 2^64 bytes (8n < 2^67)
+while len(_X2N) < 67:
+    _X2N.append(_multmodp(_X2N[-1], _X2N[-1]))
+
+
+def _x8nmodp(n: int) -> int:
+    """x^(8n) modulo the CRC polynomial: the operator of n zero bytes (0 <= n < 2^64)."""
+    if not 0 <= n < 1 << 64:
+        raise ValueError(f"length out of range: {n}")
+    product, k = _X0, 3  # 8n = n * 2^3
+    while n:
+        if n & 1:
+            product = _multmodp(_X2N[k], product)
+        n >>= 1
+        k += 1
+    return product
+
+
+def crc64_combine(crc1: int, crc2: int, len2: int) -> int:
+    """The CRC-64 of A + B from ``crc1`` = crc64(A), ``crc2`` = crc64(B) and ``len2`` = len(B), without their bytes."""
+    return _multmodp(_x8nmodp(len2), crc1) ^ crc2
+
+
 def etag_of_md5(digest: bytes) -> str:
     """ETag of a simple upload: uppercase hex MD5 (unquoted; quoting happens when it goes on the wire)."""
     return digest.hex().upper()
