@@ -93,7 +93,7 @@ def main() -> None:
                     result = runner.run(event, context)
                     figures[kind].append(time.perf_counter() - started)
                     runner.stop()
-                    assert result.ok, result.error
+                    assert result.ok, result.error_message
                 else:
                     creds = json.dumps(vars(context.credentials))
                     subprocess.run(

@@ -100,5 +100,5 @@ def test_lease_follows_the_function_timeout() -> None:
 
     assert lease_of(Context.__new__(Context)) == 600.0  # no function meta: a safe default
     context = Context.__new__(Context)
-    context.function = type("Meta", (), {"timeout": 120})()  # type: ignore[assignment]
+    context.function = type("Meta", (), {"timeout": 120})()
     assert lease_of(context) == 150.0

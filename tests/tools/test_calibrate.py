@@ -32,7 +32,13 @@ from ossfaces.tools.attreval import (
 )
 from ossfaces.tools.calibrate import fit, fit_age_map, fit_emotion, fit_gender_bands, pav
 from ossfaces.vision.attributes import IMM_EMOTIONS
-from ossfaces.vision.calibration import Calibration, identity_document, load_calibration, parameters_digest
+from ossfaces.vision.calibration import (
+    CALIBRATION_FILE,
+    Calibration,
+    identity_document,
+    load_calibration,
+    parameters_digest,
+)
 
 FAIRFACE_BINS = ((0, 2), (3, 9), (10, 19), (20, 29), (30, 39), (40, 49), (50, 59), (60, 69), (70, None))
 
@@ -146,7 +152,10 @@ def test_pav_pools_violators_and_keeps_weighted_means() -> None:
 
 def regressed(true_age: np.ndarray[Any, Any], rng: np.random.Generator) -> np.ndarray[Any, Any]:
     """Raw estimates that regress to the middle, as issue 8 describes: slope 0.6 around 35, plus noise."""
-    return np.clip(35 + 0.6 * (true_age - 35) + rng.normal(0, 3, size=true_age.shape), 0.25, 80)
+    estimates: np.ndarray[Any, Any] = np.clip(
+        35 + 0.6 * (true_age - 35) + rng.normal(0, 3, size=true_age.shape), 0.25, 80
+    )
+    return estimates
 
 
 def test_age_map_from_exact_ages_removes_a_regression_to_the_middle() -> None:
@@ -285,7 +294,7 @@ def synthetic_records(n: int, rng: np.random.Generator) -> list[Record]:
 
 def test_fit_writes_a_file_that_says_where_every_number_came_from(tmp_path: Path) -> None:
     records = synthetic_records(1500, np.random.default_rng(11))
-    base = json.loads(calibrate.CALIBRATION_FILE.read_text(encoding="utf-8"))
+    base = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
     doc, before, after = fit(records, base)
     out = tmp_path / "calibration.json"
     calibrate.write_calibration(doc, out)

@@ -38,7 +38,8 @@ def one_hot_age(age: int) -> np.ndarray[Any, Any]:
 def spread_age(centre: int, half_width: int) -> np.ndarray[Any, Any]:
     p = np.zeros(81, np.float32)
     p[centre - half_width : centre + half_width + 1] = 1.0
-    return p / p.sum()
+    normalised: np.ndarray[Any, Any] = p / p.sum()
+    return normalised
 
 
 def test_the_shipped_file_is_the_documented_unfitted_calibration() -> None:
@@ -163,13 +164,13 @@ def test_digest_follows_the_parameters_and_ignores_the_validation_block() -> Non
     described["validation"] = {"dataset": "x"}
     described["note"] = "words"
     assert parameters_digest(described) == base
-    for change in (
-        lambda d: d["age"].update(knots=[[0, 1], [100, 100]]),
-        lambda d: d["gender"].update(min_age=13),
-        lambda d: d["emotion"].update(temperature=1.5),
+    for block, field, value in (
+        ("age", "knots", [[0, 1], [100, 100]]),
+        ("gender", "min_age", 13),
+        ("emotion", "temperature", 1.5),
     ):
         changed = copy.deepcopy(doc)
-        change(changed)
+        changed[block][field] = value
         assert parameters_digest(changed) != base
 
 
