@@ -72,7 +72,7 @@ T1_OTHER_FACES_1280 = (
 def photos() -> dict[str, bytes]:
     import skimage.data
 
-    face = np.asarray(skimage.data.astronaut())  # type: ignore[no-untyped-call]
+    face = np.asarray(skimage.data.astronaut())
     one = cv2.resize(face, (640, 640), interpolation=cv2.INTER_CUBIC)
     crop = face[20:220, 130:310]  # the head and some background
     tile = cv2.resize(crop, (128, 142), interpolation=cv2.INTER_AREA)

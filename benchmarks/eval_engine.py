@@ -80,7 +80,7 @@ def evaluate(analyzer: FaceAnalyzer, quiet: bool = False) -> dict[str, str]:
     import skimage.data
 
     say = (lambda *a, **k: None) if quiet else print
-    photo = np.asarray(skimage.data.astronaut())  # type: ignore[no-untyped-call]
+    photo = np.asarray(skimage.data.astronaut())
     buf = io.BytesIO()
     Image.fromarray(photo).save(buf, "JPEG", quality=92)
     base = analyzer.analyze(buf.getvalue())

@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "people-page.png")
     args = parser.parse_args()
     analyzer = FaceAnalyzer.load()
-    astronaut = Image.fromarray(data.astronaut())  # type: ignore[no-untyped-call]
+    astronaut = Image.fromarray(data.astronaut())
     photos = {f"album/astronaut-{name}.jpg": body for name, body in variants(astronaut).items()}
     photos["album/astronaut-gray.jpg"] = jpeg(ImageOps.grayscale(astronaut))
     with tempfile.TemporaryDirectory() as tmp, LocalOss(Path(tmp) / "oss", buckets=["photos"]) as server:

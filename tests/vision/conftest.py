@@ -31,7 +31,7 @@ def analyzer() -> FaceAnalyzer:
 def astronaut() -> NDArray[Any]:
     import skimage.data
 
-    return np.asarray(skimage.data.astronaut())  # type: ignore[no-untyped-call]
+    return np.asarray(skimage.data.astronaut())
 
 
 def encode(img: NDArray[Any] | Image.Image, fmt: str = "JPEG", **options: Any) -> bytes:
