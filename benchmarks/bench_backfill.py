@@ -3,7 +3,7 @@
 The stack is the real one (local OSS, FC's invoke API, the function in-process with engine ``imm``, whose
 ``imm/detectface`` the local OSS answers with the local face engine). Photos are tiny generated JPEGs (96×96 noise, so
 the detector runs for real and quickly), uploaded with the triggers off so they are "already in the bucket".
-``ossfaces backfill`` runs as a separate process, the real console script. Phases:
+``ossfaces backfill`` runs as a separate process (`python -m ossfaces.commands`, what the console script runs). Phases:
 
 1. 1,000 photos → 1,000 async invocations → 1,000 results (dispatch and end-to-end throughput printed);
 2. the same again → 0 invocations;
@@ -65,7 +65,7 @@ class Bench:
     def command(self, prefix: str, checkpoint: Path) -> list[str]:
         spec = self.stack.function()
         assert self.stack.api is not None
-        command = [str(Path(sys.executable).with_name("ossfaces")), "backfill", self.stack.bucket, "--prefix", prefix,
+        command = [sys.executable, "-m", "ossfaces.commands", "backfill", self.stack.bucket, "--prefix", prefix,
                    "--region", self.stack.oss.region, "--oss-endpoint", self.stack.oss.endpoint,
                    "--fc-endpoint", self.stack.api.endpoint, "--service", spec.service or spec.name,
                    "--function", spec.name, "--checkpoint", str(checkpoint), "--workers", str(self.workers),

@@ -1,88 +1,68 @@
-"""kill -9 the local OSS during 50 concurrent uploads, restart it, and check every object is complete or absent.
+"""kill -9 during uploads, restart, count what survived (the harness is ``ossfaces.localstack.crash``).
 
-Run: .venv/bin/python benchmarks/bench_oss_crash.py [--uploads 50] [--rounds 3]
+- default: the local OSS alone, 50 concurrent slow uploads; every object must be complete or absent, none torn, no
+  acknowledged one lost.
+- ``--stack``: the whole local stack (OSS, trigger, the real function with a stand-in detector) as one process;
+  40 uploads from 8 threads, kill -9 at a different point each round; after the restart every stored photo must get
+  its ``.faces.json``, and none a second one.
+
+Run: .venv/bin/python benchmarks/bench_oss_crash.py [--uploads 50] [--rounds 3] [--stack]
 """
 
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
-import hashlib
-import signal
+import sys
 import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import oss2
-from bench_oss_common import bucket_for, free_port, start_server
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "function"))
+
+from ossfaces.localstack.crash import kill9_oss_round, kill9_stack_round
 
 
-def one_round(data: Path, uploads: int, size: int) -> tuple[int, int, int]:
-    """Returns (complete, absent, torn)."""
-    port = free_port()
-    proc = start_server(data, port, "crash")
-    bucket = bucket_for(port, "crash")
-    bodies = {f"obj/{i:03d}": hashlib.sha256(f"{data}{i}".encode()).digest() * (size // 32) for i in range(uploads)}
-    acknowledged: list[str] = []
+def oss_rounds(rounds: int, uploads: int, size_mb: int, tmp: Path) -> int:
+    bad = 0
+    for r in range(rounds):
+        o = kill9_oss_round(tmp / f"round{r}", uploads, size_mb * 1024 * 1024)
+        print(f"round {r + 1}: {o.uploads} uploads ({o.acknowledged} acknowledged), kill -9, restart: "
+              f"{o.complete} complete, {o.absent} absent, {len(o.torn)} torn, {len(o.lost)} acknowledged lost")  # fmt: skip
+        bad += len(o.torn) + len(o.lost)
+    return bad
 
-    def chunks(body: bytes, delay: float) -> Iterator[bytes]:
-        for i in range(0, len(body), 256 * 1024):
-            time.sleep(delay)
-            yield body[i : i + 256 * 1024]
 
-    def put(key: str) -> None:
-        try:
-            bucket.put_object(key, chunks(bodies[key], 0.015 * (int(key[-3:]) % 10)))
-            acknowledged.append(key)
-        except Exception:
-            pass
-
-    with concurrent.futures.ThreadPoolExecutor(uploads) as pool:
-        futures = [pool.submit(put, k) for k in bodies]
-        deadline = time.time() + 10
-        while len(acknowledged) < uploads // 5 and time.time() < deadline:
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        concurrent.futures.wait(futures)
-    proc = start_server(data, port, "crash")
-    complete = absent = torn = 0
-    try:
-        for key, body in bodies.items():
-            try:
-                got = bucket.get_object(key).read()
-            except oss2.exceptions.NoSuchKey:
-                absent += 1
-                if key in acknowledged:
-                    torn += 1
-                    print(f"LOST acknowledged upload {key}")
-                continue
-            if got == body:
-                complete += 1
-            else:
-                torn += 1
-                print(f"TORN {key}: {len(got)} of {len(body)} bytes")
-    finally:
-        proc.terminate()
-        proc.wait(10)
-    return complete, absent, torn
+def stack_rounds(rounds: int, uploads: int, tmp: Path) -> int:
+    bad = 0
+    totals = [0, 0, 0, 0]
+    for r in range(rounds):
+        kill_after = max(1, uploads * (r + 1) // (rounds + 1))  # early, middle, late
+        o = kill9_stack_round(tmp / f"round{r}", uploads, kill_after=kill_after, settle_s=30)
+        missing = o.acknowledged_without_result
+        print(f"round {r + 1}: {uploads} uploads, kill -9 after {kill_after} acknowledged "
+              f"({len(o.acknowledged)} acknowledged, {len(o.stored)} stored), restart: "
+              f"{len(missing)} acknowledged without result, {len(o.without_result)} stored without result, "
+              f"{len(o.written_twice)} with a second result write, "
+              f"{sum(n - 1 for n in o.analyses.values() if n > 1)} analyses repeated (cut short by the kill)")  # fmt: skip
+        for i, n in enumerate((len(o.acknowledged), len(missing), len(o.without_result), len(o.written_twice))):
+            totals[i] += n
+        bad += len(o.without_result) + len(o.written_twice)
+    print(f"total: {totals[0]} acknowledged, {totals[1]} acknowledged without result, "
+          f"{totals[2]} stored without result, {totals[3]} written twice")  # fmt: skip
+    return bad
 
 
 def main() -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--uploads", type=int, default=50)
+    p.add_argument("--uploads", type=int, default=None, help="default 50 (OSS alone) or 40 (--stack)")
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--size-mb", type=int, default=2)
+    p.add_argument("--size-mb", type=int, default=2, help="OSS alone: size of each upload")
+    p.add_argument("--stack", action="store_true", help="kill the whole local stack, count photos without result")
     args = p.parse_args()
-    bad = 0
     with tempfile.TemporaryDirectory() as tmpdir:
-        for r in range(args.rounds):
-            complete, absent, torn = one_round(Path(tmpdir) / f"round{r}", args.uploads, args.size_mb * 1024 * 1024)
-            print(
-                f"round {r + 1}: {args.uploads} uploads, kill -9, restart: {complete} complete, {absent} absent, {torn} torn/lost"
-            )
-            bad += torn
+        if args.stack:
+            bad = stack_rounds(args.rounds, args.uploads or 40, Path(tmpdir))
+        else:
+            bad = oss_rounds(args.rounds, args.uploads or 50, args.size_mb, Path(tmpdir))
     return 1 if bad else 0
 
 

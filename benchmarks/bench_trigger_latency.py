@@ -4,6 +4,9 @@
 Run: ``.venv/bin/python benchmarks/bench_trigger_latency.py [--count 100] [--mode inprocess|bootstrap] [--engine imm|local]
 [--burst]``. Prints figures; asserts nothing but that every result exists.
 
+``--startup-race [--rounds N]``: instead, start the stack as a fresh process and upload from the first instant its
+port accepts, for 0.3 s; print how many of those acknowledged uploads never got a result.
+
 Two regimes: one upload at a time (default: each result is awaited before the next upload, so the figure is the
 pipeline's own latency), or ``--burst`` (all uploads back to back, so queueing behind the worker pool counts too).
 The latency ends when the invocation that wrote the result returned, read from the stack's invocation records, so no
@@ -49,6 +52,20 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def startup_race(rounds: int, window_s: float = 0.3) -> None:
+    from ossfaces.localstack.crash import startup_race_round
+
+    total = lost = 0
+    with tempfile.TemporaryDirectory() as scratch:
+        for r in range(rounds):
+            outcome = startup_race_round(Path(scratch) / f"round{r}", window_s)
+            total += len(outcome.acknowledged)
+            lost += len(outcome.without_result)
+            print(f"round {r + 1}: {len(outcome.acknowledged)} uploads acknowledged in the first {window_s} s after the "
+                  f"port accepted one, {len(outcome.without_result)} without result")  # fmt: skip
+    print(f"total: {lost} of {total} acknowledged uploads without result")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=100)
@@ -56,7 +73,12 @@ def main() -> None:
     parser.add_argument("--engine", choices=["imm", "local"], default="imm")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--burst", action="store_true", help="Upload everything back to back instead of one at a time.")
+    parser.add_argument("--startup-race", action="store_true", help="Uploads in the first 0.3 s of a fresh stack.")
+    parser.add_argument("--rounds", type=int, default=3, help="With --startup-race.")
     args = parser.parse_args()
+    if args.startup_race:
+        startup_race(args.rounds)
+        return
 
     body = photo()
     with tempfile.TemporaryDirectory() as scratch:

@@ -126,24 +126,40 @@ class FaceEmbedding(_Ours):
 
 
 class Face(_Imm):
-    """One face. IMM v1 fields, plus the local engine's documented extensions (``Landmarks``, ``Sharpness``,
+    """One face in IMM v1's conventions, whatever the engine: IMM v1 fields, IMM v2's own fields under v2's names
+    (``engines.imm2`` maps the rest), and the local engine's documented extensions (``Landmarks``, ``Sharpness``,
     ``Embedding``)."""
 
     FaceId: str | None = None
     FaceConfidence: float | None = None
     Age: int | None = None
-    Gender: str | None = Field(None, description="MALE or FEMALE")
+    Gender: str | None = Field(None, description="MALE or FEMALE (IMM v2's female/male upper-cased)")
     GenderConfidence: float | None = None
-    Emotion: str | None = Field(None, description="One of " + ", ".join(EMOTIONS))
+    Emotion: str | None = Field(
+        None, description="One of " + ", ".join(EMOTIONS) + " (IMM v2 labels mapped; an unknown label kept as sent)"
+    )
     EmotionConfidence: float | None = None
     EmotionDetails: Emotions | None = None
     FaceQuality: float | None = None
     Attractive: float | None = None
     FaceAttributes: Attributes | None = None
+    AgeSD: float | None = Field(
+        None, description="Spread of Age in years (IMM v2; the local engine: its age model's own spread, README)."
+    )
     Landmarks: list[Point] | None = Field(
         None, description="Local engine: eyes, nose tip, mouth corners (image pixels)."
     )
-    Sharpness: float | None = Field(None, description="Local engine: 0 (blurred) to 1 (sharp).")
+    Sharpness: float | None = Field(None, description="0 (blurred) to 1 (sharp): IMM v2, and the local engine.")
+    Mouth: str | None = Field(None, description="IMM v2 only, as IMM writes it: open or close.")
+    MouthConfidence: float | None = None
+    Hat: str | None = Field(None, description="IMM v2 only, as IMM writes it (e.g. none).")
+    HatConfidence: float | None = None
+    FigureId: str | None = Field(None, description="IMM v2 only: IMM's id of this face.")
+    FigureClusterId: str | None = Field(
+        None, description="IMM v2 only: the person cluster (figure-cluster-id-unavailable when not clustered)."
+    )
+    FigureClusterConfidence: float | None = None
+    FigureType: str | None = Field(None, description="IMM v2 only: face.")
     Embedding: FaceEmbedding | None = Field(
         None, description="Local engine: identity vector for faces large and sharp enough to identify; else absent."
     )
@@ -159,11 +175,14 @@ class SourceInfo(_Ours):
 
 
 class EngineInfo(_Ours):
-    Name: str
+    Name: str = Field(description="imm, imm2 or local")
     Version: str
 
 
-class ImageInfo(_Ours):
+class ImageDetails(_Ours):
+    """The document's ``Image`` block. (The decoder's own record of an image is ``ossfaces.vision.ImageInfo``; the
+    local engine maps one to the other in ``engines.local.image_block``.)"""
+
     Width: int | None = None
     Height: int | None = None
     Format: str | None = None
@@ -182,7 +201,7 @@ class FacesDocument(_Imm):
     SchemaVersion: str = SCHEMA_VERSION
     Source: SourceInfo
     Engine: EngineInfo
-    Image: ImageInfo | None = None
+    Image: ImageDetails | None = None
     Faces: list[Face] = Field(default_factory=list)
     ImageUri: str | None = None
     RequestId: str | None = None
@@ -206,7 +225,7 @@ class FacesDocument(_Imm):
                 **(extra or {}),
                 "Source": source,
                 "Engine": engine,
-                "Image": ImageInfo.model_validate(image) if image else None,
+                "Image": ImageDetails.model_validate(image) if image else None,
                 "Faces": faces or [],
                 "Error": ErrorInfo(Code=error.code, Message=error.message, RequestId=error.request_id)
                 if error
@@ -228,3 +247,31 @@ def json_schema() -> str:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = f"https://github.com/ossfaces/ossfaces/schema/faces-{SCHEMA_VERSION}.schema.json"
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+# --- face embeddings (PLAN "Shared contract"): one encoder and one decoder, used by the engine and by `people` -------
+
+EMBEDDING_FORMAT = "f16le-base64"
+"""128 little-endian float16 values, L2-normalised, base64 (256 bytes → 344 characters)."""
+
+
+def encode_embedding(vector: Any) -> str:
+    """``Embedding.Data`` for a vector: L2-normalised, float16 little-endian, base64."""
+    import base64
+
+    import numpy as np
+
+    values = np.asarray(vector, dtype=np.float32).ravel()
+    norm = float(np.linalg.norm(values))
+    return base64.b64encode((values / (norm or 1.0)).astype("<f2").tobytes()).decode("ascii")
+
+
+def decode_embedding(data: str) -> Any:
+    """The float32 vector of ``Embedding.Data`` (re-normalised: float16 rounding moves the norm by ~1e-3)."""
+    import base64
+
+    import numpy as np
+
+    values = np.frombuffer(base64.b64decode(data), dtype="<f2").astype(np.float32)
+    norm = float(np.linalg.norm(values))
+    return values / (norm or 1.0)

@@ -2,7 +2,9 @@
 
 The handler receives bytes in one of three shapes: the native OSS trigger's ``{"events": [record, ...]}``, one CloudEvent
 whose ``data`` is a record (EventBridge-based OSS trigger), or a list of such CloudEvents (batched push). All become a list
-of ``OssRecord``. Fields FC does not always send are optional; unknown fields are ignored.
+of ``OssRecord``. Fields FC does not always send are optional; unknown fields are ignored. For created objects FC
+always sends ``size`` and ``eTag``: a record without them is refused (``InvalidEvent``) rather than read as an empty
+object or a version without an ETag.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from ossfaces.errors import ConfigError
 
@@ -33,8 +35,8 @@ class OssObjectMeta(_Wire):
 
 class OssObject(_Wire):
     key: str = Field(min_length=1)
-    size: int = 0
-    eTag: str | None = None
+    size: int | None = Field(None, ge=0, description="Required for ObjectCreated records (see OssRecord).")
+    eTag: str | None = Field(None, description="Required for ObjectCreated records (see OssRecord).")
     deltaSize: int | None = None
     objectMeta: OssObjectMeta | None = None
     position: int | None = None
@@ -73,6 +75,17 @@ class OssRecord(_Wire):
     userIdentity: UserIdentity | None = None
     xVars: dict[str, str] | None = None
 
+    @model_validator(mode="after")
+    def _created_objects_have_size_and_etag(self) -> OssRecord:
+        if self.eventName.startswith("ObjectCreated:"):
+            missing = [name for name in ("size", "eTag") if getattr(self.oss.object, name) is None]
+            if missing:
+                raise ValueError(
+                    f"an {self.eventName} record without oss.object.{' and oss.object.'.join(missing)} "
+                    "(OSS triggers always send them)"
+                )
+        return self
+
     @property
     def bucket(self) -> str:
         return self.oss.bucket.name
@@ -80,6 +93,13 @@ class OssRecord(_Wire):
     @property
     def key(self) -> str:
         return self.oss.object.key
+
+    @property
+    def size(self) -> int:
+        """The object's size in bytes: always there for ObjectCreated records (refused without it)."""
+        if self.oss.object.size is None:
+            raise ValueError(f"an {self.eventName} record carries no object size")
+        return self.oss.object.size
 
     @property
     def etag(self) -> str | None:

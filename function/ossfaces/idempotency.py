@@ -7,7 +7,8 @@ Both mechanisms are objects beside the photo, decided from metadata alone (no bo
 - **claimed**: before analysing, the invocation creates ``<key>.faces.json.claim`` with ``x-oss-forbid-overwrite`` (an
   atomic create-if-absent in OSS) and deletes it when done. A simultaneous duplicate finds the claim and fails as
   *transient*, so FC retries it later, when the result is done. A claim left by a crashed instance expires after the
-  lease (the function's timeout plus a margin) and is then taken over, so no photo is lost to a dead claim.
+  lease (the function's timeout plus a margin) and is then taken over, so no photo is lost to a dead claim. The claim
+  names the request id that holds it (the local stack releases the claims of the invocations its own crash killed).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ META_ENGINE = "x-oss-meta-ossfaces-engine"
 META_FACES = "x-oss-meta-ossfaces-faces"
 META_STATUS = "x-oss-meta-ossfaces-status"
 META_EXPIRES = "x-oss-meta-ossfaces-claim-expires"
+META_CLAIM_REQUEST = "x-oss-meta-ossfaces-claim-request"
 CLAIM_SUFFIX = ".claim"
 
 
@@ -57,10 +59,10 @@ def staleness(meta: Mapping[str, str], etag: str | None, engine_tag: str) -> Sta
 
 
 @contextmanager
-def claimed(bucket: oss2.Bucket, result: str, etag: str, lease_s: float) -> Iterator[None]:
+def claimed(bucket: oss2.Bucket, result: str, etag: str, lease_s: float, request_id: str = "") -> Iterator[None]:
     """Hold the claim on analysing ``result``'s photo for the duration of the block; released however it ends."""
     claim = result + CLAIM_SUFFIX
-    _acquire(bucket, claim, etag, lease_s)
+    _acquire(bucket, claim, etag, lease_s, request_id)
     try:
         yield
     finally:
@@ -70,8 +72,10 @@ def claimed(bucket: oss2.Bucket, result: str, etag: str, lease_s: float) -> Iter
             log.warning("could not release claim oss://%s/%s: %s", bucket.bucket_name, claim, exc)
 
 
-def _acquire(bucket: oss2.Bucket, claim: str, etag: str, lease_s: float) -> None:
+def _acquire(bucket: oss2.Bucket, claim: str, etag: str, lease_s: float, request_id: str = "") -> None:
     headers = {"x-oss-forbid-overwrite": "true", "Content-Type": "application/octet-stream", META_SOURCE_ETAG: etag}
+    if request_id:
+        headers[META_CLAIM_REQUEST] = request_id
     for _ in range(2):  # a second try only after removing an expired claim
         headers[META_EXPIRES] = str(int(time.time() + lease_s))
         try:

@@ -1,67 +1,105 @@
-"""One FC invocation: event bytes + context → records through the pipeline → a summary, or a failure FC retries.
+"""One FC instance of the function: ``App`` = settings + the engine they choose + how a bucket is opened.
 
-Kept apart from ``index.py`` so the entry stays thin and every runtime (built-in, custom bootstrap, local stack) calls
-the same code. The settings and the engine are built once per process; credentials are read per invocation.
+Built once per instance and passed around explicitly: FC's initializer builds it from the environment
+(``App.from_environ()``, see ``index.py``), the local stack's in-process runner and the tests build it from what they
+declare. Nothing reads ``os.environ`` behind the caller's back, and there is no per-process cache to clear.
+``App.handle`` is one invocation: event bytes + context → records through the pipeline → a summary, or a failure FC
+retries. Credentials are read per invocation (FC rotates them).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from ossfaces.engines import get_engine
+import oss2
+
+from ossfaces.engines import Engine, make_engine
 from ossfaces.errors import ConfigError, OssFacesError, TransientError
 from ossfaces.events import parse_event
 from ossfaces.pipeline import Pipeline
 from ossfaces.settings import Settings
-from ossfaces.storage import credentials_from, open_bucket
+from ossfaces.storage import Credentials, credentials_from, open_bucket
 
 log = logging.getLogger("ossfaces")
 
-
-@functools.lru_cache(maxsize=1)
-def current_settings() -> Settings:
-    """The process's settings, from the environment, read once."""
-    settings = Settings()
-    log.setLevel(settings.log_level.upper())
-    return settings
+# (settings, credentials, bucket name, region) → a signed oss2 Bucket
+BucketOpener = Callable[[Settings, Credentials, str, str], oss2.Bucket]
 
 
-def initialize(context: Any = None) -> None:
-    """Warm the instance: settings, and the engine (the local engine loads its models here, not on the first photo)."""
-    get_engine(current_settings())
+class App:
+    """The function as one object. ``engine`` defaults to the one ``settings`` choose, built on first need (or by
+    ``initialize``); ``open_bucket`` defaults to ``storage.open_bucket``."""
 
+    def __init__(
+        self, settings: Settings, engine: Engine | None = None, open_bucket: BucketOpener = open_bucket
+    ) -> None:
+        self.settings = settings
+        self.open_bucket = open_bucket
+        self._engine = engine
+        self._lock = threading.Lock()
+        log.setLevel(settings.log_level.upper())
 
-def handle(event: bytes | str, context: Any) -> dict[str, Any]:
-    """Process every record of ``event``; raise the first configuration or transient failure after trying them all."""
-    settings = current_settings()
-    request_id = str(getattr(context, "request_id", "") or "")
-    try:
-        records = parse_event(event)
-        credentials = credentials_from(context, settings)
-        engine = get_engine(settings)
-    except OssFacesError as exc:
-        _log_failure(exc, request_id)
-        raise
-    pipeline = Pipeline(
-        settings, engine, lambda name, region: open_bucket(settings, credentials, name, region), lease_of(context)
-    )
-    summary: dict[str, Any] = {"records": len(records), "processed": 0, "error-document": 0, "skipped": 0, "failed": 0}
-    failures: list[OssFacesError] = []
-    for record in records:
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> App:
+        """The function as FC configures it: settings from ``environ`` (default: this process's environment)."""
+        return cls(Settings.from_environ(os.environ if environ is None else environ))
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    self._engine = make_engine(self.settings)
+        return self._engine
+
+    def initialize(self, context: Any = None) -> None:
+        """Warm the instance: build the engine (the local engine loads its models here, not on the first photo)."""
+        _ = self.engine
+
+    def handle(self, event: bytes | str, context: Any) -> dict[str, Any]:
+        """Process every record of ``event``; raise the first configuration or transient failure after trying them all."""
+        settings = self.settings
+        request_id = str(getattr(context, "request_id", "") or "")
         try:
-            outcome = pipeline.process(record, request_id)
-        except (ConfigError, TransientError) as exc:
-            _log_failure(exc, request_id, bucket=record.bucket, key=record.key)
-            summary["failed"] += 1
-            failures.append(exc)
-            continue
-        summary[outcome.action] += 1
-    if failures:
-        raise failures[0]
-    return summary
+            records = parse_event(event)
+            credentials = credentials_from(context, settings)
+            engine = self.engine
+        except OssFacesError as exc:
+            _log_failure(exc, request_id)
+            raise
+        opener = self.open_bucket
+        pipeline = Pipeline(
+            settings,
+            engine,
+            lambda name, region: opener(settings, credentials, name, region),
+            lease_of(context),
+            credentials,
+        )
+        summary: dict[str, Any] = {
+            "records": len(records),
+            "processed": 0,
+            "error-document": 0,
+            "skipped": 0,
+            "failed": 0,
+        }
+        failures: list[OssFacesError] = []
+        for record in records:
+            try:
+                outcome = pipeline.process(record, request_id)
+            except (ConfigError, TransientError) as exc:
+                _log_failure(exc, request_id, bucket=record.bucket, key=record.key)
+                summary["failed"] += 1
+                failures.append(exc)
+                continue
+            summary[outcome.action] += 1
+        if failures:
+            raise failures[0]
+        return summary
 
 
 def lease_of(context: Any) -> float:

@@ -17,12 +17,12 @@ from typing import Any, Literal
 import oss2
 
 from ossfaces.document import EngineInfo, FacesDocument, SourceInfo
-from ossfaces.engines import Engine
+from ossfaces.engines import Engine, Photo, engine_tag
 from ossfaces.errors import BadImage
 from ossfaces.events import OssRecord
 from ossfaces.idempotency import META_ENGINE, META_FACES, META_SOURCE_ETAG, META_STATUS, claimed, is_done
 from ossfaces.settings import Settings
-from ossfaces.storage import classify, is_missing, is_superseded
+from ossfaces.storage import Credentials, classify, is_missing, is_superseded
 
 log = logging.getLogger("ossfaces")
 
@@ -82,10 +82,13 @@ def skip_reason(record: OssRecord, settings: Settings) -> str | None:
         return "the object is a result document (recursion guard)"
     if not key.lower().endswith(settings.image_suffixes):
         return "the key does not end in an image suffix (" + ",".join(settings.image_suffixes) + ")"
-    if record.oss.object.size == 0 and record.eventName != "ObjectCreated:PutSymlink":
+    size = record.oss.object.size
+    if size is None:  # refused by the event model for created objects; kept so that no path reads None as 0
+        return "the event carries no object size"
+    if size == 0 and record.eventName != "ObjectCreated:PutSymlink":
         return "the object is empty (0 bytes)"
-    if record.oss.object.size > settings.max_image_bytes:
-        return f"the object is {record.oss.object.size} bytes, over OSSFACES_MAX_IMAGE_BYTES={settings.max_image_bytes}"
+    if size > settings.max_image_bytes:
+        return f"the object is {size} bytes, over OSSFACES_MAX_IMAGE_BYTES={settings.max_image_bytes}"
     return None
 
 
@@ -102,12 +105,15 @@ class Pipeline:
         engine: Engine,
         open_bucket: Callable[[str, str], oss2.Bucket],
         lease_s: float = 600.0,
+        credentials: Credentials | None = None,
     ) -> None:
-        """``lease_s``: how long a claim protects an analysis in progress; at least the function's timeout."""
+        """``lease_s``: how long a claim protects an analysis in progress; at least the function's timeout.
+        ``credentials``: the invocation's, for engines that call another service (``imm2``)."""
         self.settings = settings
         self.engine = engine
         self.open_bucket = open_bucket
         self.lease_s = lease_s
+        self.credentials = credentials
 
     def process(self, record: OssRecord, request_id: str = "") -> Outcome:
         """Handle one record and log its outcome. Raises ``ConfigError`` / ``TransientError`` to fail the invocation."""
@@ -135,14 +141,17 @@ class Pipeline:
         reason = skip_reason(record, self.settings)
         if reason:
             return outcome("skipped", reason)
-        bucket = self.open_bucket(record.bucket, record.region)
+        try:
+            bucket = self.open_bucket(record.bucket, record.region)
+        except (oss2.exceptions.OssError, OSError) as exc:
+            raise classify(exc, f"opening bucket {record.bucket!r}") from exc
         target = result_key(record.key, self.settings)
         etag = record.etag
         if etag is None:  # nothing to be idempotent on (no ETag in the event): analyse
             return self._analyse(record, bucket, target, outcome)
         if is_done(bucket, target, etag, self.engine_tag):
             return outcome("skipped", UP_TO_DATE)
-        with claimed(bucket, target, etag, self.lease_s):
+        with claimed(bucket, target, etag, self.lease_s, request_id):
             if is_done(bucket, target, etag, self.engine_tag):  # finished by another invocation while we claimed
                 return outcome("skipped", UP_TO_DATE)
             return self._analyse(record, bucket, target, outcome)
@@ -150,7 +159,7 @@ class Pipeline:
     def _analyse(self, record: OssRecord, bucket: oss2.Bucket, target: str, outcome: Callable[..., Outcome]) -> Outcome:
         """Engine → document → one PUT; the failure policy of DESIGN.md "Errors"."""
         try:
-            result = self.engine.analyze(bucket, record.key, record.etag)
+            result = self.engine.analyze(Photo(bucket, record.key, record.etag, record.region, self.credentials))
         except BadImage as exc:
             document = self._document(record, error=exc)
             self._write(bucket, target, document, record.etag, status="error")
@@ -169,7 +178,8 @@ class Pipeline:
 
     @property
     def engine_tag(self) -> str:
-        return f"{self.engine.name}/{self.engine.version}"
+        """``engines.engine_tag`` of this pipeline's engine."""
+        return engine_tag(self.engine)
 
     def _document(self, record: OssRecord, **parts: Any) -> FacesDocument:
         source = SourceInfo(

@@ -159,12 +159,16 @@ def test_same_bucket_and_least_privilege_policy(
     assert _load("s.yaml")["vars"]["bucket"] == bucket
     assert {t[3] for t in _s_triggers(s_props)} == {"${vars.bucket}"}
     (policy,) = fun_service["Policies"]
-    objects, claims = policy["Statement"]
-    assert objects["Effect"] == claims["Effect"] == "Allow"
+    objects, claims, imm = policy["Statement"]
+    assert objects["Effect"] == claims["Effect"] == imm["Effect"] == "Allow"
+    assert not any("*" in action for statement in policy["Statement"] for action in statement["Action"])
     assert set(objects["Action"]) == POLICY_ACTIONS
     assert objects["Resource"] == [f"acs:oss:*:*:{bucket}/*"]
     assert claims["Action"] == ["oss:DeleteObject"]  # deleting is allowed on claim objects only
     assert claims["Resource"] == [f"acs:oss:*:*:{bucket}/*{Settings().result_suffix}{CLAIM_SUFFIX}"]
+    # engine imm2: DetectImageFaces on one IMM v2 project, the one s.yaml names for its role's policy
+    assert imm["Action"] == ["imm:DetectImageFaces"]
+    assert imm["Resource"] == [f"acs:imm:*:*:project/{_load('s.yaml')['vars']['immProject']}"]
 
 
 def test_deploy_guide_shows_the_same_policy(fun_service: dict[str, Any]) -> None:

@@ -15,17 +15,12 @@ import pytest
 from click.testing import CliRunner
 from deploy_support import REPO
 
-from ossfaces.cli import main
-from ossfaces.packaging import IgnoreRules, py310_problems, walk
+from ossfaces.commands import main
+from ossfaces.tools.packaging import IgnoreRules, dev_only_imports, py310_problems, walk
 
 FUNCTION = REPO / "function"
-DEV_ONLY = (
-    "ossfaces/localstack/",
-    "ossfaces/cli.py",
-    "ossfaces/packaging.py",
-    "ossfaces/backfill.py",
-    "ossfaces/stats.py",
-)
+DEV_ONLY = ("ossfaces/localstack/", "ossfaces/tools/", "ossfaces/commands/")
+SETUP_ONLY_CODE = ("import onnx", "import h5py", "from onnx", "from h5py")
 
 
 def test_ignore_rules_follow_gitignore_semantics() -> None:
@@ -54,6 +49,41 @@ def test_fcignore_keeps_the_handler_side_and_drops_dev_only_parts() -> None:
     assert not any(path.startswith(DEV_ONLY) or "__pycache__" in path for path in kept)
     if (FUNCTION / "models").is_dir():
         assert any(path.startswith("models/") for path in kept)
+
+
+def test_fcignore_is_a_list_of_folders() -> None:
+    own = [
+        line
+        for line in (FUNCTION / ".fcignore").read_text(encoding="utf-8").splitlines()
+        if line.startswith("ossfaces")
+    ]
+    assert sorted(own) == sorted(DEV_ONLY)
+    for folder in DEV_ONLY:
+        assert (FUNCTION / folder).is_dir(), folder
+
+
+def test_deployed_code_imports_no_tool_command_stack_or_setup_module() -> None:
+    kept = [
+        p for p in walk(FUNCTION, IgnoreRules.load(FUNCTION / ".fcignore"), skip_top={"python"}) if p.suffix == ".py"
+    ]
+    assert any(p.name == "models.py" and p.parent.name == "vision" for p in kept)
+    assert dev_only_imports(kept, FUNCTION) == []
+    assert not [p for p in kept if any(code in p.read_text(encoding="utf-8") for code in SETUP_ONLY_CODE)]
+
+
+def test_dev_only_import_check_finds_each_form(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "import onnx\nfrom h5py import File\nfrom ossfaces.tools.stats import x\nfrom ossfaces import commands\n"
+        "def f():\n    import ossfaces.localstack.stack\n",
+        encoding="utf-8",
+    )
+    problems = "\n".join(dev_only_imports([bad], tmp_path))
+    for module in ("onnx", "h5py", "ossfaces.tools.stats", "ossfaces.commands", "ossfaces.localstack.stack"):
+        assert f"imports {module} " in problems
+    good = tmp_path / "good.py"
+    good.write_text("import ossfaces.vision.models\nfrom ossfaces import document\n", encoding="utf-8")
+    assert dev_only_imports([good], tmp_path) == []
 
 
 def test_py310_check_finds_311_features(tmp_path: Path) -> None:
@@ -101,6 +131,10 @@ def test_package_builds_a_complete_bundle(tmp_path: Path) -> None:
     assert not any(n.startswith("python/crcmod/_crcfunext") for n in names), "crcmod must be the pure-Python build"
     own = [n for n in names if not n.startswith("python/")]  # (numpy's wheel itself ships a .pyc)
     assert not any(n.startswith(DEV_ONLY) or "__pycache__/" in n for n in own)
+    assert "ossfaces/vision/models.py" in names and not any(n.endswith("convert.py") for n in own)
+    with zipfile.ZipFile(output) as archive:
+        code = [archive.read(n).decode("utf-8") for n in own if n.endswith(".py")]
+    assert not [c for c in code if any(setup in c for setup in SETUP_ONLY_CODE)], "set-up code (onnx/h5py) shipped"
     if (FUNCTION / "models").is_dir() and any((FUNCTION / "models").iterdir()):
         assert any(n.startswith("models/") for n in names)
     assert output.stat().st_size < 500 * 1024 * 1024

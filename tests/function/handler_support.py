@@ -8,7 +8,7 @@ signatures, the handler) is the real thing. The end-to-end tests use the local f
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,9 +16,9 @@ from typing import Any
 import oss2
 import pytest
 
-from ossfaces import invocation
-from ossfaces.engines import get_engine
+from ossfaces.invocation import App
 from ossfaces.localstack.oss import LocalOss, ProcessError, ProcessRequest
+from ossfaces.settings import Settings
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -49,18 +49,25 @@ class Context:
     function: FunctionMeta = field(default_factory=FunctionMeta)
 
 
+Handler = Callable[[bytes, Any], dict[str, Any]]
+
+
+def function_settings(local_oss: LocalOss, **fields: Any) -> Settings:
+    """The function's settings as FC would read them from an environment that sets only the local OSS endpoint and
+    the engine (``fields`` override); this process's own environment plays no part."""
+    return Settings.from_environ({"OSSFACES_OSS_ENDPOINT": local_oss.endpoint, "OSSFACES_ENGINE": "imm"}, **fields)
+
+
 @pytest.fixture
-def function_env(monkeypatch: pytest.MonkeyPatch, local_oss: LocalOss) -> Iterator[None]:
-    """The function pointed at the local OSS, with fresh per-process caches before and after."""
-    monkeypatch.setenv("OSSFACES_OSS_ENDPOINT", local_oss.endpoint)
-    monkeypatch.setenv("OSSFACES_ENGINE", "imm")
-    for name in ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_SECURITY_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    invocation.current_settings.cache_clear()
-    get_engine.cache_clear()
-    yield
-    invocation.current_settings.cache_clear()
-    get_engine.cache_clear()
+def app(local_oss: LocalOss) -> App:
+    """The function (one FC instance) pointed at the local OSS, engine ``imm``."""
+    return App(function_settings(local_oss))
+
+
+@pytest.fixture
+def handler(app: App) -> Handler:
+    """``index.handler`` of that instance."""
+    return app.handle
 
 
 @pytest.fixture

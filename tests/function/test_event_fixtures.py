@@ -12,11 +12,7 @@ from typing import Any
 
 import oss2
 import pytest
-from handler_support import EVENTS, Context, ImmStandIn
-
-from index import handler
-
-pytestmark = pytest.mark.usefixtures("function_env")
+from handler_support import EVENTS, Context, Handler, ImmStandIn
 
 EXPECTED = {
     "oss_put_jpg.json": {"processed": 1},
@@ -75,7 +71,9 @@ def upload_what_the_event_names(bucket: oss2.Bucket, record: dict[str, Any]) -> 
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_fixture_through_the_handler(name: str, oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context) -> None:
+def test_fixture_through_the_handler(
+    name: str, oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, handler: Handler
+) -> None:
     payload = json.loads((EVENTS / name).read_text(encoding="utf-8"))
     for record in records_of(payload):
         record["oss"]["bucket"]["name"] = oss_bucket.bucket_name

@@ -7,15 +7,14 @@ from collections.abc import Mapping
 
 import oss2
 import pytest
-from handler_support import Context, ImmStandIn, event_for, raising
+from handler_support import Context, Handler, ImmStandIn, event_for, function_settings, raising
 
-from index import handler
 from ossfaces.document import FacesDocument
 from ossfaces.errors import ConfigError, TransientError
 from ossfaces.idempotency import META_ENGINE, META_SOURCE_ETAG, META_STATUS
+from ossfaces.invocation import App
 from ossfaces.localstack.oss import LocalOss
 
-pytestmark = pytest.mark.usefixtures("function_env")
 PHOTO = b"\xff\xd8\xff\xe0 not decoded by the IMM stand-in \xff\xd9"
 
 
@@ -24,7 +23,9 @@ def read_result(bucket: oss2.Bucket, key: str) -> tuple[FacesDocument, Mapping[s
     return FacesDocument.model_validate_json(result.read()), result.headers  # case-insensitive, as HTTP headers are
 
 
-def test_upload_gets_a_result_with_metadata(oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context) -> None:
+def test_upload_gets_a_result_with_metadata(
+    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, handler: Handler
+) -> None:
     oss_bucket.put_object("photos/team.jpg", PHOTO)
     summary = handler(event_for(oss_bucket, "photos/team.jpg"), context)
     assert summary == {"records": 1, "processed": 1, "error-document": 0, "skipped": 0, "failed": 0}
@@ -41,7 +42,9 @@ def test_upload_gets_a_result_with_metadata(oss_bucket: oss2.Bucket, imm: ImmSta
     assert [call.process for call in imm.calls] == ["imm/detectface"]
 
 
-def test_twenty_deliveries_cost_one_imm_call(oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context) -> None:
+def test_twenty_deliveries_cost_one_imm_call(
+    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, handler: Handler
+) -> None:
     oss_bucket.put_object("a.jpg", PHOTO)
     event = event_for(oss_bucket, "a.jpg")
     outcomes = [handler(event, context) for _ in range(20)]
@@ -50,7 +53,7 @@ def test_twenty_deliveries_cost_one_imm_call(oss_bucket: oss2.Bucket, imm: ImmSt
 
 
 def test_new_version_of_the_photo_is_processed_again(
-    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context
+    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, handler: Handler
 ) -> None:
     oss_bucket.put_object("a.jpg", PHOTO)
     handler(event_for(oss_bucket, "a.jpg"), context)
@@ -62,7 +65,7 @@ def test_new_version_of_the_photo_is_processed_again(
 
 
 def test_stale_event_for_an_overwritten_photo_is_skipped(
-    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context
+    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, handler: Handler
 ) -> None:
     oss_bucket.put_object("a.jpg", PHOTO)
     old_event = event_for(oss_bucket, "a.jpg")
@@ -71,7 +74,7 @@ def test_stale_event_for_an_overwritten_photo_is_skipped(
     assert imm.calls == [] and not oss_bucket.object_exists("a.jpg.faces.json")
 
 
-def test_deleted_photo_is_skipped(oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context) -> None:
+def test_deleted_photo_is_skipped(oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, handler: Handler) -> None:
     oss_bucket.put_object("gone.jpg", PHOTO)
     event = event_for(oss_bucket, "gone.jpg")
     oss_bucket.delete_object("gone.jpg")
@@ -79,7 +82,7 @@ def test_deleted_photo_is_skipped(oss_bucket: oss2.Bucket, imm: ImmStandIn, cont
 
 
 def test_bad_image_gets_an_error_document_and_no_retry(
-    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context
+    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, handler: Handler
 ) -> None:
     imm.answer = raising(400, "InvalidImage.Corrupt", "the image data is corrupt")
     oss_bucket.put_object("bad.jpg", b"\xff\xd8 truncated")
@@ -95,7 +98,7 @@ def test_bad_image_gets_an_error_document_and_no_retry(
 
 @pytest.mark.parametrize("body", [b"<html>gateway</html>", b'{"Faces": "nope"}', b"[1,2]", b""])
 def test_unreadable_imm_answer_becomes_an_error_document(
-    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, body: bytes
+    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, body: bytes, handler: Handler
 ) -> None:
     imm.answer = lambda r: (200, "application/json", body)
     oss_bucket.put_object("x.jpg", PHOTO)
@@ -104,7 +107,9 @@ def test_unreadable_imm_answer_becomes_an_error_document(
     assert document.Error is not None and document.Faces == []
 
 
-def test_imm_refusal_fails_with_what_to_fix(oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context) -> None:
+def test_imm_refusal_fails_with_what_to_fix(
+    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, handler: Handler
+) -> None:
     imm.answer = raising(403, "AccessDenied", "You have no right to access this IMM project")
     oss_bucket.put_object("x.jpg", PHOTO)
     with pytest.raises(ConfigError) as info:
@@ -114,7 +119,7 @@ def test_imm_refusal_fails_with_what_to_fix(oss_bucket: oss2.Bucket, imm: ImmSta
 
 
 def test_imm_server_error_is_retried_with_nothing_written(
-    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context
+    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, handler: Handler
 ) -> None:
     imm.answer = raising(503, "ServiceUnavailable", "please retry")
     oss_bucket.put_object("x.jpg", PHOTO)
@@ -125,7 +130,9 @@ def test_imm_server_error_is_retried_with_nothing_written(
     assert handler(event_for(oss_bucket, "x.jpg"), context)["processed"] == 1
 
 
-def test_wrong_secret_fails_with_a_hint(oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context) -> None:
+def test_wrong_secret_fails_with_a_hint(
+    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, handler: Handler
+) -> None:
     oss_bucket.put_object("x.jpg", PHOTO)
     context.credentials.access_key_secret = "wrong"
     with pytest.raises(ConfigError) as info:
@@ -134,19 +141,15 @@ def test_wrong_secret_fails_with_a_hint(oss_bucket: oss2.Bucket, imm: ImmStandIn
 
 
 def test_unreachable_oss_is_transient(
-    oss_bucket: oss2.Bucket, context: Context, monkeypatch: pytest.MonkeyPatch, unused_port: int
+    oss_bucket: oss2.Bucket, local_oss: LocalOss, context: Context, unused_port: int
 ) -> None:
-    from ossfaces import invocation
-
-    monkeypatch.setenv("OSSFACES_OSS_ENDPOINT", f"http://127.0.0.1:{unused_port}")
-    monkeypatch.setenv("OSSFACES_OSS_TIMEOUT", "2")
-    invocation.current_settings.cache_clear()
+    app = App(function_settings(local_oss, oss_endpoint=f"http://127.0.0.1:{unused_port}", oss_timeout=2))
     oss_bucket.put_object("x.jpg", PHOTO)
     with pytest.raises(TransientError):
-        handler(event_for(oss_bucket, "x.jpg"), context)
+        app.handle(event_for(oss_bucket, "x.jpg"), context)
 
 
-def test_no_credentials_is_a_config_error(oss_bucket: oss2.Bucket) -> None:
+def test_no_credentials_is_a_config_error(oss_bucket: oss2.Bucket, handler: Handler) -> None:
     class Bare:
         request_id = "r"
 
@@ -154,27 +157,26 @@ def test_no_credentials_is_a_config_error(oss_bucket: oss2.Bucket) -> None:
         handler(event_for(oss_bucket, "x.jpg"), Bare())
 
 
-def test_credentials_from_environment(
-    oss_bucket: oss2.Bucket, imm: ImmStandIn, local_oss: LocalOss, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_credentials_from_environment(oss_bucket: oss2.Bucket, imm: ImmStandIn, local_oss: LocalOss) -> None:
     """python3.12 and the custom runtime have no context.credentials: FC sets ALIBABA_CLOUD_* instead."""
-    from ossfaces import invocation
-
     key_id, secret, token = local_oss.issue_sts(600)
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", key_id)
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", secret)
-    monkeypatch.setenv("ALIBABA_CLOUD_SECURITY_TOKEN", token)
-    invocation.current_settings.cache_clear()
+    environ = {
+        "OSSFACES_OSS_ENDPOINT": local_oss.endpoint,
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": key_id,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": secret,
+        "ALIBABA_CLOUD_SECURITY_TOKEN": token,
+    }
+    app = App.from_environ(environ)
     oss_bucket.put_object("env.jpg", PHOTO)
 
     class NoCredentials:
         request_id = "r"
 
-    assert handler(event_for(oss_bucket, "env.jpg"), NoCredentials())["processed"] == 1
+    assert app.handle(event_for(oss_bucket, "env.jpg"), NoCredentials())["processed"] == 1
 
 
 def test_one_failing_record_does_not_stop_the_others(
-    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context
+    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, handler: Handler
 ) -> None:
     oss_bucket.put_object("ok.jpg", PHOTO)
     ok = json.loads(event_for(oss_bucket, "ok.jpg"))["events"][0]
@@ -186,7 +188,7 @@ def test_one_failing_record_does_not_stop_the_others(
 
 
 def test_one_json_log_line_per_record_with_a_face_summary(
-    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, caplog: pytest.LogCaptureFixture
+    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, caplog: pytest.LogCaptureFixture, handler: Handler
 ) -> None:
     """The line SLS queries aggregate (README "Statistics at any scale"): ages, genders, emotions per face."""
     oss_bucket.put_object("a.jpg", PHOTO)
@@ -203,3 +205,17 @@ def test_one_json_log_line_per_record_with_a_face_summary(
         context.credentials.access_key_secret not in caplog.text
         and context.credentials.security_token not in caplog.text
     )
+
+
+@pytest.mark.parametrize("bucket_name", ["../x", "UPPER", "a"])
+def test_invalid_bucket_name_in_the_event_is_a_configuration_error(
+    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, handler: Handler, bucket_name: str
+) -> None:
+    """Issue 11 item 13: oss2 refuses such a name client-side (ClientError); that is no reason to retry."""
+    oss_bucket.put_object("x.jpg", PHOTO)
+    payload = json.loads(event_for(oss_bucket, "x.jpg"))
+    payload["events"][0]["oss"]["bucket"]["name"] = bucket_name
+    with pytest.raises(ConfigError) as info:
+        handler(json.dumps(payload).encode(), context)
+    assert info.value.code == "InvalidBucketName" and bucket_name in info.value.message
+    assert "trigger" in info.value.message and imm.calls == []

@@ -8,13 +8,11 @@ from typing import Any
 
 import oss2
 import pytest
-from handler_support import Context, ImmStandIn, event_for, raising
+from handler_support import Context, Handler, ImmStandIn, event_for, raising
 
-from index import handler
 from ossfaces.errors import TransientError
-from ossfaces.idempotency import CLAIM_SUFFIX, META_EXPIRES, META_SOURCE_ETAG
+from ossfaces.idempotency import CLAIM_SUFFIX, META_CLAIM_REQUEST, META_EXPIRES, META_SOURCE_ETAG
 
-pytestmark = pytest.mark.usefixtures("function_env")
 PHOTO = b"\xff\xd8\xff\xe0 stand-in photo \xff\xd9"
 CLAIM = "a.jpg.faces.json" + CLAIM_SUFFIX
 
@@ -30,7 +28,7 @@ def slow(imm: ImmStandIn, seconds: float) -> None:
 
 
 def test_twenty_simultaneous_deliveries_cost_one_imm_call(
-    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context
+    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, handler: Handler
 ) -> None:
     slow(imm, 0.5)  # IMM takes a while: every duplicate arrives while the first is still being analysed
     oss_bucket.put_object("a.jpg", PHOTO)
@@ -52,7 +50,9 @@ def test_twenty_simultaneous_deliveries_cost_one_imm_call(
     assert not oss_bucket.object_exists(CLAIM)
 
 
-def test_a_live_claim_sends_the_delivery_back_to_fc(oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context) -> None:
+def test_a_live_claim_sends_the_delivery_back_to_fc(
+    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, handler: Handler
+) -> None:
     oss_bucket.put_object("a.jpg", PHOTO)
     etag = oss_bucket.head_object("a.jpg").etag
     oss_bucket.put_object(CLAIM, b"", headers={META_SOURCE_ETAG: etag, META_EXPIRES: str(int(time.time()) + 300)})
@@ -61,15 +61,32 @@ def test_a_live_claim_sends_the_delivery_back_to_fc(oss_bucket: oss2.Bucket, imm
     assert imm.calls == [] and oss_bucket.object_exists(CLAIM)  # someone else's claim is left alone
 
 
-def test_a_dead_claim_expires_and_is_taken_over(oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context) -> None:
+def test_a_dead_claim_expires_and_is_taken_over(
+    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, handler: Handler
+) -> None:
     oss_bucket.put_object("a.jpg", PHOTO)
     oss_bucket.put_object(CLAIM, b"", headers={META_EXPIRES: str(int(time.time()) - 1)})  # its instance died
     assert handler(event_for(oss_bucket, "a.jpg"), context)["processed"] == 1
     assert len(imm.calls) == 1 and not oss_bucket.object_exists(CLAIM)
 
 
+def test_the_claim_names_the_invocation_that_holds_it(
+    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, handler: Handler
+) -> None:
+    """The local stack releases, after its own kill -9, exactly the claims of the invocations that the crash killed."""
+    slow(imm, 0.5)
+    oss_bucket.put_object("a.jpg", PHOTO)
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(handler, event_for(oss_bucket, "a.jpg"), context)
+        deadline = time.monotonic() + 5
+        while not oss_bucket.object_exists(CLAIM) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert oss_bucket.head_object(CLAIM).headers[META_CLAIM_REQUEST] == context.request_id
+        assert running.result(10)["processed"] == 1
+
+
 def test_the_claim_is_released_when_the_invocation_fails(
-    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context
+    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, handler: Handler
 ) -> None:
     imm.answer = raising(503, "ServiceUnavailable", "busy")
     oss_bucket.put_object("a.jpg", PHOTO)

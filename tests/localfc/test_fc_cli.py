@@ -13,7 +13,7 @@ from pathlib import Path
 import oss2
 from click.testing import CliRunner
 
-from ossfaces.cli import main
+from ossfaces.commands import main
 from ossfaces.localstack.stack import LocalStack
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -82,7 +82,7 @@ def test_invoke_against_a_running_stack(tmp_path: Path, face_jpeg: bytes) -> Non
 def test_up_serves_until_ctrl_c(tmp_path: Path, face_jpeg: bytes) -> None:
     project = tmp_path / "project"
     project.mkdir()
-    command = [sys.executable, "-c", "from ossfaces.cli import main; main()", "up", "--port", "0", "--fc-port", "0",
+    command = [sys.executable, "-c", "from ossfaces.commands import main; main()", "up", "--port", "0", "--fc-port", "0",
                "--data-dir", str(tmp_path / "data"), "--project-dir", str(project)]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:

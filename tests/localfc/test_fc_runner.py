@@ -1,4 +1,4 @@
-"""Running the function: in-process (import index, call handler) and through a custom-runtime bootstrap subprocess."""
+"""Running the function: in-process (one App from the declared environment) and through a custom-runtime bootstrap subprocess."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from localfc_support import make_context
 
+from ossfaces.invocation import App
 from ossfaces.localstack.fc.runner import BootstrapRunner, InProcessRunner, default_code_dir, local_environment
 from ossfaces.localstack.fc.triggers import FunctionSpec
+from ossfaces.settings import Settings
 
 
 def _spec(code: Path, **extra: object) -> FunctionSpec:
@@ -26,41 +28,68 @@ def test_local_environment_drops_fc_paths_and_maps_code_root(fake_code: Path) ->
     assert env == {"FAKE_MODELS": f"{fake_code}/models", "FAKE_VAR": "override"}
 
 
-def test_in_process_runs_the_handler_with_context_env_and_logs(
-    fake_code: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("FAKE_VAR", raising=False)
-    spec = _spec(fake_code, environment={"FAKE_VAR": "from-template", "FAKE_MODELS": "/code/models"})
-    runner = InProcessRunner(spec)
+def _not_image_event() -> bytes:
+    return (default_code_dir().parent / "events" / "oss_not_image.json").read_bytes()
+
+
+def test_in_process_builds_one_app_from_the_declared_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The function's settings come from the template's variables + the stack's overrides, never from os.environ."""
+    monkeypatch.setenv("OSSFACES_RESULT_SUFFIX", ".leaked-from-the-test-process.json")
+    before = dict(os.environ)
+    spec = _spec(
+        default_code_dir(), environment={"OSSFACES_RESULT_SUFFIX": ".out.json", "OSSFACES_MODELS_DIR": "/code/models"}
+    )
+    runner = InProcessRunner(spec, {"OSSFACES_ENGINE": "imm", "OSSFACES_OSS_ENDPOINT": "http://127.0.0.1:9"})
     runner.start()
     try:
-        result = runner.run(b'{"n": 5}', make_context(spec, "req-1"))
-        again = runner.run(b'{"n": 6}', make_context(spec, "req-2"))
+        assert runner.app is not None
+        settings = runner.app.settings
+        result = runner.run(_not_image_event(), make_context(spec, "req-1"))
+        again = runner.run(_not_image_event(), make_context(spec, "req-2"))
     finally:
         runner.stop()
-    assert result.ok and result.error_type == ""
-    assert result.value == {"n": 5, "request_id": "req-1", "access_key_id": "STS.test", "function": "fn",
-                            "region": "cn-hangzhou", "env": "from-template", "models": f"{fake_code}/models",
-                            "initialized": 1}  # fmt: skip
+    assert settings.result_suffix == ".out.json" and settings.oss_endpoint == "http://127.0.0.1:9"
+    assert settings.models_dir == default_code_dir() / "models"  # /code/... mapped to the local code directory
+    assert dict(os.environ) == before  # nothing written, nothing to restore
+    assert result.ok and result.error_type == "" and result.value["skipped"] == 1 and again.ok
     assert json.loads(result.body) == result.value
-    assert again.value["initialized"] == 1  # the initializer ran once per instance
-    assert any("req-1 [WARNING] fake handler got n=5" in line for line in result.logs)
-    assert not any("n=6" in line for line in result.logs)
-    assert "FAKE_VAR" not in os.environ  # stop() restored the environment
+    assert any("req-1 [INFO]" in line and "oss_not_image" not in line for line in result.logs)
+    assert not any("req-2" in line for line in result.logs)
 
 
-def test_in_process_handler_error_is_fcs_unhandled_error(fake_code: Path) -> None:
-    spec = _spec(fake_code)
-    runner = InProcessRunner(spec)
+def test_in_process_runs_the_app_it_is_given_and_initializes_it_once() -> None:
+    """Tests and the stack can hand the runner an App (e.g. with an engine of their own)."""
+
+    class CountingApp(App):
+        initialized = 0
+
+        def initialize(self, context: object = None) -> None:
+            type(self).initialized += 1
+
+    app = CountingApp(Settings.from_environ({"OSSFACES_OSS_ENDPOINT": "http://127.0.0.1:9"}))
+    spec = _spec(default_code_dir())
+    runner = InProcessRunner(spec, app=app)
     runner.start()
     try:
-        result = runner.run(b'{"n": 1, "raise": true}', make_context(spec, "req-x"))
+        results = [runner.run(_not_image_event(), make_context(spec, f"req-{n}")) for n in range(3)]
+    finally:
+        runner.stop()
+    assert runner.app is app and CountingApp.initialized == 1
+    assert all(r.ok and r.value["skipped"] == 1 for r in results)
+
+
+def test_in_process_handler_error_is_fcs_unhandled_error() -> None:
+    spec = _spec(default_code_dir())
+    runner = InProcessRunner(spec, {"OSSFACES_OSS_ENDPOINT": "http://127.0.0.1:9"})
+    runner.start()
+    try:
+        result = runner.run(b'{"not": "an event"}', make_context(spec, "req-x"))
     finally:
         runner.stop()
     assert not result.ok
     assert result.error_type == "UnhandledInvocationError"
-    assert result.value["errorType"] == "ValueError" and result.value["errorMessage"] == "asked to fail"
-    assert "ValueError: asked to fail" in result.error_message
+    assert result.value["errorType"] == "ConfigError" and "InvalidEvent" in result.value["errorMessage"]
+    assert "ConfigError: InvalidEvent" in result.error_message
 
 
 FAKE_BOOTSTRAP = textwrap.dedent(

@@ -110,3 +110,23 @@ def test_virtual_host_addressing(local_oss: LocalOss) -> None:
     assert r.content == b"vhost"
     path_style = oss2.Bucket(auth, local_oss.endpoint, "test-bucket")
     assert path_style.get_object("v/key.txt").read() == b"vhost"
+
+
+@pytest.mark.parametrize(
+    ("host", "path"),
+    [
+        ("test-bucket.oss-cn-hangzhou.aliyuncs.com", "/v%2Fkey.txt"),  # virtual-hosted, as ali-oss sends it
+        ("test-bucket.oss-cn-hangzhou-internal.aliyuncs.com", "/v%2Fkey.txt"),  # FC's internal endpoint
+        ("oss-cn-hangzhou.aliyuncs.com", "/test-bucket/v%2Fkey.txt"),  # path-style on OSS's region endpoint
+    ],
+)
+def test_oss_own_host_names(local_oss: LocalOss, host: str, path: str) -> None:
+    """A request sent to the local OSS's IP but carrying one of OSS's own host names in ``Host``."""
+    auth = oss2.Auth(local_oss.access_key_id, local_oss.access_key_secret)
+    for method, body in [("PUT", b"own host"), ("GET", None)]:
+        url = f"{local_oss.endpoint}{path}"
+        req = oss2.http.Request(method, url, data=body)
+        auth._sign_request(req, "test-bucket", "v/key.txt")
+        r = requests.request(method, url, data=body, headers={**req.headers, "Host": host})
+        assert r.status_code == 200, r.content
+    assert r.content == b"own host"

@@ -104,3 +104,40 @@ def test_post_object_v1_policy(local_oss: LocalOss, oss_bucket: oss2.Bucket) -> 
     forged = requests.post(url, data={**fields, "Signature": "AAAA"}, files={"file": ("x", b"x")})
     assert forged.status_code == 403 and b"SignatureDoesNotMatch" in forged.content
     assert [e.event_name for e in events] == ["ObjectCreated:PostObject"]
+
+
+def test_post_object_form_edges(local_oss: LocalOss, oss_bucket: oss2.Bucket) -> None:
+    """python-multipart reads the form: a 3 MB file in small chunks, fields after ``file`` ignored, a cut body refused."""
+    policy = _policy([["starts-with", "$key", "edge/"]])
+    signature = base64.b64encode(
+        hmac.new(local_oss.access_key_secret.encode(), policy.encode(), hashlib.sha1).digest()
+    ).decode()
+    fields = [("key", "edge/${filename}"), ("OSSAccessKeyId", local_oss.access_key_id), ("policy", policy)]
+    fields.append(("Signature", signature))
+    payload = os.urandom(3 * MB)
+    boundary = "----edgeBoundary7MA4YWxkTrZu0gW"
+
+    def form(file_part: bytes, after: list[tuple[str, str]]) -> bytes:
+        out = b""
+        for name, value in fields:
+            out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        out += f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n'.encode()
+        out += b"Content-Type: application/x-test\r\n\r\n" + file_part + b"\r\n"
+        for name, value in after:
+            out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        return out + f"--{boundary}--\r\n".encode()
+
+    def chunks(body: bytes) -> Iterator[bytes]:
+        for i in range(0, len(body), 1000):
+            yield body[i : i + 1000]
+
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    url = f"{local_oss.endpoint}/test-bucket"
+    ok = requests.post(url, data=chunks(form(payload, [("key", "elsewhere/x")])), headers=headers)
+    assert ok.status_code == 204, ok.content
+    got = oss_bucket.get_object("edge/a.bin")
+    assert got.read() == payload and got.headers["Content-Type"] == "application/x-test"
+    cut = form(b"partial", [])[:-40]
+    refused = requests.post(url, data=cut, headers=headers)
+    assert refused.status_code == 400 and b"InvalidArgument" in refused.content, refused.content
+    assert [o.key for o in oss2.ObjectIterator(oss_bucket, prefix="e")] == ["edge/a.bin"]

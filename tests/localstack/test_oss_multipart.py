@@ -77,15 +77,66 @@ def test_resumable_upload_and_download(oss_bucket: oss2.Bucket, tmp_path: Path) 
     src = tmp_path / "big.bin"
     src.write_bytes(os.urandom(3 * 1024 * 1024 + 7))
     oss2.resumable_upload(
-        oss_bucket, "resumable/big.bin", str(src), store=oss2.ResumableStore(root=str(tmp_path)),
-        multipart_threshold=1024 * 1024, part_size=512 * 1024, num_threads=4,
-    )  # fmt: skip
+        oss_bucket,
+        "resumable/big.bin",
+        str(src),
+        store=oss2.ResumableStore(root=str(tmp_path)),
+        multipart_threshold=1024 * 1024,
+        part_size=512 * 1024,
+        num_threads=4,
+    )
     assert oss_bucket.head_object("resumable/big.bin").object_type == "Multipart"
     dst = tmp_path / "back.bin"
     oss2.resumable_download(
-        oss_bucket, "resumable/big.bin", str(dst), store=oss2.ResumableDownloadStore(root=str(tmp_path)),
-        multiget_threshold=1024 * 1024, part_size=512 * 1024, num_threads=4,
-    )  # fmt: skip
+        oss_bucket,
+        "resumable/big.bin",
+        str(dst),
+        store=oss2.ResumableDownloadStore(root=str(tmp_path)),
+        multiget_threshold=1024 * 1024,
+        part_size=512 * 1024,
+        num_threads=4,
+    )
     assert dst.read_bytes() == src.read_bytes()
     oss_bucket.get_object_to_file("resumable/big.bin", str(tmp_path / "plain.bin"))  # oss2 checks the CRC
     assert (tmp_path / "plain.bin").read_bytes() == src.read_bytes()
+
+
+def test_upload_part_copy_with_ranges(local_oss: LocalOss, oss_bucket: oss2.Bucket) -> None:
+    """A 300 KB object copied as three ranged parts (oss2.Bucket.upload_part_copy) is the same 300 KB object."""
+    source = os.urandom(3 * PART)
+    put = oss_bucket.put_object("src/photo.jpg", source)
+    upload_id = oss_bucket.init_multipart_upload("dst/copy.jpg").upload_id
+    parts = []
+    ranges = [(0, PART - 1), (PART, 2 * PART + 9), (2 * PART + 10, 3 * PART - 1)]
+    for number, (first, last) in enumerate(ranges, 1):
+        r = oss_bucket.upload_part_copy(
+            "test-bucket", "src/photo.jpg", (first, last), "dst/copy.jpg", upload_id, number
+        )
+        piece = source[first : last + 1]
+        assert r.etag == hashlib.md5(piece).hexdigest().upper()
+        parts.append(PartInfo(number, r.etag, size=len(piece), part_crc=crc64(piece)))
+    listed = oss_bucket.list_parts("dst/copy.jpg", upload_id).parts
+    assert [p.size for p in listed] == [PART, PART + 10, PART - 10]
+    oss_bucket.complete_multipart_upload("dst/copy.jpg", upload_id, parts)  # oss2 checks the combined CRC
+    assert oss_bucket.get_object("dst/copy.jpg").read() == source
+
+    # no range: the whole object; a source condition that fails: 412, nothing stored
+    whole_id = oss_bucket.init_multipart_upload("dst/whole.jpg").upload_id
+    r = oss_bucket.upload_part_copy("test-bucket", "src/photo.jpg", None, "dst/whole.jpg", whole_id, 1)
+    assert r.etag == put.etag.strip('"')
+    with pytest.raises(oss2.exceptions.PreconditionFailed):
+        oss_bucket.upload_part_copy(
+            "test-bucket",
+            "src/photo.jpg",
+            None,
+            "dst/whole.jpg",
+            whole_id,
+            2,
+            headers={"x-oss-copy-source-if-match": '"0123456789ABCDEF0123456789ABCDEF"'},
+        )
+    with pytest.raises(oss2.exceptions.NoSuchKey):
+        oss_bucket.upload_part_copy("test-bucket", "src/missing.jpg", None, "dst/whole.jpg", whole_id, 2)
+    with pytest.raises(oss2.exceptions.ServerError) as unsatisfiable:
+        oss_bucket.upload_part_copy("test-bucket", "src/photo.jpg", (5 * PART, 6 * PART), "dst/whole.jpg", whole_id, 2)
+    assert unsatisfiable.value.status in (400, 416)
+    assert [p.part_number for p in oss_bucket.list_parts("dst/whole.jpg", whole_id).parts] == [1]

@@ -18,7 +18,7 @@ import oss2
 import pytest
 from click.testing import CliRunner, Result
 
-from ossfaces.cli import main
+from ossfaces.commands import main
 from ossfaces.events import parse_event
 from ossfaces.localstack.fc.invoker import DeliveryPolicy
 from ossfaces.localstack.stack import LocalStack

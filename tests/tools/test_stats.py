@@ -14,7 +14,7 @@ import pytest
 from click.testing import Result
 
 from ossfaces.localstack.oss import LocalOss
-from ossfaces.stats import AgeBins, StatsAccumulator, folder_of, read_documents
+from ossfaces.tools.stats import AgeBins, StatsAccumulator, folder_of, read_documents
 
 from .synthetic import EXPECTED, EXPECTED_BY_FOLDER, FACES, UNREADABLE, document, upload
 

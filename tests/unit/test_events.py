@@ -73,3 +73,21 @@ def test_unknown_shapes_raise_config_error_with_a_hint(raw: bytes) -> None:
 def test_cloudevent_list_gives_one_record_per_event() -> None:
     records = parse_event((EVENTS / "eventbridge_cloudevent_list.json").read_bytes())
     assert [r.eventName for r in records] == ["ObjectCreated:PutObject", "ObjectCreated:PostObject"]
+
+
+@pytest.mark.parametrize("missing", ["size", "eTag"])
+def test_created_object_without_size_or_etag_is_refused_not_read_as_empty(missing: str) -> None:
+    """FC always sends size and eTag for created objects: a record without them is not an OSS trigger's, and a missing
+    size must not read as 0 ("the object is empty") nor a missing eTag switch idempotency off."""
+    payload = json.loads((EVENTS / "oss_put_jpg.json").read_text())
+    del payload["events"][0]["oss"]["object"][missing]
+    with pytest.raises(ConfigError, match=f"InvalidEvent.*{missing}"):
+        parse_event(json.dumps(payload))
+
+
+def test_other_events_need_no_size_or_etag() -> None:
+    payload = json.loads((EVENTS / "oss_delete_object.json").read_text())
+    for name in ("size", "eTag"):
+        del payload["events"][0]["oss"]["object"][name]
+    (record,) = parse_event(json.dumps(payload))
+    assert record.oss.object.size is None and record.etag is None

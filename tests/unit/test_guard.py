@@ -65,3 +65,55 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OSSFACES_RESULT_SUFFIX", " ")
     with pytest.raises(ValueError, match="result_suffix"):
         Settings()
+
+
+def test_settings_from_a_mapping_ignore_this_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the local stack and tests use: the declared variables only, with the same names, aliases and parsing."""
+    monkeypatch.setenv("OSSFACES_ENGINE", "local")
+    monkeypatch.setenv("OSSFACES_RESULT_SUFFIX", ".leaked.json")
+    settings = Settings.from_environ(
+        {"OSSFACES_IMAGE_SUFFIXES": ".JPG, .heic", "ALIBABA_CLOUD_ACCESS_KEY_ID": "id", "OSSFACES_THREADS": ""},
+        max_image_bytes=7,
+    )
+    assert settings.engine == "imm" and settings.result_suffix == ".faces.json"  # defaults, not the process's values
+    assert settings.image_suffixes == (".jpg", ".heic") and settings.access_key_id == "id"
+    assert settings.threads == 0 and settings.max_image_bytes == 7
+    assert Settings().engine == "local"  # Settings() still reads the process's environment (the tools)
+    with pytest.raises(ValueError, match="result_suffix"):
+        Settings.from_environ({"OSSFACES_RESULT_SUFFIX": " "})
+
+
+def test_fc_entry_builds_one_app_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """index.py in FC: the initializer builds the instance's App from the environment, once; the handler uses it."""
+    import index
+
+    monkeypatch.setattr(index, "_app", None)
+    monkeypatch.setenv("OSSFACES_ENGINE", "imm")
+    monkeypatch.setenv("OSSFACES_RESULT_SUFFIX", ".from-env.json")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "id")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "secret")
+    index.initializer(None)
+    first = index._app
+    assert first is not None and first.settings.result_suffix == ".from-env.json"
+    monkeypatch.setenv("OSSFACES_RESULT_SUFFIX", ".changed.json")
+    summary = index.handler(b'{"events": []}', None)
+    assert summary["records"] == 0 and index._app is first  # built once per instance
+
+
+def test_one_home_for_the_minimum_face_size_and_the_engine_tag() -> None:
+    """Issue 12 item 5: the local engine's default and the setting are one number; the tag has one definition."""
+    import inspect
+
+    from ossfaces.engines import engine_tag
+    from ossfaces.pipeline import Pipeline
+    from ossfaces.settings import DEFAULT_MIN_FACE_PX
+    from ossfaces.vision import FaceAnalyzer
+
+    assert Settings.from_environ({}).min_face_px == DEFAULT_MIN_FACE_PX
+    assert inspect.signature(FaceAnalyzer.load).parameters["min_face_px"].default == DEFAULT_MIN_FACE_PX
+
+    class Engine:
+        name, version = "local", "v9"
+
+    assert engine_tag(Engine()) == "local/v9"  # type: ignore[arg-type]
+    assert Pipeline(Settings.from_environ({}), Engine(), lambda n, r: None).engine_tag == "local/v9"  # type: ignore[arg-type]

@@ -14,7 +14,8 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from ossfaces.errors import ConfigError
-from ossfaces.vision import FaceAnalyzer, fetch_models, verify_models
+from ossfaces.tools.modelsetup import fetch_models
+from ossfaces.vision import FaceAnalyzer, verify_models
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ ALLOWED_FIELDS = {
     "FaceId",
     "FaceConfidence",
     "Age",
+    "AgeSD",
     "Gender",
     "GenderConfidence",
     "Emotion",

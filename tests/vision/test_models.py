@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 
 from ossfaces.errors import ConfigError
+from ossfaces.tools import modelsetup
 from ossfaces.vision import FaceAnalyzer, models
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_notice_is_generated_from_the_manifest() -> None:
-    assert (ROOT / "NOTICE").read_text(encoding="utf-8") == models.render_notice()
+    assert (ROOT / "NOTICE").read_text(encoding="utf-8") == modelsetup.render_notice()
 
 
 def test_every_model_is_pinned() -> None:
@@ -46,7 +47,7 @@ def test_env_var_and_explicit_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
 
 
 def test_fetch_is_idempotent(analyzer: FaceAnalyzer) -> None:
-    paths = models.fetch_models()  # everything present: nothing downloaded
+    paths = modelsetup.fetch_models()  # everything present: nothing downloaded
     assert {p.name for p in paths} == {m.filename for m in models.MODELS}
 
 
@@ -54,7 +55,7 @@ def test_emotion_conversion_matches_the_numpy_reference() -> None:
     pytest.importorskip("h5py")
     import cv2
 
-    from ossfaces.vision import convert
+    from ossfaces.tools.modelsetup import convert
 
     path = models.resolve_models_dir() / models.BY_ROLE["emotion"].filename
     net = cv2.dnn.readNet(str(path))
@@ -66,7 +67,7 @@ def test_emotion_conversion_matches_the_numpy_reference() -> None:
 
 
 def test_engine_version_names_the_models(analyzer: FaceAnalyzer) -> None:
-    assert analyzer.version.endswith(models.manifest_digest())
+    assert f".models.{models.manifest_digest()}+" in analyzer.version  # then +calib.<digest> (test_calibration_photos)
 
 
 def test_a_wheel_member_with_the_wrong_digest_is_refused(tmp_path: Path) -> None:
@@ -76,6 +77,6 @@ def test_a_wheel_member_with_the_wrong_digest_is_refused(tmp_path: Path) -> None
     with zipfile.ZipFile(wheel, "w") as zf:
         zf.writestr("x/data.bin", b"abc")
     good = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-    assert models.read_member(wheel, "x/data.bin", good) == b"abc"
+    assert modelsetup.read_member(wheel, "x/data.bin", good) == b"abc"
     with pytest.raises(ConfigError, match="expected"):
-        models.read_member(wheel, "x/data.bin", "0" * 64)
+        modelsetup.read_member(wheel, "x/data.bin", "0" * 64)

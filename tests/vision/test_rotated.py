@@ -67,4 +67,4 @@ def test_a_portrait_turned_45_degrees_is_found_where_it_is(
     assert float(np.linalg.norm(centre(face) - expected)) <= 0.2 * width
     roll = face["FaceAttributes"]["HeadPose"]["Roll"]
     assert abs(abs(roll) - abs(angle)) <= 15 and math.copysign(1, roll) == -math.copysign(1, angle), roll
-    assert face["Gender"] == upright["Gender"]
+    assert face.get("Gender") in (None, upright.get("Gender"))  # the same, or withheld (calibrated abstention)

@@ -12,7 +12,7 @@ from typing import Any
 
 import oss2
 
-from ossfaces.engines import EngineResult, if_match
+from ossfaces.engines import EngineResult, Photo, if_match
 from ossfaces.errors import BadImage, ConfigError, OssFacesError
 from ossfaces.settings import Settings
 
@@ -40,9 +40,9 @@ class ImmEngine:
         self.process = settings.imm_process
         self.version = f"{settings.imm_process}@v1"
 
-    def analyze(self, bucket: oss2.Bucket, key: str, etag: str | None) -> EngineResult:
+    def analyze(self, photo: Photo) -> EngineResult:
         try:
-            response = bucket.get_object(key, process=self.process, headers=if_match(etag))
+            response = photo.bucket.get_object(photo.key, process=self.process, headers=if_match(photo.etag))
         except oss2.exceptions.ServerError as exc:
             refusal = _imm_refusal(exc)
             if refusal is None:

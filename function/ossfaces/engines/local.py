@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import oss2
-
-from ossfaces.engines import EngineResult, if_match
+from ossfaces.engines import EngineResult, Photo, if_match
 from ossfaces.errors import BadImage
 from ossfaces.settings import Settings
 from ossfaces.vision import FaceAnalyzer, ImageInfo
@@ -26,8 +24,8 @@ class LocalEngine:
         )
         self.version = self.analyzer.version
 
-    def analyze(self, bucket: oss2.Bucket, key: str, etag: str | None) -> EngineResult:
-        data = bucket.get_object(key, headers=if_match(etag)).read(self.max_bytes + 1)
+    def analyze(self, photo: Photo) -> EngineResult:
+        data = photo.bucket.get_object(photo.key, headers=if_match(photo.etag)).read(self.max_bytes + 1)
         if len(data) > self.max_bytes:
             raise BadImage("InvalidImage.TooLarge", f"the object is larger than {self.max_bytes} bytes")
         analysis = self.analyzer.analyze(data)
@@ -35,5 +33,5 @@ class LocalEngine:
 
 
 def image_block(image: ImageInfo) -> dict[str, Any]:
-    """The document's ``Image`` block from what the decoder learnt."""
+    """The document's ``Image`` block (``document.ImageDetails``) from the decoder's ``vision.ImageInfo``."""
     return {"Width": image.width, "Height": image.height, "Format": image.format, "Orientation": image.orientation}

@@ -1,17 +1,22 @@
 """The whole local stack: local OSS + the triggers of template.yml / s.yaml + the function + FC's invoke API.
 
 Wiring, in one place:
-- the local OSS tells ``LocalStack`` about every created object; each matching trigger turns it into FC's OSS event,
-  queued on the ``Invoker`` (async, retried) — the upload's response never waits for the function;
+- every object-created commit of the local OSS asks ``LocalStack`` which triggers match; each match becomes FC's OSS
+  event, written as a pending delivery in the object's own SQLite transaction, then queued on the ``Invoker`` (async,
+  retried) — the upload's response never waits for the function. A delivery is deleted once the function has run
+  (or moved to the failed deliveries once its retries ran out, FC's OnFailure destination); a start replays the rest,
+  so an acknowledged upload gets its event even across kill -9. The OSS port is served only once all this runs;
 - the function runs in-process or through ``function/bootstrap``, with an FC-like context whose STS credentials the
   local OSS issued, and ``OSSFACES_OSS_ENDPOINT`` pointing at the local OSS;
 - the local OSS answers ``x-oss-process=imm/detectface`` with the local face engine in IMM v1's shape, so the function's
-  default engine ``imm`` runs its real code path;
+  default engine ``imm`` runs its real code path; the local IMM v2 OpenAPI endpoint (``localstack.imm``, its own port)
+  answers ``DetectImageFaces`` from the same detector for engine ``imm2``;
 - FC 2.0's invoke API serves ``fc2`` clients (backfill) on a port of its own.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import secrets
@@ -23,10 +28,11 @@ from typing import Any, Literal
 
 from ossfaces.errors import BadImage, OssFacesError
 from ossfaces.events import parse_event
+from ossfaces.idempotency import CLAIM_SUFFIX, META_CLAIM_REQUEST
 from ossfaces.localstack.fc.api import ApiServer, FcApi
 from ossfaces.localstack.fc.context import Credentials, FCContext, FunctionMeta, ServiceMeta
 from ossfaces.localstack.fc.events import build_event
-from ossfaces.localstack.fc.invoker import DeliveryPolicy, Invocation, Invoker
+from ossfaces.localstack.fc.invoker import DeliveryPolicy, Invocation, Invoker, new_request_id
 from ossfaces.localstack.fc.runner import Mode, Runner, make_runner
 from ossfaces.localstack.fc.triggers import (
     DEFAULT_ACCOUNT_ID,
@@ -38,7 +44,9 @@ from ossfaces.localstack.fc.triggers import (
     load_triggers,
     loop_risk,
 )
-from ossfaces.localstack.oss import LocalOss, ObjectCreated, ProcessError, ProcessRequest, ProcessResult
+from ossfaces.localstack.imm import DEFAULT_PROJECT, LocalImm
+from ossfaces.localstack.oss import LocalOss, ObjectCreated, OssError, ProcessError, ProcessRequest, ProcessResult
+from ossfaces.localstack.oss.events import Delivery, FailedDelivery
 from ossfaces.settings import DEFAULT_IMAGE_SUFFIXES, Settings
 
 log = logging.getLogger("ossfaces.localstack")
@@ -112,7 +120,7 @@ class LocalStack:
         fc_port: int | None = 0,
         region: str = "cn-hangzhou",
         mode: Mode = "inprocess",
-        engine: Literal["imm", "local"] = "imm",
+        engine: Literal["imm", "imm2", "local"] = "imm",
         policy: DeliveryPolicy | None = None,
         workers: int = 4,
         detector: FaceDetector | None = None,
@@ -137,16 +145,19 @@ class LocalStack:
         self.triggers = for_local_bucket(declared, self.bucket)
         self.functions = list({t.function.qualified_name: t.function for t in self.triggers}.values())
         self._extra_env = dict(environment or {})
+        self._detector = detector or local_face_detector()
+        self.imm: LocalImm | None = None
         self.oss = LocalOss(
             self.data_dir,
             host=host,
             port=oss_port,
             region=region,
             buckets=(self.bucket,),
-            processors={IMM_DETECTFACE: imm_detectface(detector or local_face_detector())},
-            listeners=(self._on_created,),
+            processors={IMM_DETECTFACE: imm_detectface(self._detector)},
             fsync=fsync,
         )
+        self.oss.storage.router = self._route
+        self.oss.storage.on_pending = self._deliver
         self._fc_port = fc_port
         self._host = host
         self.policy = policy or DeliveryPolicy()
@@ -157,18 +168,27 @@ class LocalStack:
         self._issued: dict[str, str] = {}  # STS key id → secret, also accepted by the FC API
         self._warnings: list[str] = []
         self._warned: set[str] = set()
+        self._inflight: set[int] = set()  # ids of pending deliveries handed to the invoker
         self._lock = threading.Lock()
 
     # --- lifecycle -----------------------------------------------------------------------------------------------
 
     def start(self) -> LocalStack:
-        self.oss.start()
+        """Bind the OSS port, start the function side, and only then serve OSS: no upload before its trigger exists."""
         try:
+            self.oss.bind()  # the endpoint the function is given; connections are refused until oss.start()
+            self.imm = LocalImm(self.oss, self._detector, projects=self.imm_projects(), host=self._host).start()
             for function in self.functions:
                 runner = make_runner(self.mode, function, self.function_environment(function))
                 runner.start()
                 self.runners[function.qualified_name] = runner
             self.invoker = Invoker(self.runners, self.context_for, policy=self.policy, workers=self._workers)
+            pending = self.oss.storage.pending_deliveries()
+            if pending:
+                log.info("replaying %d pending deliveries left by the previous run", len(pending))
+                self._release_dead_claims(pending)
+                self._deliver(pending)
+            self.oss.start()
             if self._fc_port is not None:
                 api = FcApi(self.invoker, self.functions, self._secret_for)
                 self.api = ApiServer(api.app, self._host, self._fc_port)
@@ -186,12 +206,17 @@ class LocalStack:
         if self.api is not None:
             self.api.stop()
             self.api = None
-        if self.invoker is not None:
-            self.invoker.stop()
-            self.invoker = None
+        invoker, self.invoker = self.invoker, None
+        if invoker is not None:
+            invoker.stop()  # what it had not finished stays pending in the data directory
+        with self._lock:
+            self._inflight.clear()
         for runner in self.runners.values():
             runner.stop()
         self.runners.clear()
+        if self.imm is not None:
+            self.imm.stop()
+            self.imm = None
         self.oss.stop()
 
     def __enter__(self) -> LocalStack:
@@ -203,8 +228,19 @@ class LocalStack:
     # --- what the function sees ----------------------------------------------------------------------------------
 
     def function_environment(self, function: FunctionSpec) -> dict[str, str]:
-        """What the stack sets on top of the function's own variables: the local OSS endpoint and the engine."""
-        return {"OSSFACES_OSS_ENDPOINT": self.oss.endpoint, "OSSFACES_ENGINE": self.engine} | self._extra_env
+        """What the stack sets on top of the function's own variables: the local OSS and IMM endpoints, the engine."""
+        env = {"OSSFACES_OSS_ENDPOINT": self.oss.endpoint, "OSSFACES_ENGINE": self.engine}
+        if self.imm is not None:
+            env["OSSFACES_IMM_ENDPOINT"] = self.imm.endpoint
+        if not function.environment.get("OSSFACES_IMM_PROJECT"):
+            env["OSSFACES_IMM_PROJECT"] = DEFAULT_PROJECT
+        return env | self._extra_env
+
+    def imm_projects(self) -> tuple[str, ...]:
+        """The IMM v2 projects the local endpoint serves: the functions' own, and the default."""
+        named = (f.environment.get("OSSFACES_IMM_PROJECT", "") for f in self.functions)
+        extra = self._extra_env.get("OSSFACES_IMM_PROJECT", "")
+        return tuple(dict.fromkeys(p for p in (DEFAULT_PROJECT, *named, extra) if p and "$" not in p))
 
     def context_for(self, function: FunctionSpec, request_id: str) -> FCContext:
         """FC's context for one invocation, with fresh STS credentials from the local OSS."""
@@ -234,11 +270,9 @@ class LocalStack:
 
     # --- the trigger ---------------------------------------------------------------------------------------------
 
-    def _on_created(self, created: ObjectCreated) -> None:
-        """The local OSS's notice → FC events for every matching trigger, queued; never blocks the upload for long."""
-        invoker = self.invoker
-        if invoker is None:
-            return
+    def _route(self, created: ObjectCreated) -> list[Delivery]:
+        """Inside the object's transaction: one FC event per matching trigger, to be stored as pending deliveries."""
+        deliveries = []
         for trigger in self.triggers:
             if not trigger.matches(created.bucket, created.event_name, created.key):
                 continue
@@ -249,7 +283,74 @@ class LocalStack:
                     "each result costs one more invocation); narrow the trigger's suffix or prefix",
                 )
             event = build_event(created, trigger, self.oss.region)
-            invoker.submit(trigger.function, event, source=f"trigger:{trigger.name}")
+            deliveries.append(
+                Delivery(trigger.function.qualified_name, f"trigger:{trigger.name}", new_request_id(), event)
+            )
+        return deliveries
+
+    def _deliver(self, deliveries: Sequence[Delivery]) -> None:
+        """Queue committed pending deliveries on the invoker (each once); before start they wait for its replay."""
+        with self._lock:
+            invoker = self.invoker
+            if invoker is None:
+                return
+            fresh = [d for d in deliveries if d.id not in self._inflight]
+            self._inflight.update(d.id for d in fresh)
+        for delivery in fresh:
+            function = next((f for f in self.functions if f.qualified_name == delivery.target), None)
+            if function is None:
+                self._delivered(delivery, None)
+                continue
+            try:
+                invoker.submit(function, delivery.payload, source=delivery.source, request_id=delivery.request_id,
+                               on_done=functools.partial(self._delivered, delivery))  # fmt: skip
+            except RuntimeError:  # stopping: it stays pending for the next start
+                with self._lock:
+                    self._inflight.discard(delivery.id)
+
+    def _release_dead_claims(self, pending: Sequence[Delivery]) -> None:
+        """The previous run died with these deliveries, and with it every invocation that ran them: release the claims
+        those invocations held (the claim names its request id, which a delivery keeps across restarts). FC never
+        needs this — its platform does not die with the instances — but without it a photo whose analysis the crash cut
+        short would wait out the function's lease (timeout + 30 s) and lose its retries to ``InProgress``."""
+        storage = self.oss.storage
+        for delivery in pending:
+            function = next((f for f in self.functions if f.qualified_name == delivery.target), None)
+            if function is None:
+                continue
+            try:
+                records = json.loads(delivery.payload)["events"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            for record in records:
+                bucket, key = record["oss"]["bucket"]["name"], record["oss"]["object"]["key"]
+                claim = key + result_suffix_of(function) + CLAIM_SUFFIX
+                try:
+                    held = storage.head(bucket, claim).user_meta.get(META_CLAIM_REQUEST)
+                except OssError:
+                    continue
+                if held == delivery.request_id:
+                    storage.delete(bucket, claim)
+                    log.info("released claim %s/%s of invocation %s, killed by the crash", bucket, claim, held)
+
+    def _delivered(self, delivery: Delivery, invocation: Invocation | None) -> None:
+        """The function ran it (delete it), or its retries ran out (keep it among the failed deliveries, logged)."""
+        storage = self.oss.storage
+        if invocation is not None and invocation.outcome == "succeeded":
+            storage.finish_delivery(delivery.id)
+        else:
+            error = (
+                f"failed after {invocation.attempts} attempt(s): {invocation.error}"
+                if invocation is not None
+                else f"function {delivery.target!r} is no longer declared"
+            )
+            storage.fail_delivery(delivery.id, error)
+            log.error(
+                "delivery %s (%s, request %s) %s; kept in the failed deliveries of %s",
+                delivery.id, delivery.source, delivery.request_id, error, self.data_dir,
+            )  # fmt: skip
+        with self._lock:
+            self._inflight.discard(delivery.id)
 
     def _warn(self, key: str, message: str) -> None:
         with self._lock:
@@ -273,6 +374,14 @@ class LocalStack:
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         return self._require_invoker().wait_idle(timeout)
+
+    def pending_deliveries(self) -> list[Delivery]:
+        """Trigger events not yet delivered (queued, running, retrying, or left by a previous run)."""
+        return self.oss.storage.pending_deliveries()
+
+    def failed_deliveries(self) -> list[FailedDelivery]:
+        """Trigger events whose retries ran out, with their last error (FC's async OnFailure destination, locally)."""
+        return self.oss.storage.failed_deliveries()
 
     def invocations(self, function: str | None = None) -> list[Invocation]:
         return self._require_invoker().invocations(function)
@@ -302,6 +411,10 @@ class LocalStack:
             f"  function          {', '.join(f.qualified_name for f in self.functions)} "
             f"({self.mode}, engine {self.engine}, imm/detectface served by the local engine)",
         ]
+        if self.imm is not None:
+            lines.append(
+                f"  IMM v2 endpoint   {self.imm.endpoint}   (DetectImageFaces, projects {', '.join(self.imm.projects)})"
+            )
         if self.api is not None:
             lines.append(f"  FC API (fc2)      {self.api.endpoint}")
         sources = ", ".join(str(p) for p in self.descriptors) or "built-in defaults"
@@ -325,7 +438,7 @@ def invoke_event(
     endpoint: str | None = None,
     data_dir: Path | None = None,
     project_dir: Path | None = None,
-    engine: Literal["imm", "local"] = "imm",
+    engine: Literal["imm", "imm2", "local"] = "imm",
     mode: Mode = "inprocess",
     access_key_id: str | None = None,
     access_key_secret: str | None = None,
@@ -385,7 +498,7 @@ def _invoke_remote(
     event: bytes,
     endpoint: str,
     project_dir: Path | None,
-    engine: Literal["imm", "local"],
+    engine: Literal["imm", "imm2", "local"],
     mode: Mode,
     access_key_id: str | None,
     access_key_secret: str | None,
@@ -417,7 +530,8 @@ def _invoke_remote(
 
 
 def run_foreground(stack: LocalStack, on_started: Callable[[LocalStack], None] | None = None) -> None:
-    """``ossfaces up``: start, report, serve until Ctrl-C or SIGTERM, then stop cleanly (queued deliveries dropped)."""
+    """``ossfaces up``: start, report, serve until Ctrl-C or SIGTERM, then stop (queued deliveries stay pending; the
+    next start replays them)."""
     import signal
 
     stopping = threading.Event()

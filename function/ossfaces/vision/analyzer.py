@@ -17,14 +17,15 @@ from numpy.typing import NDArray
 
 from ossfaces import __version__
 from ossfaces.document import FaceEmbedding
+from ossfaces.settings import DEFAULT_MIN_FACE_PX
 from ossfaces.vision.attributes import (
     DEFAULT_AUGMENTATION,
-    IMM_EMOTIONS,
     AttributeModels,
     Augmentation,
     FaceAttributes,
     face_quality,
 )
+from ossfaces.vision.calibration import Calibration, load_calibration
 from ossfaces.vision.decode import ImageInfo, decode
 from ossfaces.vision.detect import Detection, Detector
 from ossfaces.vision.models import manifest_digest, verify_models
@@ -77,8 +78,12 @@ class FaceAnalyzer:
         score_threshold: float,
         max_pixels: int,
         augmentation: Augmentation = DEFAULT_AUGMENTATION,
+        calibration: Calibration | None = None,
     ) -> None:
-        self.version = f"{__version__}+engine.{ENGINE_REVISION}.models.{manifest_digest()}"
+        self.calibration = calibration or load_calibration()
+        self.version = (
+            f"{__version__}+engine.{ENGINE_REVISION}.models.{manifest_digest()}+calib.{self.calibration.digest}"
+        )
         self.min_face_px = min_face_px
         self.score_threshold = score_threshold
         self.max_pixels = max_pixels
@@ -95,10 +100,11 @@ class FaceAnalyzer:
         models_dir: Path | None = None,
         *,
         threads: int | None = None,
-        min_face_px: int = 20,
+        min_face_px: int = DEFAULT_MIN_FACE_PX,
         score_threshold: float = 0.6,
         max_pixels: int = 100_000_000,
         augmentation: Augmentation = DEFAULT_AUGMENTATION,
+        calibration: Calibration | None = None,
     ) -> FaceAnalyzer:
         """Verify the model files (ConfigError telling to run ``ossfaces models fetch`` if not), load and warm up."""
         paths = verify_models(models_dir)
@@ -112,6 +118,7 @@ class FaceAnalyzer:
             score_threshold=score_threshold,
             max_pixels=max_pixels,
             augmentation=augmentation,
+            calibration=calibration,
         )
         analyzer._attributes.warm_up()
         return analyzer
@@ -146,7 +153,6 @@ class FaceAnalyzer:
             return None
         boundary = {"Left": left, "Top": top, "Width": right - left, "Height": bottom - top}
         face_id = hashlib.sha256(f"{content}:{left},{top},{right - left},{bottom - top}".encode()).hexdigest()
-        emotion = max(attr.emotions, key=lambda k: attr.emotions[k])
         short_side = min(w * sx, h * sy)
         attributes: dict[str, Any] = {"FaceBoundary": boundary}
         if attr.yaw is not None and attr.pitch is not None:
@@ -155,12 +161,8 @@ class FaceAnalyzer:
         face: dict[str, Any] = {
             "FaceId": face_id,
             "FaceConfidence": _r(det.score),
-            "Age": attr.age,
-            "Gender": attr.gender,
-            "GenderConfidence": _r(attr.gender_confidence),
-            "Emotion": emotion,
-            "EmotionConfidence": _r(attr.emotions[emotion]),
-            "EmotionDetails": {k: _r(attr.emotions[k], 6) for k in IMM_EMOTIONS},
+            # Age, AgeSD, Gender (when not abstaining), Emotion…: the shipped calibration (vision/calibration.py)
+            **self.calibration.face_fields(attr.age_probs, attr.gender, attr.gender_confidence, attr.emotions),
             "FaceQuality": quality,
             "FaceAttributes": attributes,
             "Landmarks": [{"X": _r(px * sx, 1), "Y": _r(py * sy, 1)} for px, py in det.landmarks],

@@ -80,6 +80,8 @@ class FaceAttributes:
     pitch: float | None
     roll: float
     sharpness: float
+    age_probs: NDArray[Any]
+    """The age network's 81-class distribution (mean over zooms and mirrors): calibration maps it to Age and AgeSD."""
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,7 @@ class AttributeModels:
                     pitch=None if pose is None else pose[1],
                     roll=eye_roll(det),
                     sharpness=sharp[i],
+                    age_probs=age_p[i],
                 )
             )
         return out

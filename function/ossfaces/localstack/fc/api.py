@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import hmac
 import json
 import logging
@@ -23,8 +22,9 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qs
 
+import fc2.auth
 import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -45,21 +45,16 @@ LOG_TAIL_BYTES = 4096  # x-fc-log-type: Tail returns the last 4 KB of the log
 SecretLookup = Callable[[str], "str | None"]
 
 
-def string_to_sign(method: str, path: str, headers: Mapping[str, str], queries: list[tuple[str, str]] | None) -> str:
-    """FC's canonical request (fc2 ``Auth.sign_request``); ``headers`` keys lower-case, ``path`` unescaped."""
-    fc_headers = sorted((k.lower(), v) for k, v in headers.items() if k.lower().startswith("x-fc-"))
-    canonical_headers = "".join(f"{k}:{v}\n" for k, v in fc_headers)
-    resource = path
-    if queries is not None:
-        resource = path + "\n" + "\n".join(sorted(f"{k}={v}" for k, v in queries))
-    return "\n".join(
-        [method.upper(), headers.get("content-md5", ""), headers.get("content-type", ""), headers.get("date", ""),
-         canonical_headers + resource]
-    )  # fmt: skip
+def expected_authorization(
+    access_key_id: str, secret: str, method: str, path: str, headers: Mapping[str, str], query: str | None
+) -> str:
+    """The ``Authorization`` value fc2 would send for this request, computed by fc2's own signer (``fc2.auth.Auth``).
 
-
-def signature(secret: str, text: str) -> str:
-    return base64.b64encode(hmac.new(secret.encode(), text.encode(), hashlib.sha256).digest()).decode()
+    ``headers`` keys lower-case, ``path`` unescaped; ``query`` (the raw query string) only for proxy calls, which sign
+    their sorted ``k=v`` pairs.
+    """
+    queries = parse_qs(query, keep_blank_values=True) if query is not None else None
+    return str(fc2.auth.Auth(access_key_id, secret).sign_request(method, path, dict(headers), queries))
 
 
 def fc_error(status: int, code: str, message: str, request_id: str) -> Response:
@@ -77,12 +72,23 @@ class FcApi:
         self.secret_for = secret_for
         self.app = Starlette(
             routes=[
-                Route(f"/{API_VERSION}/services/{{service}}/functions/{{function}}/invocations", self.invoke, methods=["POST"]),
-                Route(f"/{API_VERSION}/proxy/{{service}}/{{function}}/{{path:path}}", self.invoke,
-                      methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]),
-                Route(f"/{API_VERSION}/proxy/{{service}}/{{function}}", self.invoke, methods=["GET", "POST", "PUT", "DELETE"]),
+                Route(
+                    f"/{API_VERSION}/services/{{service}}/functions/{{function}}/invocations",
+                    self.invoke,
+                    methods=["POST"],
+                ),
+                Route(
+                    f"/{API_VERSION}/proxy/{{service}}/{{function}}/{{path:path}}",
+                    self.invoke,
+                    methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"],
+                ),
+                Route(
+                    f"/{API_VERSION}/proxy/{{service}}/{{function}}",
+                    self.invoke,
+                    methods=["GET", "POST", "PUT", "DELETE"],
+                ),
             ]
-        )  # fmt: skip
+        )
 
     def find(self, service: str, function: str) -> tuple[FunctionSpec | None, bool]:
         """(the function, whether the service exists). FC 3.0 functions (no service) answer under any service name."""
@@ -107,11 +113,9 @@ class FcApi:
         if secret is None:
             return fc_error(403, "InvalidAccessKeyID", f"invalid access key ID '{access_key_id}'", request_id)
         path = request.scope["path"]
-        queries = None
-        if f"/{API_VERSION}/proxy/" in path:
-            queries = parse_qsl(request.scope.get("query_string", b"").decode(), keep_blank_values=True)
-        expected = signature(secret, string_to_sign(request.method, path, headers, queries))
-        if not hmac.compare_digest(expected, given):
+        query = request.scope.get("query_string", b"").decode() if f"/{API_VERSION}/proxy/" in path else None
+        expected = expected_authorization(access_key_id, secret, request.method, path, headers, query)
+        if not hmac.compare_digest(expected.encode(), auth.encode()):
             return fc_error(
                 403,
                 "SignatureNotMatch",

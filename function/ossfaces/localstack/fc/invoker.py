@@ -68,6 +68,7 @@ class Invocation:
     started_at: float | None = None  # first attempt
     finished_at: float | None = None
     done: threading.Event = field(default_factory=threading.Event, repr=False)
+    on_done: Callable[[Invocation], None] | None = field(default=None, repr=False)  # once finished, either way
 
     @property
     def finished(self) -> bool:
@@ -102,9 +103,14 @@ class Invoker:
     # --- submitting ----------------------------------------------------------------------------------------------
 
     def submit(
-        self, function: FunctionSpec, event: bytes, *, source: str, request_id: str | None = None
-    ) -> list[Invocation]:
-        """Queue ``event`` for ``function`` (``policy.duplicates`` deliveries); returns without waiting for any of them."""
+        self, function: FunctionSpec, event: bytes, *, source: str, request_id: str | None = None,
+        on_done: Callable[[Invocation], None] | None = None,
+    ) -> list[Invocation]:  # fmt: skip
+        """Queue ``event`` for ``function`` (``policy.duplicates`` deliveries); returns without waiting for any of them.
+
+        ``on_done`` is called once the first delivery has finished (succeeded, or failed after its retries), from the
+        worker thread; not if the invoker stops first (the event is then still pending, and a durable caller replays it).
+        """
         self._runner(function)
         deliveries = []
         with self._cond:
@@ -114,8 +120,9 @@ class Invoker:
             for copy in range(max(1, self.policy.duplicates)):
                 rid = request_id if (request_id and copy == 0) else new_request_id()
                 invocation = Invocation(
-                    rid, function, event, source, max_attempts=1 + max(0, function.max_async_retry_attempts), copy=copy
-                )
+                    rid, function, event, source, max_attempts=1 + max(0, function.max_async_retry_attempts),
+                    copy=copy, on_done=on_done if copy == 0 else None,
+                )  # fmt: skip
                 self._records.append(invocation)
                 self._pending += 1
                 seq = next(self._seq)
@@ -209,19 +216,16 @@ class Invoker:
             invocation.result = result
             invocation.duration_ms = result.duration_ms
             invocation.error = "" if result.ok else result.error_message or result.error_type
-            retry = not result.ok and invocation.attempts < invocation.max_attempts and not self._stopped
+            retry = not result.ok and invocation.attempts < invocation.max_attempts
             if result.ok:
                 invocation.outcome = "succeeded"
             elif retry:
-                invocation.outcome = "retrying"
-                delay = self.policy.retry_delay(invocation.attempts)
-                heapq.heappush(self._heap, (time.monotonic() + delay, 0, next(self._seq), invocation))
+                invocation.outcome = "retrying"  # when stopped: left so, its retries are the next start's (replay)
+                if not self._stopped:
+                    delay = self.policy.retry_delay(invocation.attempts)
+                    heapq.heappush(self._heap, (time.monotonic() + delay, 0, next(self._seq), invocation))
             else:
                 invocation.outcome = "failed"
-            if invocation.finished:
-                invocation.finished_at = time.monotonic()
-                self._pending -= 1
-                invocation.done.set()
             self._cond.notify_all()
         level = logging.INFO if result.ok else logging.WARNING
         log.log(
@@ -235,6 +239,17 @@ class Invoker:
             result.duration_ms,
             "" if result.ok else f": {invocation.error}",
         )
+        if invocation.finished:
+            if invocation.on_done is not None:  # before it counts as done: wait_idle then sees its consequences
+                try:
+                    invocation.on_done(invocation)
+                except Exception:
+                    log.exception("after invocation %s: the completion callback failed", invocation.request_id)
+            with self._cond:
+                invocation.finished_at = time.monotonic()
+                self._pending -= 1
+                invocation.done.set()
+                self._cond.notify_all()
 
 
 def new_request_id() -> str:

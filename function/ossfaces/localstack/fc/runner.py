@@ -1,4 +1,4 @@
-"""Running the function once: in this process (import ``index`` from the code directory, call the handler), or through
+"""Running the function once: in this process (one ``invocation.App`` built from the function's environment), or through
 ``function/bootstrap`` as a subprocess speaking FC's custom-runtime HTTP protocol (``POST /invoke``, x-fc-* headers).
 
 Both give the same ``RunResult``, shaped like FC's answer: the handler's return value, or FC's error body
@@ -8,7 +8,6 @@ Both give the same ``RunResult``, shaped like FC's answer: the handler's return 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import logging
 import os
@@ -18,16 +17,16 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Literal, Protocol
 
 import requests
 
 import ossfaces
+from ossfaces.invocation import App
 from ossfaces.localstack.fc.context import FCContext
 from ossfaces.localstack.fc.triggers import FunctionSpec
 from ossfaces.localstack.oss.process import free_port
@@ -126,54 +125,40 @@ def _capture_logs(request_id: str) -> Iterator[list[str]]:
 
 
 class InProcessRunner:
-    """Imports the handler module from the code directory and calls it on a worker thread, like FC's Python runtime.
+    """Runs the function in this process, as one FC instance: one ``App`` (settings + engine) built from the function's
+    declared environment (the template's variables plus the stack's overrides, such as the local OSS endpoint), or
+    the ``app`` given; the initializer runs once before the first invocation, each invocation on a worker thread.
 
-    The function reads its settings from the environment once per process; ``start`` sets the function's environment
-    variables (the template's, plus the stack's overrides such as the local OSS endpoint) and rebuilds the cached
-    settings and engine, ``stop`` restores the previous environment.
+    Nothing is written to ``os.environ`` and no cache is cleared: the App is handed over, not found.
     """
 
     mode: Mode = "inprocess"
 
-    def __init__(self, function: FunctionSpec, environment: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, function: FunctionSpec, environment: Mapping[str, str] | None = None, *, app: App | None = None
+    ) -> None:
         self.function = function
         self.environment = local_environment(function, environment)
-        self._saved: dict[str, str | None] = {}
-        self._handler: Callable[[bytes, Any], Any] | None = None
-        self._initializer: Callable[[Any], Any] | None = None
+        self.app = app
         self._initialized = False
         self._lock = threading.Lock()
 
     def start(self) -> None:
-        for name, value in self.environment.items():
-            self._saved.setdefault(name, os.environ.get(name))
-            os.environ[name] = value
-        _reset_function_caches()
-        module_name, _, attr = _handler_ref(self.function).rpartition(".")
-        module = _load_module(_code_dir(self.function), module_name)
-        self._handler = getattr(module, attr)
-        if self.function.initializer:
-            init_module, _, init_attr = self.function.initializer.rpartition(".")
-            if init_module == module_name:
-                self._initializer = getattr(module, init_attr, None)
+        if self.app is None:
+            self.app = App.from_environ(self.environment)
 
     def stop(self) -> None:
-        for name, value in self._saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        self._saved.clear()
-        _reset_function_caches()
+        """Nothing to undo: the App lives and dies with this runner."""
 
     def run(self, event: bytes, context: FCContext) -> RunResult:
-        if self._handler is None:
+        app = self.app
+        if app is None:
             raise RuntimeError("InProcessRunner.run before start")
         started = time.perf_counter()
         with _capture_logs(context.request_id) as lines:
             try:
-                self._initialize(context)
-                value = self._handler(event, context)
+                self._initialize(app, context)
+                value = app.handle(event, context)
             except Exception as exc:
                 error = {
                     "errorMessage": str(exc),
@@ -194,23 +179,14 @@ class InProcessRunner:
             duration_ms=(time.perf_counter() - started) * 1000,
         )  # fmt: skip
 
-    def _initialize(self, context: FCContext) -> None:
+    def _initialize(self, app: App, context: FCContext) -> None:
         """FC runs the initializer once per instance, before its first invocation; a failure fails that invocation."""
-        if self._initialized or self._initializer is None:
+        if self._initialized or not self.function.initializer:
             return
         with self._lock:
             if not self._initialized:
-                self._initializer(context)
+                app.initialize(context)
                 self._initialized = True
-
-
-def _reset_function_caches() -> None:
-    """Make the function re-read its settings: they are cached per process (``invocation.current_settings``)."""
-    from ossfaces import invocation
-    from ossfaces.engines import get_engine
-
-    invocation.current_settings.cache_clear()
-    get_engine.cache_clear()
 
 
 def _code_dir(function: FunctionSpec) -> Path:
@@ -218,33 +194,6 @@ def _code_dir(function: FunctionSpec) -> Path:
     if code_dir is not None and (code_dir / "index.py").is_file():
         return code_dir
     return default_code_dir()
-
-
-def _handler_ref(function: FunctionSpec) -> str:
-    """``module.function``; a custom-runtime template's handler is a placeholder, so fall back to ``index.handler``."""
-    handler = function.handler
-    module_name = handler.rpartition(".")[0]
-    if module_name and (_code_dir(function) / f"{module_name.replace('.', '/')}.py").is_file():
-        return handler
-    return "index.handler"
-
-
-def _load_module(code_dir: Path, module_name: str) -> ModuleType:
-    """The handler module from ``code_dir``, imported under its own name as FC's runtime does."""
-    path = (code_dir / f"{module_name.replace('.', '/')}.py").resolve()
-    existing = sys.modules.get(module_name)
-    if existing is not None and Path(getattr(existing, "__file__", "") or "").resolve() == path:
-        return existing
-    # Another module already holds the name (e.g. a different code directory in the same process): load this one
-    # under a private name rather than replacing it under its owner's feet.
-    name = module_name if existing is None else f"{module_name}__{abs(hash(str(path))):x}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import the handler module {module_name!r} from {code_dir}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 class BootstrapRunner:
@@ -417,7 +366,8 @@ def _bootstrap_dir(function: FunctionSpec) -> Path:
 
 
 def make_runner(mode: Mode, function: FunctionSpec, environment: Mapping[str, str] | None = None) -> Runner:
-    """The runner for ``mode``: ``inprocess`` (fast, debuggable) or ``bootstrap`` (FC's custom-runtime protocol)."""
+    """The runner for ``mode``: ``inprocess`` (fast, debuggable) or ``bootstrap`` (FC's custom-runtime protocol, a
+    subprocess that gets its environment as FC would give it)."""
     if mode == "bootstrap":
         return BootstrapRunner(function, environment)
     return InProcessRunner(function, environment)

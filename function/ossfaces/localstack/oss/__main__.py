@@ -24,9 +24,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     oss = LocalOss(
-        args.data_dir, host=args.host, port=args.port, region=args.region,
-        credentials={args.access_key_id: args.access_key_secret}, buckets=args.bucket, fsync=not args.no_fsync,
-    )  # fmt: skip
+        args.data_dir,
+        host=args.host,
+        port=args.port,
+        region=args.region,
+        credentials={args.access_key_id: args.access_key_secret},
+        buckets=args.bucket,
+        fsync=not args.no_fsync,
+    )
     oss.serve_forever(on_bound=lambda o: print(o.describe(), flush=True))
     return 0
 

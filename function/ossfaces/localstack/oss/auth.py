@@ -115,6 +115,8 @@ V1_SUBRESOURCES = frozenset(
     ]
 )
 V4_ALGORITHM = "OSS4-HMAC-SHA256"
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+MAX_V4_URL_EXPIRES_S = 7 * 24 * 3600
 V4_DEFAULT_SIGNED = ("content-type", "content-md5")
 
 DEFAULT_ACCESS_KEY_ID = "LTAI5tLocalOssDevKey0001"
@@ -146,6 +148,10 @@ class StsToken:
     secret: str
     token: str
     expires: float
+
+
+def is_sha256_hex(value: str) -> bool:
+    return len(value) == 64 and all(c in "0123456789abcdefABCDEF" for c in value)
 
 
 def _b64_hmac_sha1(secret: str, data: bytes) -> str:
@@ -321,7 +327,7 @@ class Authenticator:
             (k, v) for k, v in req.headers.items() if k.startswith("x-oss-") or k in V4_DEFAULT_SIGNED or k in extra
         )
         headers = b"".join(k.encode() + b":" + v.strip() + b"\n" for k, v in signed)
-        payload = req.headers.get("x-oss-content-sha256", b"UNSIGNED-PAYLOAD")
+        payload = req.headers.get("x-oss-content-sha256", UNSIGNED_PAYLOAD.encode())
         return b"\n".join(
             [
                 req.method.encode(),
@@ -334,9 +340,15 @@ class Authenticator:
         )
 
     def _v4_verify(
-        self, req: SignedRequest, credential: str, provided: str, date_time: str, additional: Sequence[str],
-        skip_param: str | None, token: str | None,
-    ) -> str:  # fmt: skip
+        self,
+        req: SignedRequest,
+        credential: str,
+        provided: str,
+        date_time: str,
+        additional: Sequence[str],
+        skip_param: str | None,
+        token: str | None,
+    ) -> str:
         parts = credential.split("/")
         if len(parts) != 5 or parts[4] != "aliyun_v4_request":
             raise invalid_argument("Invalid credential in Authorization header.", "Credential", credential)
@@ -344,12 +356,10 @@ class Authenticator:
         secret = self._secret_for(ak, token)
         if date != date_time[:8]:
             raise invalid_argument("Invalid signing date in Authorization header.", "Credential", credential)
-        if region != self.region:
-            raise invalid_argument(
-                f"Invalid signing region in Authorization header: {region}, this server is {self.region}.",
-                "Credential",
-                credential,
-            )
+        if region != self.region:  # what OSS answers (EC 0002-00000226), e.g. to a client configured for another region
+            raise invalid_argument("Invalid signing region in Authorization header.", ec="0002-00000226")
+        if product != "oss":
+            raise invalid_argument("Invalid signing product in Authorization header.", ec="0002-00000227")
         canonical = self.v4_canonical_request(req, additional, skip_param)
         scope = f"{date}/{region}/{product}/aliyun_v4_request"
         string_to_sign = f"{V4_ALGORITHM}\n{date_time}\n{scope}\n{hashlib.sha256(canonical).hexdigest()}".encode()
@@ -374,6 +384,14 @@ class Authenticator:
             raise invalid_argument("Authorization header is invalid.", "Authorization", rest[:64])
         date_time = req.header("x-oss-date")
         self._check_skew(self._parse_v4_time(date_time), now)
+        payload_hash = req.header("x-oss-content-sha256")
+        if payload_hash != UNSIGNED_PAYLOAD and not is_sha256_hex(payload_hash):
+            raise invalid_argument(
+                "The value of the x-oss-content-sha256 header is invalid.",
+                "x-oss-content-sha256",
+                payload_hash,
+                ec="0002-00000214",
+            )
         additional = [h for h in fields.get("AdditionalHeaders", "").split(";") if h]
         return self._v4_verify(
             req,
@@ -393,13 +411,25 @@ class Authenticator:
         expires = req.param("x-oss-expires") or ""
         if when is None or not expires.isdigit():
             raise access_denied("Invalid x-oss-date or x-oss-expires in the query string.")
+        if not 1 <= int(expires) <= MAX_V4_URL_EXPIRES_S:
+            raise invalid_argument(
+                f"x-oss-expires must be between 1 and {MAX_V4_URL_EXPIRES_S} seconds (7 days).",
+                "x-oss-expires",
+                expires,
+                ec="0002-00000232",
+            )
         if when.timestamp() + int(expires) < now:
             raise access_denied("Request has expired.")
         additional = [h for h in (req.param("x-oss-additional-headers") or "").split(";") if h]
         return self._v4_verify(
-            req, req.param("x-oss-credential") or "", req.param("x-oss-signature") or "", date_time, additional,
-            "x-oss-signature", req.param("x-oss-security-token"),
-        )  # fmt: skip
+            req,
+            req.param("x-oss-credential") or "",
+            req.param("x-oss-signature") or "",
+            date_time,
+            additional,
+            "x-oss-signature",
+            req.param("x-oss-security-token"),
+        )
 
     # -- PostObject -------------------------------------------------------------------------------------------------
 
@@ -415,6 +445,14 @@ class Authenticator:
                 raise invalid_argument("Invalid x-oss-credential.", "x-oss-credential", credential)
             ak, date, region, product, _ = parts
             secret = self._secret_for(ak, token)
+            if region != self.region:
+                raise invalid_argument(
+                    "The signing region in credential is invalid.", "x-oss-credential", credential, ec="0002-00000715"
+                )
+            if product != "oss" or date != fields.get("x-oss-date", "")[:8]:
+                raise invalid_argument(
+                    "The signing date or product in credential is invalid.", "x-oss-credential", credential
+                )
             expected = hmac.new(
                 v4_signing_key(secret, date, region, product), policy.encode(), hashlib.sha256
             ).hexdigest()

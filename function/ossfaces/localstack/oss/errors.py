@@ -62,9 +62,9 @@ def invalid_object_name(message: str = "The specified object is not valid.") -> 
     return OssError(400, "InvalidObjectName", message)
 
 
-def invalid_argument(message: str, name: str = "", value: str = "") -> OssError:
+def invalid_argument(message: str, name: str = "", value: str = "", *, ec: str | None = None) -> OssError:
     extra = {"ArgumentName": name, "ArgumentValue": value} if name else {}
-    return OssError(400, "InvalidArgument", message, extra=extra)
+    return OssError(400, "InvalidArgument", message, extra=extra, ec=ec)
 
 
 def malformed_xml() -> OssError:

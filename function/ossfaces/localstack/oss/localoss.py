@@ -14,10 +14,14 @@ import uvicorn
 from .auth import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, Authenticator
 from .events import Listener, Processor
 from .names import check_bucket_name
+from .protocol import with_header_timeout
 from .server import OssApp
 from .storage import Storage
 
 log = logging.getLogger(__name__)
+
+# A request's headers, and each stretch of its body, must arrive within this long (else 400 RequestTimeout).
+READ_TIMEOUT_S = 60.0
 
 
 class LocalOss:
@@ -38,6 +42,7 @@ class LocalOss:
         processors: Mapping[str, Processor] | None = None,
         listeners: Sequence[Listener] = (),
         fsync: bool = True,
+        read_timeout: float = READ_TIMEOUT_S,
     ) -> None:
         creds = dict(credentials) if credentials else {DEFAULT_ACCESS_KEY_ID: DEFAULT_ACCESS_KEY_SECRET}
         self.access_key_id, self.access_key_secret = next(iter(creds.items()))
@@ -58,7 +63,9 @@ class LocalOss:
             virtual_host_suffixes=[host, "localhost"],
             processors=processors,
             listeners=listeners,
+            read_timeout=read_timeout,
         )
+        self.read_timeout = read_timeout
         self._sock: socket.socket | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -79,23 +86,40 @@ class LocalOss:
         """(ak, sk, security token) this server accepts, like FC's ``context.credentials``."""
         return self.auth.issue_sts(duration_s)
 
+    def bind(self) -> int:
+        """Take the port without listening yet, so :attr:`endpoint` is known while connections are still refused.
+
+        The local stack binds first, builds everything that delivers an upload's event (which needs the endpoint), and
+        only then :meth:`start` serves: nothing is accepted before it can be delivered.
+        """
+        if self._sock is None:
+            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            # IPPROTO_TCP explicitly: asyncio turns Nagle off only on sockets whose proto says TCP (accepted sockets
+            # inherit it); with Nagle on, a response's body waits ~40 ms for the client's delayed ACK of its headers.
+            sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self._requested_port))
+            self.port = sock.getsockname()[1]
+            self._sock = sock
+        return self.port
+
     def _bind(self) -> socket.socket:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        # IPPROTO_TCP explicitly: asyncio turns Nagle off only on sockets whose proto says TCP (accepted sockets
-        # inherit it); with Nagle on, a response's body waits ~40 ms for the client's delayed ACK of its headers.
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self._requested_port))
-        sock.listen(2048)
-        self.port = sock.getsockname()[1]
-        self._sock = sock
-        return sock
+        self.bind()
+        assert self._sock is not None
+        self._sock.listen(2048)
+        return self._sock
 
     def _make_server(self) -> uvicorn.Server:
         config = uvicorn.Config(
-            self.app, log_level="warning", access_log=False, lifespan="off", server_header=False,
-            timeout_keep_alive=30, log_config=None,
-        )  # fmt: skip
+            self.app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            server_header=False,
+            timeout_keep_alive=30,
+            log_config=None,
+            http=with_header_timeout(self.read_timeout),
+        )
         return uvicorn.Server(config)
 
     def start(self) -> None:

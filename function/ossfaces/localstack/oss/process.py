@@ -22,8 +22,17 @@ def free_port(host: str = "127.0.0.1") -> int:
 def spawn(data_dir: Path, port: int, bucket: str, timeout: float = 20.0) -> subprocess.Popen[bytes]:
     """``python -m ossfaces.localstack.oss`` on ``port`` with ``bucket``; returns once it accepts connections."""
     env = {**os.environ, "PYTHONPATH": str(FUNCTION_DIR)}
-    command = [sys.executable, "-m", "ossfaces.localstack.oss", "--data-dir", str(data_dir), "--port", str(port),
-               "--bucket", bucket]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "ossfaces.localstack.oss",
+        "--data-dir",
+        str(data_dir),
+        "--port",
+        str(port),
+        "--bucket",
+        bucket,
+    ]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -11,6 +11,11 @@ Why this layout:
 - Keys are stored as BLOBs of their UTF-8 bytes, so ``ORDER BY key`` is OSS's byte order and prefix ranges are
   index range scans: listing 100k keys is a handful of indexed queries.
 
+Pending deliveries (the event notifications of created objects) live in the same database: when a ``router`` is
+set, every object-created commit asks it which deliveries the new object's notice makes and writes them in the object's
+own transaction (table ``deliveries``). The object and its events exist together or not at all, across kill -9; a
+delivered one is deleted, one whose retries ran out moves to ``failed_deliveries``; a restart replays the rest.
+
 All methods are synchronous and thread-safe (one connection behind one lock); the server calls them from worker
 threads.
 """
@@ -18,6 +23,7 @@ threads.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -33,6 +39,7 @@ from typing import IO, Any
 
 from . import checksums
 from .errors import OssError, invalid_argument, no_such_bucket, no_such_key, no_such_upload
+from .events import Announcement, Delivery, FailedDelivery, PendingSink, Router
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +61,14 @@ CREATE TABLE IF NOT EXISTS uploads (
     content_type TEXT NOT NULL, headers TEXT NOT NULL, user_meta TEXT NOT NULL, tags TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, upload_id);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL, source TEXT NOT NULL, request_id TEXT NOT NULL,
+    payload BLOB NOT NULL, created INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS failed_deliveries (
+    id INTEGER PRIMARY KEY, target TEXT NOT NULL, source TEXT NOT NULL, request_id TEXT NOT NULL,
+    payload BLOB NOT NULL, error TEXT NOT NULL, failed INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS parts (
     upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL,
     md5 BLOB NOT NULL, crc TEXT NOT NULL, mtime INTEGER NOT NULL,
@@ -207,6 +222,8 @@ class Storage:
     """The data directory: buckets, objects, multipart uploads."""
 
     def __init__(self, data_dir: Path, *, fsync: bool = True) -> None:
+        self.router: Router | None = None  # the notice of a created object → its pending deliveries (in the tx)
+        self.on_pending: PendingSink | None = None  # told of new pending deliveries after their commit
         self.root = Path(data_dir)
         self.blobs = self.root / "blobs"
         self.tmp = self.root / "tmp"
@@ -370,27 +387,32 @@ class Storage:
         etag: str | None = None,
         forbid_overwrite: bool = False,
         must_not_exist: OssError | None = None,
+        announce: Announcement | None = None,
     ) -> ObjectMeta:
-        """Make a received body the object ``bucket/key`` (last writer wins)."""
+        """Make a received body the object ``bucket/key`` (last writer wins); ``announce``: its event, see ``router``."""
         blob = self._install(w)
         meta = ObjectMeta(
             bucket, key, blob, w.size, etag or checksums.etag_of_md5(w.md5), w.crc,
             _ts(_now_s()), content_type, object_type, dict(headers), dict(user_meta), dict(tags),
         )  # fmt: skip
         try:
-            return self._upsert(meta, forbid_overwrite=forbid_overwrite, must_not_exist=must_not_exist)
+            return self._upsert(meta, forbid_overwrite=forbid_overwrite, must_not_exist=must_not_exist,
+                                announce=announce)  # fmt: skip
         except BaseException:
             self._unlink_blob(blob)
             raise
 
     def _upsert(
-        self, meta: ObjectMeta, *, forbid_overwrite: bool = False, must_not_exist: OssError | None = None
-    ) -> ObjectMeta:
+        self, meta: ObjectMeta, *, forbid_overwrite: bool = False, must_not_exist: OssError | None = None,
+        announce: Announcement | None = None,
+    ) -> ObjectMeta:  # fmt: skip
         with self._lock:
             with self._tx() as db:
                 stale = self._write_row(db, meta, forbid_overwrite=forbid_overwrite, must_not_exist=must_not_exist)
+                pending = self._record_deliveries(db, meta, announce)
             if stale:
                 self._unlink_blob(stale)  # after COMMIT, still under the lock that readers open blobs under
+        self._announce_pending(pending)
         return meta
 
     def _write_row(
@@ -418,7 +440,10 @@ class Storage:
         )  # fmt: skip
         return str(row[0]) if row is not None and row[0] != meta.blob else None
 
-    def append(self, bucket: str, key: str, position: int, w: BlobWriter, *, expected: ObjectMeta) -> ObjectMeta:
+    def append(
+        self, bucket: str, key: str, position: int, w: BlobWriter, *, expected: ObjectMeta,
+        announce: Announcement | None = None,
+    ) -> ObjectMeta:  # fmt: skip
         """Add the bytes of ``w`` (a temp blob whose CRC was seeded with ``expected.crc``) to an appendable object."""
         w.finish()
         with self._tx() as db:
@@ -449,7 +474,9 @@ class Storage:
                 "UPDATE objects SET size=?, etag=?, crc=?, mtime=? WHERE bucket=? AND key=?",
                 (new.size, new.etag, str(new.crc), int(new.mtime.timestamp()), bucket, key.encode()),
             )
+            pending = self._record_deliveries(db, new, announce)
         w.discard()
+        self._announce_pending(pending)
         return new
 
     def delete(self, bucket: str, key: str) -> None:
@@ -520,6 +547,62 @@ class Storage:
                     last = cursor = k
                 if not jumped and len(rows) < (batch if not dlm else 256):
                     return Listing(contents, prefixes, False, last.decode())
+
+    # -- pending deliveries -----------------------------------------------------------------------------------------
+
+    def _record_deliveries(
+        self, db: sqlite3.Connection, meta: ObjectMeta, announce: Announcement | None
+    ) -> list[Delivery]:
+        """Inside the object's transaction: the deliveries its notice makes, stored (an error rolls the object back)."""
+        if announce is None or self.router is None:
+            return []
+        notice = announce.notice(meta.bucket, meta.key, meta.size, meta.etag, meta.content_type, meta.user_meta)
+        stored = []
+        for d in self.router(notice):
+            cur = db.execute(
+                "INSERT INTO deliveries (target, source, request_id, payload, created) VALUES (?,?,?,?,?)",
+                (d.target, d.source, d.request_id, d.payload, _now_s()),
+            )
+            stored.append(dataclasses.replace(d, id=int(cur.lastrowid or 0)))
+        return stored
+
+    def _announce_pending(self, pending: list[Delivery]) -> None:
+        """After the commit: hand the new deliveries over; if that fails they stay pending for the next start."""
+        if pending and self.on_pending is not None:
+            try:
+                self.on_pending(pending)
+            except Exception:
+                log.exception("local OSS: %d pending deliveries not handed over now; kept for replay", len(pending))
+
+    def pending_deliveries(self) -> list[Delivery]:
+        """Every delivery not yet done, oldest first (what a restart replays)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, target, source, request_id, payload FROM deliveries ORDER BY id"
+            ).fetchall()
+        return [Delivery(t, s, r, bytes(p), id=i) for i, t, s, r, p in rows]
+
+    def finish_delivery(self, delivery_id: int) -> None:
+        """The receiver got it: forget it."""
+        with self._tx() as db:
+            db.execute("DELETE FROM deliveries WHERE id=?", (delivery_id,))
+
+    def fail_delivery(self, delivery_id: int, error: str) -> None:
+        """Retries ran out: move it to the failed deliveries, with the last error."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO failed_deliveries (id, target, source, request_id, payload, error, failed) "
+                "SELECT id, target, source, request_id, payload, ?, ? FROM deliveries WHERE id=?",
+                (error, _now_s(), delivery_id),
+            )
+            db.execute("DELETE FROM deliveries WHERE id=?", (delivery_id,))
+
+    def failed_deliveries(self) -> list[FailedDelivery]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, target, source, request_id, payload, error, failed FROM failed_deliveries ORDER BY id"
+            ).fetchall()
+        return [FailedDelivery(i, t, s, r, bytes(p), e, _ts(f)) for i, t, s, r, p, e, f in rows]
 
     # -- multipart --------------------------------------------------------------------------------------------------
 
@@ -605,8 +688,9 @@ class Storage:
         return out
 
     def complete_upload(
-        self, bucket: str, key: str, upload_id: str, chosen: Sequence[tuple[int, str]] | None, *, forbid_overwrite: bool
-    ) -> ObjectMeta:
+        self, bucket: str, key: str, upload_id: str, chosen: Sequence[tuple[int, str]] | None, *,
+        forbid_overwrite: bool, announce: Announcement | None = None,
+    ) -> ObjectMeta:  # fmt: skip
         """Concatenate the chosen parts (all parts if None) into the object; the upload is gone afterwards."""
         upload, parts = self.list_parts(bucket, key, upload_id)
         by_number = {p.part_number: p for p in parts}
@@ -652,11 +736,13 @@ class Storage:
                     self._get_upload(db, bucket, key, upload_id)  # a concurrent abort/complete wins
                     stale = self._write_row(db, meta, forbid_overwrite=forbid_overwrite)
                     part_blobs = self._drop_upload(db, upload_id)
+                    pending = self._record_deliveries(db, meta, announce)
                 for b in [*part_blobs, *([stale] if stale else [])]:
                     self._unlink_blob(b)
         except BaseException:
             self._unlink_blob(blob)
             raise
+        self._announce_pending(pending)
         return meta
 
     def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:

@@ -107,12 +107,10 @@ def parse_delete(body: bytes) -> tuple[bool, list[str]]:
     return quiet, [text_of(obj, "Key") for obj in root.findall("Object")]
 
 
-def parse_tagging(body: bytes) -> dict[str, str]:
+def parse_tagging(body: bytes) -> list[tuple[str, str]]:
+    """The (key, value) pairs of a ``<Tagging>`` document, in order and as given (repeats included)."""
     root = parse(body)
-    tags: dict[str, str] = {}
-    for tag in root.findall("TagSet/Tag"):
-        tags[text_of(tag, "Key")] = tag.findtext("Value") or ""
-    return tags
+    return [(text_of(tag, "Key"), tag.findtext("Value") or "") for tag in root.findall("TagSet/Tag")]
 
 
 def tagging_document(tags: Mapping[str, str]) -> bytes:

@@ -1,0 +1,160 @@
+"""Faces as ``people`` sees them: read from result documents, kept column-wise so 100,000 faces stay small.
+
+A face takes part when its result carries an embedding of the model the people file was made with (the local engine's
+SFace vector, PLAN "Shared contract") or an IMM v2 ``FigureClusterId``. Everything else about the face that people
+needs (age, gender and its confidence, box, quality) is kept beside it; the document itself is dropped at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ossfaces.document import decode_embedding
+
+EMBEDDING_MODEL = "sface-2021dec-int8bq"
+DIM = 128
+RESERVED_FIGURES = frozenset({"figure-cluster-id-independent", "figure-cluster-id-unavailable"})
+"""IMM v2's ``FigureClusterId`` values that name no cluster (research imm-v2-people-scale.md §2.1)."""
+
+
+@dataclass(frozen=True)
+class FaceRef:
+    """One face: the photo's key and the face's position in its ``Faces`` list."""
+
+    key: str
+    index: int
+
+    def __str__(self) -> str:
+        return f"{self.key}#{self.index}"
+
+    @classmethod
+    def parse(cls, text: str) -> FaceRef:
+        key, sep, index = text.rpartition("#")
+        if not sep or not index.isdigit():
+            raise ValueError(f"{text!r}: a face is PHOTO_KEY#INDEX (e.g. photos/a.jpg#0)")
+        return cls(key, int(index))
+
+
+def photo_version(document: dict[str, Any]) -> str:
+    """What a photo's face positions were computed from: its ETag and the engine; when it changes, so may the faces."""
+    source = document.get("Source") or {}
+    engine = document.get("Engine") or {}
+    return f"{source.get('ETag') or ''}|{engine.get('Name') or ''}/{engine.get('Version') or ''}"
+
+
+@dataclass
+class FaceTable:
+    """Every usable face under a prefix, column-wise; row ``i`` of each column is face ``i``."""
+
+    model: str = EMBEDDING_MODEL
+    keys: list[str] = field(default_factory=list)
+    """Photo keys, one per photo that has at least one usable face."""
+    versions: dict[str, str] = field(default_factory=dict)
+    photo_faces: dict[str, int] = field(default_factory=dict)
+    """Photo key → number of faces in its document (usable or not)."""
+    photo: list[int] = field(default_factory=list)
+    index: list[int] = field(default_factory=list)
+    can_seed: list[bool] = field(default_factory=list)
+    figure: list[str | None] = field(default_factory=list)
+    age: list[float] = field(default_factory=list)
+    gender: list[str] = field(default_factory=list)
+    gender_confidence: list[float] = field(default_factory=list)
+    box: list[tuple[int, int, int, int]] = field(default_factory=list)
+    quality: list[float] = field(default_factory=list)
+    has_embedding: list[bool] = field(default_factory=list)
+    documents: int = 0
+    unreadable: int = 0
+    other_model: int = 0
+    _blocks: list[NDArray[np.float16]] = field(default_factory=list)
+    _block: list[NDArray[np.float32]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.photo)
+
+    def ref(self, row: int) -> FaceRef:
+        return FaceRef(self.keys[self.photo[row]], self.index[row])
+
+    def add_raw(self, key: str, body: bytes) -> None:
+        """One result body as read from OSS (a body that is not JSON is counted, not raised)."""
+        self.documents += 1
+        try:
+            document = json.loads(body)
+        except ValueError:
+            self.unreadable += 1
+            return
+        if isinstance(document, dict):
+            self.add(key, document)
+
+    def add(self, key: str, document: dict[str, Any]) -> None:
+        faces = document.get("Faces") or []
+        if document.get("Error") or not faces:
+            return
+        photo = -1
+        for position, face in enumerate(faces):
+            vector, can_seed = self._embedding(face)
+            figure = face.get("FigureClusterId")
+            figure = figure if isinstance(figure, str) and figure not in RESERVED_FIGURES else None
+            if vector is None and figure is None:
+                continue
+            if photo < 0:
+                photo = len(self.keys)
+                self.keys.append(key)
+                self.versions[key] = photo_version(document)
+                self.photo_faces[key] = len(faces)
+            boundary = (face.get("FaceAttributes") or {}).get("FaceBoundary") or face.get("Boundary") or {}
+            gender = str(face.get("Gender") or "").upper()
+            self.photo.append(photo)
+            self.index.append(position)
+            self.can_seed.append(can_seed)
+            self.figure.append(figure)
+            self.age.append(float(face["Age"]) if isinstance(face.get("Age"), (int, float)) else float("nan"))
+            self.gender.append(gender if gender in ("FEMALE", "MALE") else "")
+            self.gender_confidence.append(float(face.get("GenderConfidence") or 1.0))
+            self.box.append(tuple(int(boundary.get(k, 0)) for k in ("Left", "Top", "Width", "Height")))  # type: ignore[arg-type]
+            self.quality.append(float(face.get("FaceQuality") or 0.0))
+            self.has_embedding.append(vector is not None)
+            self._block.append(vector if vector is not None else np.zeros(DIM, np.float32))
+            if len(self._block) >= 4096:
+                self._flush()
+
+    def _embedding(self, face: dict[str, Any]) -> tuple[NDArray[np.float32] | None, bool]:
+        value = face.get("Embedding")
+        if not isinstance(value, dict) or not isinstance(value.get("Data"), str):
+            return None, False
+        if value.get("Model") != self.model or value.get("Format", "f16le-base64") != "f16le-base64":
+            self.other_model += 1
+            return None, False
+        vector = decode_embedding(value["Data"])
+        if vector.shape != (DIM,):
+            self.other_model += 1
+            return None, False
+        return vector, bool(value.get("CanSeed", False))
+
+    def _flush(self) -> None:
+        if self._block:
+            self._blocks.append(np.asarray(self._block, dtype=np.float16))
+            self._block = []
+
+    def embeddings(self) -> NDArray[np.float32]:
+        """All embeddings as one float32 matrix (rows without an embedding are zero)."""
+        self._flush()
+        if not self._blocks:
+            return np.zeros((0, DIM), np.float32)
+        if len(self._blocks) > 1:
+            self._blocks = [np.concatenate(self._blocks)]
+        return self._blocks[0].astype(np.float32)
+
+
+def collect_faces(documents: Iterable[tuple[str, bytes | None]], model: str = EMBEDDING_MODEL) -> FaceTable:
+    """Stream ``(photo key, result body)`` pairs (``stats.read_documents``) into a :class:`FaceTable`."""
+    table = FaceTable(model=model)
+    for key, body in documents:
+        if body is not None:
+            table.add_raw(key, body)
+    return table

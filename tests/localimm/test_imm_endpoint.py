@@ -1,0 +1,148 @@
+"""The local IMM v2 endpoint, driven by the real ``alibabacloud-imm20200930`` client (ACS3-HMAC-SHA256 signed)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+import oss2
+import pytest
+from alibabacloud_tea_openapi.exceptions import ClientException
+from alibabacloud_tea_openapi.utils import Utils
+from localimm_support import detect, sdk_client
+
+from ossfaces.localstack.imm import DEFAULT_PROJECT, ImmError, LocalImm
+from ossfaces.localstack.imm.signature import Request, Verifier
+from ossfaces.localstack.oss import LocalOss
+
+
+@pytest.fixture
+def photo(oss_bucket: oss2.Bucket, face_jpeg: bytes) -> str:
+    oss_bucket.put_object("photos/astronaut.jpg", face_jpeg)
+    return f"oss://{oss_bucket.bucket_name}/photos/astronaut.jpg"
+
+
+def _refused(call: Any) -> ClientException:
+    with pytest.raises(ClientException) as info:
+        call()
+    return info.value
+
+
+def test_detect_image_faces_answers_in_v2_shape_with_sts_credentials(
+    local_oss: LocalOss, local_imm: LocalImm, photo: str
+) -> None:
+    client = sdk_client(local_imm, *local_oss.issue_sts(600))
+    body = detect(client, DEFAULT_PROJECT, photo)
+    assert body["RequestId"] and len(body["Faces"]) == 1
+    (face,) = body["Faces"]
+    assert face["Gender"] in ("female", "male") and face["Gender"] == "female"  # Eileen Collins
+    assert face["Emotion"] == face["Emotion"].lower() and "EmotionDetails" not in face
+    assert set(face["Boundary"]) >= {"Left", "Top", "Width", "Height"} and 100 < face["Boundary"]["Left"] < 300
+    assert set(face["HeadPose"]) == {"Pitch", "Roll", "Yaw"}
+    assert face["FigureType"] == "face" and face["FigureId"] and 0 < face["FigureConfidence"] <= 1
+    assert "FaceAttributes" not in face and "FaceConfidence" not in face
+    (call,) = local_imm.calls
+    assert (call.project, call.source_uri, call.status) == (DEFAULT_PROJECT, photo, 200)
+
+
+def test_static_key_pair_works_too(local_oss: LocalOss, local_imm: LocalImm, photo: str) -> None:
+    client = sdk_client(local_imm, local_oss.access_key_id, local_oss.access_key_secret)
+    assert len(detect(client, DEFAULT_PROJECT, photo)["Faces"]) == 1
+
+
+def test_wrong_secret_is_signature_does_not_match(local_oss: LocalOss, local_imm: LocalImm, photo: str) -> None:
+    key_id, _, token = local_oss.issue_sts(600)
+    error = _refused(lambda: detect(sdk_client(local_imm, key_id, "not-the-secret", token), DEFAULT_PROJECT, photo))
+    assert (error.status_code, error.code) == (400, "SignatureDoesNotMatch")
+    assert local_imm.calls == []  # refused before any work
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code"),
+    [
+        ("token", 400, "InvalidSecurityToken.Malformed"),
+        ("key", 404, "InvalidAccessKeyId.NotFound"),
+    ],
+)
+def test_wrong_sts_token_or_unknown_key_is_refused(
+    local_oss: LocalOss, local_imm: LocalImm, photo: str, change: str, status: int, code: str
+) -> None:
+    key_id, secret, token = local_oss.issue_sts(600)
+    if change == "token":
+        token = token[:-4] + "XXXX"
+    else:
+        key_id = "STS.nobody"
+    error = _refused(lambda: detect(sdk_client(local_imm, key_id, secret, token), DEFAULT_PROJECT, photo))
+    assert (error.status_code, error.code) == (status, code)
+
+
+def test_wrong_project_is_resource_not_found(local_oss: LocalOss, local_imm: LocalImm, photo: str) -> None:
+    client = sdk_client(local_imm, *local_oss.issue_sts(600))
+    error = _refused(lambda: detect(client, "someone-elses-project", photo))
+    assert (error.status_code, error.code) == (400, "ResourceNotFound")
+    assert "project is not found" in error.message
+    assert error.data is not None and set(error.data) >= {"RequestId", "HostId", "Code", "Message", "Recommend"}
+
+
+@pytest.mark.parametrize(
+    ("source", "code", "fragment"),
+    [
+        ("oss://test-bucket/missing.jpg", "ResourceNotFound", "file is not found"),
+        ("oss://test-bucket/notes.jpg", "InvalidArgument", "cannot be processed"),
+        ("https://test-bucket/x.jpg", "InvalidArgument", "oss://bucket/object"),
+        ("", "InvalidArgument", "SourceURI is required"),
+    ],
+)
+def test_bad_input_gets_imms_error_json(
+    local_oss: LocalOss, local_imm: LocalImm, oss_bucket: oss2.Bucket, source: str, code: str, fragment: str
+) -> None:
+    oss_bucket.put_object("notes.jpg", b"this is not a photo")
+    client = sdk_client(local_imm, *local_oss.issue_sts(600))
+    error = _refused(lambda: detect(client, DEFAULT_PROJECT, source))
+    assert (error.status_code, error.code) == (400, code) and fragment in error.message
+
+
+def _signed(secret: str, key_id: str, *, nonce: str, date: str, query: dict[str, str]) -> Request:
+    """A request signed by the SDK's own signer (``Utils.get_authorization``), as ``do_request`` builds it."""
+
+    class Wire:
+        pathname = "/"
+        method = "POST"
+
+    wire = Wire()
+    empty = hashlib.sha256(b"").hexdigest()
+    headers = {
+        "host": "127.0.0.1:1",
+        "x-acs-action": "DetectImageFaces",
+        "x-acs-version": "2020-09-30",
+        "x-acs-date": date,
+        "x-acs-signature-nonce": nonce,
+        "x-acs-content-sha256": empty,
+    }
+    wire.query, wire.headers = query, headers  # type: ignore[attr-defined]
+    headers["authorization"] = Utils.get_authorization(wire, "ACS3-HMAC-SHA256", empty, key_id, secret)
+    return Request("POST", "/", list(query.items()), headers, b"")
+
+
+def test_verifier_refuses_replay_stale_date_and_tampering() -> None:
+    verifier = Verifier(lambda key_id, token: {"ak": "sk"}[key_id])
+    now = time.time()
+    date = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+    query = {"ProjectName": "p", "SourceURI": "oss://b/k"}
+    good = _signed("sk", "ak", nonce="n1", date=date, query=query)
+    assert verifier.verify(good, now) == "ak"
+    cases = {
+        "SignatureNonceUsed": good,
+        "InvalidTimeStamp.Expired": _signed(
+            "sk", "ak", nonce="n2", date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 3600)), query=query
+        ),
+        "SignatureDoesNotMatch": Request(
+            "POST", "/", [("ProjectName", "p"), ("SourceURI", "oss://b/other")], good.headers, b""
+        ),
+        "IncompleteSignature": Request("POST", "/", good.query, {**good.headers, "x-acs-extra": "unsigned"}, b""),
+    }
+    for code, request in cases.items():
+        with pytest.raises(ImmError) as info:
+            verifier.verify(request, now)
+        assert info.value.code == code

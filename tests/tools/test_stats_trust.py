@@ -1,0 +1,132 @@
+"""``ossfaces stats`` says what its numbers can be trusted for (issue 8 item 6): UNKNOWN genders, the engine's
+validated figures from the shipped calibration file (or that there are none), and the age spread by AgeSD."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+import oss2
+import pytest
+from click.testing import Result
+from rich.console import Console
+
+from ossfaces.document import EngineInfo, Face, FacesDocument, SourceInfo
+from ossfaces.localstack.oss import LocalOss
+from ossfaces.tools.report.html import render_html
+from ossfaces.tools.report.table import print_table
+from ossfaces.tools.report.trust import trust_statement
+from ossfaces.tools.stats import AgeBins, StatsAccumulator
+from ossfaces.vision.calibration import Calibration, load_calibration
+
+from .synthetic import upload
+
+SHIPPED = load_calibration()
+LOCAL = f"0.1.0+models.abc+calib.{SHIPPED.digest}"
+
+
+def doc(key: str, version: str, faces: list[Face], name: str = "local") -> FacesDocument:
+    return FacesDocument(
+        Source=SourceInfo(Bucket="b", Key=key), Engine=EngineInfo(Name=name, Version=version), Faces=faces
+    )
+
+
+def face(age: int | None, sd: float | None = None, gender: str | None = None) -> Face:
+    return Face(
+        Age=age,
+        AgeSD=sd,
+        Gender=gender,
+        FaceAttributes={"FaceBoundary": {"Left": 0, "Top": 0, "Width": 9, "Height": 9}},
+    )
+
+
+def accumulated() -> StatsAccumulator:
+    acc = StatsAccumulator(AgeBins([0, 13, 18, 65]))
+    acc.add("a.jpg", doc("a.jpg", LOCAL, [face(8, 3.0), face(40, 6.0, "FEMALE"), face(30, None, "MALE")]))
+    acc.add("b.jpg", doc("b.jpg", "0.1.0+models.abc+calib.000000000000", [face(70, 5.0, "MALE")]))
+    acc.add("c.jpg", doc("c.jpg", "imm/detectface@v1", [face(None)], name="imm"))
+    return acc
+
+
+def test_age_spread_keeps_every_face_and_spreads_by_agesd() -> None:
+    bins = AgeBins([0, 13, 18, 65])
+    assert sum(bins.spread(30, 8.0).values()) == pytest.approx(1.0)
+    assert bins.spread(30, None) == {"18-64": 1.0} and bins.spread(30, 0.0) == {"18-64": 1.0}
+    near_edge = bins.spread(12, 2.0)
+    assert 0.3 < near_edge["13-17"] < 0.6 and near_edge["0-12"] > 0.4  # a face written 12 with spread 2 straddles 13
+    totals = accumulated().report().overall.to_dict(bins)
+    assert sum(totals["ages_spread"].values()) == pytest.approx(4.0, abs=0.01)  # four faces with an Age
+    assert totals["ages"]["UNKNOWN"] == 1 and totals["ages_spread"]["0-12"] < 1.0  # the 8-year-old (sd 3) leaks over 13
+
+
+def test_engines_are_counted_and_matched_to_the_shipped_calibration() -> None:
+    trust = trust_statement(accumulated().report())
+    assert trust["documents"] == {"this_calibration": 1, "other_calibration": 1, "other_engines": 1}
+    assert trust["calibration_digest"] == SHIPPED.digest
+
+
+def test_shipped_file_is_stated_as_not_validated_and_unknown_is_explained() -> None:
+    trust = trust_statement(accumulated().report())
+    assert trust["validated"] is False and trust["validation"] is None
+    text = " ".join(trust["lines"])
+    assert "counted as UNKNOWN" in text and "under 13" in text and "product decision" in text
+    assert "not validated on licensed data" in text
+
+
+def validated(digest: str | None = None) -> Calibration:
+    document = copy.deepcopy(dict(SHIPPED.document))
+    document["validation"] = {
+        "dataset": ["FairFace val"],
+        "licence": ["CC-BY-4.0"],
+        "split": "test",
+        "calibration_digest": digest or SHIPPED.digest,
+        "figures": {
+            "age_exact": {"n": 0},
+            "age_binned": {"n": 5000, "bin_accuracy": 0.51, "within_one_bin": 0.93},
+            "gender": {"n": 5000, "accuracy_where_written": 0.961, "coverage": 0.9},
+            "emotion": {"n": 0},
+        },
+    }
+    return Calibration.from_document(document)
+
+
+def test_a_validation_block_is_quoted_only_for_its_own_calibration() -> None:
+    report = accumulated().report()
+    trust = trust_statement(report, validated())
+    assert trust["validated"] is True
+    line = trust["lines"][1]
+    assert "FairFace val (CC-BY-4.0, split test)" in line and "bin accuracy 51.0 %" in line and "96.1 %" in line
+    stale = trust_statement(report, validated("ffffffffffff"))
+    assert stale["validated"] is False and "not validated" in stale["lines"][1]
+
+
+def test_table_and_html_carry_the_statement_and_the_spread() -> None:
+    report = accumulated().report()
+    buffer = io.StringIO()
+    print_table(report, Console(file=buffer, width=200))
+    table = buffer.getvalue()
+    assert "spread by AgeSD" in table and "counted as UNKNOWN" in table and "not validated on licensed data" in table
+    page = render_html(report)
+    assert '<section id="trust" data-validated="false"' in page and "not validated on licensed data" in page
+    assert 'data-metric="ages_spread" data-category="18-64"' in page
+
+
+CLI = Callable[..., Result]
+
+
+def test_command_json_keeps_the_statement(local_oss: LocalOss, oss_bucket: oss2.Bucket, cli: CLI) -> None:
+    upload(oss_bucket)
+    env: dict[str, Any] = {
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": local_oss.access_key_id,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": local_oss.access_key_secret,
+    }
+    args = ["stats", "test-bucket", "--region", local_oss.region, "--oss-endpoint", local_oss.endpoint, "--no-progress"]
+    result = cli([*args, "--json"], env)
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["trust"]["validated"] is False and report["trust"]["documents"]["other_engines"] == 8
+    assert report["overall"]["engines"] == {"imm/imm/detectface@v1": 8}
+    assert "counted as UNKNOWN" in result.stderr  # the table (and its notes) goes to stderr with --json

@@ -1,0 +1,61 @@
+"""The calibration on the engine's real output path: real pinned photos (``photos.py``) through ``FaceAnalyzer.analyze``.
+
+The pinned photos hold no child: the youngest face is estimated at 17 (``15-f13-anc-ph.jpg``). So the under-13 rule
+is checked twice: with the shipped calibration over every face (no face under 13 carries a gender, adults keep theirs),
+and with the shipped file's minimum age raised to 30, which splits these photos' faces into both sides of the rule.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ossfaces.vision import FaceAnalyzer
+from ossfaces.vision.calibration import Calibration, load_calibration
+
+from .photos import fetch_photos
+
+RAISED_MIN_AGE = 30
+
+
+@pytest.fixture(scope="module")
+def photo_paths() -> dict[str, Path]:
+    return fetch_photos()
+
+
+def all_faces(analyzer: FaceAnalyzer, paths: dict[str, Path]) -> list[tuple[str, dict[str, Any]]]:
+    return [(name, face) for name, path in paths.items() for face in analyzer.analyze(path.read_bytes()).faces]
+
+
+def test_shipped_calibration_adults_keep_gender_and_agesd_is_written(
+    analyzer: FaceAnalyzer, photo_paths: dict[str, Path]
+) -> None:
+    assert analyzer.calibration.digest == load_calibration().digest
+    assert analyzer.version.endswith(f"+calib.{analyzer.calibration.digest}")
+    faces = all_faces(analyzer, photo_paths)
+    assert all(0 < face["AgeSD"] < 40 for _, face in faces)
+    assert not [n for n, face in faces if face["Age"] < 13 and "Gender" in face]
+    adults = [(n, face) for n, face in faces if face["Age"] >= 18]
+    assert len(adults) >= 15
+    assert all(face["Gender"] in ("FEMALE", "MALE") and "GenderConfidence" in face for _, face in adults)
+    (tom,) = [face for n, face in faces if n == "Tom_Hanks_54745.png"]
+    assert tom["Gender"] == "MALE"
+
+
+def test_faces_under_the_minimum_age_never_carry_gender_on_the_engine_path(photo_paths: dict[str, Path]) -> None:
+    doc = copy.deepcopy(dict(load_calibration().document))
+    doc["gender"]["min_age"] = RAISED_MIN_AGE
+    doc["gender"]["bands"] = [{"from_age": RAISED_MIN_AGE, "min_confidence": 0.5}]
+    raised = FaceAnalyzer.load(threads=2, calibration=Calibration.from_document(doc))
+    assert raised.version != FaceAnalyzer.load(threads=1).version  # another calibration, another engine version
+    faces = all_faces(raised, photo_paths)
+    under = [face for _, face in faces if face["Age"] < RAISED_MIN_AGE]
+    over = [face for _, face in faces if face["Age"] >= RAISED_MIN_AGE]
+    assert len(under) >= 5 and len(over) >= 5, (
+        "the photos must fall on both sides of the rule for this test to mean anything"
+    )
+    assert not [f for f in under if "Gender" in f or "GenderConfidence" in f]
+    assert all(f["Gender"] in ("FEMALE", "MALE") for f in over)
