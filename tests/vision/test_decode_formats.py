@@ -98,6 +98,7 @@ def worst_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_worst_case_files_stay_under_400_mib_in_a_fresh_process(worst_files: dict[str, Path]) -> None:
     outcomes: dict[str, tuple[str, int]] = {}

@@ -16,7 +16,7 @@ import cv2
 from numpy.typing import NDArray
 
 from ossfaces import __version__
-from ossfaces.document import FaceEmbedding
+from ossfaces.embedding import embedding_field
 from ossfaces.settings import DEFAULT_MIN_FACE_PX
 from ossfaces.vision.attributes import (
     DEFAULT_AUGMENTATION,
@@ -170,5 +170,5 @@ class FaceAnalyzer:
         }
         if attr.embedding is not None:
             seed = can_seed(min(boundary["Width"], boundary["Height"]), attr.yaw, attr.pitch, attr.roll, quality)
-            face["Embedding"] = FaceEmbedding.of(attr.embedding, can_seed=seed).model_dump()
+            face["Embedding"] = embedding_field(attr.embedding, can_seed=seed)
         return face
