@@ -122,3 +122,17 @@ def test_worst_case_files_stay_under_400_mib_in_a_fresh_process(worst_files: dic
     assert set(accepted.values()) == {"ok:6000x6000"}, outcomes
     for kind in ("1-bit png", "8-bit grey png", "palette png with transparency"):
         assert outcomes[f"{kind} 10000x10000"][0] == "ok:10000x10000", outcomes
+
+
+def test_a_broken_heic_is_a_typed_error(astronaut: NDArray[Any]) -> None:
+    import pillow_heif
+
+    from ossfaces.vision import ImageError
+
+    buf = io.BytesIO()
+    pillow_heif.from_pillow(Image.fromarray(astronaut)).save(buf, quality=80)
+    whole = buf.getvalue()
+    for name, data in (("truncated", whole[: len(whole) // 2]), ("header only", whole[:64])):
+        with pytest.raises(ImageError) as info:
+            decode(data)
+        assert info.value.code in ("InvalidImage.Corrupt", "InvalidImage.Unsupported"), name
