@@ -23,8 +23,9 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
+from ossfaces.defaults import DEFAULT_MIN_FACE_PX as DEFAULT_MIN_FACE_PX  # one home, importing nothing (the engine)
+
 DEFAULT_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".heif", ".avif")
-DEFAULT_MIN_FACE_PX = 20  # the one home of the smallest reported face side (the local engine and `ossfaces analyze`)
 
 # The variables ``Settings.from_environ`` reads instead of ``os.environ`` while it builds one object.
 _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("ossfaces_settings_environ", default=None)

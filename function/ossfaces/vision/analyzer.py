@@ -16,8 +16,8 @@ import cv2
 from numpy.typing import NDArray
 
 from ossfaces import __version__
+from ossfaces.defaults import DEFAULT_MIN_FACE_PX
 from ossfaces.embedding import embedding_field
-from ossfaces.settings import DEFAULT_MIN_FACE_PX
 from ossfaces.vision.attributes import (
     DEFAULT_AUGMENTATION,
     AttributeModels,
