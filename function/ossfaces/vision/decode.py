@@ -7,7 +7,7 @@ at full size in their own mode (a 1-bit PNG stays one byte per pixel) and then c
 no full-size RGBA, float or RGB copy is ever made. The EXIF orientation is applied to the reduced array, so it is the
 image as people see it; ``scale`` maps its pixels back to the full displayed size, the frame of every box we write.
 
-HEIC/HEIF is decoded by libheif (pillow-heif) straight into one RGB buffer, with the container's rotation and mirror
+HEIC/HEIF is decoded by libheif (pi-heif, the decode-only build of pillow-heif) straight into one RGB buffer, with the container's rotation and mirror
 (``irot``/``imir``) applied by libheif, as the HEIF standard asks; its EXIF orientation is then informational and not
 applied again (``Orientation`` 1). AVIF is Pillow's own plugin and goes the common way (EXIF orientation applied).
 """
@@ -169,11 +169,11 @@ def _is_heif(data: bytes) -> bool:
 def _decode_heif(data: bytes, *, max_pixels: int, max_decoded_bytes: int, work_side: int) -> Decoded:
     """HEIC/HEIF through libheif: header checked first, then one decode into an RGB(A) buffer, reduced by OpenCV."""
     try:
-        import pillow_heif
+        import pi_heif  # pillow-heif's decode-only build: LGPL-3.0 libheif + libde265, no GPL encoder
     except ImportError as exc:  # pragma: no cover - pinned in requirements.txt
-        raise ImageError("InvalidImage.Unsupported", "HEIF support (pillow-heif) is not installed") from exc
+        raise ImageError("InvalidImage.Unsupported", "HEIF support (pi-heif) is not installed") from exc
     try:
-        heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
+        heif = pi_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
         width, height = heif.size
         _check_size(width, height, max_pixels)
         channels = 4 if heif.has_alpha else 3
