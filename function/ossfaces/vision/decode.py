@@ -169,7 +169,7 @@ def _is_heif(data: bytes) -> bool:
 def _decode_heif(data: bytes, *, max_pixels: int, max_decoded_bytes: int, work_side: int) -> Decoded:
     """HEIC/HEIF through libheif: header checked first, then one decode into an RGB(A) buffer, reduced by OpenCV."""
     try:
-        import pi_heif  # pillow-heif's decode-only build: LGPL-3.0 libheif + libde265, no GPL encoder
+        import pi_heif  # type: ignore[import-untyped]  # decode-only pillow-heif: LGPL-3.0, no GPL encoder
     except ImportError as exc:  # pragma: no cover - pinned in requirements.txt
         raise ImageError("InvalidImage.Unsupported", "HEIF support (pi-heif) is not installed") from exc
     try:
