@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -50,9 +51,14 @@ def cosine(a: NDArray[Any] | None, b: NDArray[Any] | None) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--compare-augmentation", action="store_true")
+    parser.add_argument("--rotation", action="store_true", help="only the turned-face and no-face figures")
     args = parser.parse_args()
     analyzer = FaceAnalyzer.load(threads=2)
+    if args.rotation:
+        rotation(analyzer)
+        return
     summary = evaluate(analyzer)
+    rotation(analyzer)
     if not args.compare_augmentation:
         return
     print(f"\ntest-time augmentation (default: {DEFAULT_AUGMENTATION.describe()}):")
@@ -67,6 +73,92 @@ def main() -> None:
             + "  ".join(f"{k} {v}" for k, v in figures.items())
             + f"  real faces' age vs default: mean |d| {statistics.mean(diffs):.2f}, max {max(diffs)}"
         )
+
+
+NO_PEOPLE = ("chelsea", "coffee", "rocket", "coins", "clock", "moon", "hubble_deep_field", "retina", "brick", "gravel")
+"""Real photos without people that ship inside scikit-image (a cat, a cup, a rocket, coins, a clock, the moon, ...)."""
+
+
+def _no_people() -> dict[str, bytes]:
+    import skimage.data
+
+    out = {}
+    for name in NO_PEOPLE:
+        img = np.asarray(getattr(skimage.data, name)())
+        if img.dtype != np.uint8:
+            img = img.astype(np.float32)
+            img = (255 * (img - img.min()) / max(float(img.max() - img.min()), 1e-9)).astype(np.uint8)
+        out[name] = encode_jpeg(img)
+    return out
+
+
+def encode_jpeg(img: NDArray[Any]) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "JPEG", quality=92)
+    return buf.getvalue()
+
+
+def rotation(analyzer: FaceAnalyzer, runs: int = 15) -> None:
+    """Turned portraits found with and without the rotated passes; their cost and false faces on photos without
+    people (median time per photo, both settings interleaved in the same run)."""
+    import time
+
+    import cv2
+    import skimage.data
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from vision.test_rotated import PORTRAITS, turned
+
+    paths = fetch_photos()
+    portraits = {"astronaut": np.asarray(skimage.data.astronaut())}  # type: ignore[no-untyped-call]
+    portraits |= {n: load_rgb(paths[n]) for n in PORTRAITS}
+    from ossfaces.vision import detect
+
+    print("\nturned portraits: faces found with a roll within 15 degrees of the turn")
+    for scale in (1.0, 0.35):
+        hits = {True: 0, False: 0}
+        unlevelled = total = 0
+        for rgb in portraits.values():
+            small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale != 1 else rgb
+            for angle in (45.0, -45.0, 30.0, 60.0, -60.0):
+                image, _ = turned(small, angle)
+                data = encode_jpeg(image)
+                total += 1
+                for on in (True, False, None):
+                    analyzer.rotations = bool(on)
+                    looks, detect.LEVEL_LOOKS = detect.LEVEL_LOOKS, (0 if on is None else detect.LEVEL_LOOKS)
+                    faces = analyzer.analyze(data).faces
+                    detect.LEVEL_LOOKS = looks
+                    rolls = [f["FaceAttributes"].get("HeadPose", {}).get("Roll", 0.0) for f in faces]
+                    found = any(abs(r + angle) <= 15 for r in rolls)
+                    if on is None:
+                        unlevelled += found
+                    else:
+                        hits[on] += found
+        print(
+            f"  portraits at {scale:g}x: {hits[True]}/{total} with rotated passes and levelled looks, {hits[False]}/{total}"
+            f" with levelled looks only (the default), {unlevelled}/{total} with neither (engine revision 1)"
+        )
+    photos = _no_people()
+    times: dict[bool, list[float]] = {True: [], False: []}
+    false_faces = {True: 0, False: 0}
+    for on in (True, False):
+        analyzer.rotations = on
+        false_faces[on] = sum(len(analyzer.analyze(d).faces) for d in photos.values())
+    for _ in range(runs):
+        for on in (True, False):
+            analyzer.rotations = on
+            t = time.perf_counter()
+            for data in photos.values():
+                analyzer.analyze(data)
+            times[on].append((time.perf_counter() - t) / len(photos))
+    analyzer.rotations = False
+    on_ms, off_ms = (statistics.median(times[k]) * 1000 for k in (True, False))
+    print(
+        f"photos without people ({len(photos)}, skimage.data {', '.join(NO_PEOPLE)}): faces found {false_faces[True]}"
+        f" with rotated passes, {false_faces[False]} without; {on_ms:.1f} ms vs {off_ms:.1f} ms per photo"
+        f" (+{100 * (on_ms / off_ms - 1):.0f} %)  [load {os.getloadavg()[0]:.2f}]"
+    )
 
 
 def real_ages(analyzer: FaceAnalyzer) -> list[int]:

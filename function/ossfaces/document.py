@@ -7,7 +7,6 @@ Serialised without ``None`` values: a field the engine cannot honestly fill is a
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -15,6 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ossfaces.embedding import (
+    EMBEDDING_DIMENSIONS,
+    EMBEDDING_FORMAT,
+    EMBEDDING_MODEL,
+    decode_vector,
+    embedding_field,
+)
 from ossfaces.errors import OssFacesError
 
 if TYPE_CHECKING:
@@ -78,20 +84,16 @@ class Point(_Imm):
     Y: float
 
 
-EMBEDDING_MODEL = "sface-2021dec-int8bq"
-EMBEDDING_FORMAT = "f16le-base64"
-EMBEDDING_DIMENSIONS = 128
-
-
 class FaceEmbedding(_Ours):
     """The face's identity vector (local engine only), for clustering faces into people.
 
     Written only for faces large and sharp enough to identify; absent otherwise. ``Data`` is the base64 of 128
     little-endian IEEE float16 values, the L2-normalised SFace vector: the cosine of two faces is the dot product of
-    their vectors (OpenCV publishes 0.363 as SFace's same-person threshold on LFW; tune it on your own data). ``CanSeed`` says whether the face
-    meets IMM v2's rule for founding a person: shorter box side >= 75 px, ``|Yaw|``, ``|Pitch|``, ``|Roll|`` < 30
-    degrees, ``FaceQuality`` >= 0.8; other faces may join an existing person but never found one. A consumer must
-    compare only vectors of the same ``Model`` and ``Format``.
+    their vectors (OpenCV publishes 0.363 as SFace's same-person threshold on LFW; tune it on your own data).
+    ``CanSeed`` says whether the face meets IMM v2's rule for founding a person: shorter box side >= 75 px,
+    ``|Yaw|``, ``|Pitch|``, ``|Roll|`` < 30 degrees, ``FaceQuality`` >= 0.8; other faces may join an existing person
+    but never found one. A consumer must compare only vectors of the same ``Model`` and ``Format``. Wire format and
+    helpers without pydantic: :mod:`ossfaces.embedding`.
     """
 
     Model: str = Field(description=f"The network that made the vector; today {EMBEDDING_MODEL!r}.")
@@ -102,27 +104,13 @@ class FaceEmbedding(_Ours):
     CanSeed: bool = Field(description="The face may found a new person (IMM v2's seeding rule), not only join one.")
 
     @classmethod
-    def of(
-        cls, vector: Sequence[float] | NDArray[Any], *, can_seed: bool, model: str = EMBEDDING_MODEL
-    ) -> FaceEmbedding:
-        """Encode a vector: L2-normalised, then rounded to float16 (its norm stays within 1e-3 of 1)."""
-        import numpy as np
-
-        v = np.asarray(vector, dtype=np.float64).reshape(-1)
-        unit = v / max(float(np.linalg.norm(v)), 1e-12)
-        data = base64.b64encode(unit.astype("<f2").tobytes()).decode("ascii")
-        return cls(Model=model, Format=EMBEDDING_FORMAT, Data=data, CanSeed=can_seed)
+    def of(cls, vector: Sequence[float] | NDArray[Any], *, can_seed: bool) -> FaceEmbedding:
+        """Encode a vector (:func:`ossfaces.embedding.encode_vector`: L2-normalised, float16, base64)."""
+        return cls.model_validate(embedding_field(vector, can_seed=can_seed))
 
     def vector(self) -> NDArray[np.float32]:
         """The vector as float32 (ValueError for an unknown format or a wrong length)."""
-        import numpy as np
-
-        if self.Format != EMBEDDING_FORMAT:
-            raise ValueError(f"unknown embedding format {self.Format!r}")
-        raw = base64.b64decode(self.Data, validate=True)
-        if len(raw) != 2 * EMBEDDING_DIMENSIONS:
-            raise ValueError(f"embedding has {len(raw)} bytes, expected {2 * EMBEDDING_DIMENSIONS}")
-        return np.frombuffer(raw, dtype="<f2").astype(np.float32)
+        return decode_vector(self.Data, self.Format)
 
 
 class Face(_Imm):

@@ -23,9 +23,12 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
+# One home for each, in a module that imports nothing (the engine reads them without pydantic-settings).
+from ossfaces.defaults import DEFAULT_MAX_PIXELS as DEFAULT_MAX_PIXELS
+from ossfaces.defaults import DEFAULT_MIN_FACE_PX as DEFAULT_MIN_FACE_PX
+from ossfaces.defaults import DEFAULT_SCORE_THRESHOLD as DEFAULT_SCORE_THRESHOLD
+
 DEFAULT_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".heif", ".avif")
-DEFAULT_MIN_FACE_PX = 20  # the one home of the smallest reported face side (the local engine and `ossfaces analyze`)
-DEFAULT_SCORE_THRESHOLD = 0.6  # the one home of the detector's confidence cut (the local engine and `ossfaces analyze`)
 
 # The variables ``Settings.from_environ`` reads instead of ``os.environ`` while it builds one object.
 _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("ossfaces_settings_environ", default=None)
@@ -89,7 +92,7 @@ class Settings(BaseSettings):
         description="Local engine: detector confidence below which a face is dropped.",
     )
     max_pixels: int = Field(
-        100_000_000, gt=0, description="Local engine: photos with more pixels are refused before decoding."
+        DEFAULT_MAX_PIXELS, gt=0, description="Local engine: photos with more pixels are refused before decoding."
     )
     log_level: str = Field("INFO", description="Python logging level of the function's logger.")
 

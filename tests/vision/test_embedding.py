@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from ossfaces.document import EMBEDDING_FORMAT, EMBEDDING_MODEL, EngineInfo, FacesDocument, SourceInfo
+from ossfaces.document import EngineInfo, FacesDocument, SourceInfo
+from ossfaces.embedding import EMBEDDING_FORMAT, EMBEDDING_MODEL
 from ossfaces.vision import FaceAnalyzer
 from ossfaces.vision.analyzer import can_seed
 

@@ -16,8 +16,8 @@ import cv2
 from numpy.typing import NDArray
 
 from ossfaces import __version__
-from ossfaces.document import FaceEmbedding
-from ossfaces.settings import DEFAULT_MIN_FACE_PX, DEFAULT_SCORE_THRESHOLD
+from ossfaces.defaults import DEFAULT_MAX_PIXELS, DEFAULT_MIN_FACE_PX, DEFAULT_SCORE_THRESHOLD
+from ossfaces.embedding import embedding_field
 from ossfaces.vision.attributes import (
     DEFAULT_AUGMENTATION,
     AttributeModels,
@@ -89,6 +89,10 @@ class FaceAnalyzer:
         self.max_pixels = max_pixels
         self._detector = Detector(paths["detector"], score_threshold)
         self._attributes = AttributeModels(paths, augmentation)
+        self.rotations = False
+        """Try the photo turned by +-45 degrees when the upright passes find no face (``detect.ROTATED_ANGLES``). Off:
+        on photos without people they cost 60-78 % more time (limit 20 %) and found 1 more of 50 turned portraits than
+        the levelled second look alone (``benchmarks/eval_engine.py --rotation``)."""
 
     @classmethod
     def load(
@@ -98,7 +102,7 @@ class FaceAnalyzer:
         threads: int | None = None,
         min_face_px: int = DEFAULT_MIN_FACE_PX,
         score_threshold: float = DEFAULT_SCORE_THRESHOLD,
-        max_pixels: int = 100_000_000,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
         augmentation: Augmentation = DEFAULT_AUGMENTATION,
         calibration: Calibration | None = None,
     ) -> FaceAnalyzer:
@@ -125,7 +129,7 @@ class FaceAnalyzer:
         bgr, info = decoded.bgr, decoded.info
         sx, sy = decoded.scale_x, decoded.scale_y
         min_face = self.min_face_px / max(sx, sy)
-        dets = self._detector.detect(bgr, min_face)
+        dets = self._detector.detect(bgr, min_face, rotations=self.rotations)
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
         attrs = self._attributes.run(bgr, gray, dets, float(max(bgr.shape[:2])))
         content = hashlib.sha256(data).hexdigest()
@@ -166,5 +170,5 @@ class FaceAnalyzer:
         }
         if attr.embedding is not None:
             seed = can_seed(min(boundary["Width"], boundary["Height"]), attr.yaw, attr.pitch, attr.roll, quality)
-            face["Embedding"] = FaceEmbedding.of(attr.embedding, can_seed=seed).model_dump()
+            face["Embedding"] = embedding_field(attr.embedding, can_seed=seed)
         return face

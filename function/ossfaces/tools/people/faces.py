@@ -16,7 +16,8 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import ValidationError
 
-from ossfaces.document import EMBEDDING_MODEL, FaceEmbedding
+from ossfaces.document import FaceEmbedding
+from ossfaces.embedding import EMBEDDING_MODEL
 
 DIM = 128
 RESERVED_FIGURES = frozenset({"figure-cluster-id-independent", "figure-cluster-id-unavailable"})

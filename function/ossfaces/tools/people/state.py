@@ -21,7 +21,7 @@ from typing import Any
 
 import oss2
 
-from ossfaces.document import EMBEDDING_MODEL
+from ossfaces.embedding import EMBEDDING_MODEL
 from ossfaces.tools.people.cluster import DEFAULT_MAX_DISTANCE, DEFAULT_MIN_FACES
 
 FORMAT = "ossfaces-people/1"
