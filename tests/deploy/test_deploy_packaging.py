@@ -113,6 +113,7 @@ def test_deployed_code_is_python310_compatible() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.network
 def test_package_builds_a_complete_bundle(tmp_path: Path) -> None:
     output = tmp_path / "ossfaces-fc.zip"

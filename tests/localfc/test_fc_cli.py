@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import oss2
+import pytest
 from click.testing import CliRunner
 
 from ossfaces.commands import main
@@ -105,6 +106,7 @@ def test_up_defaults_to_the_fixed_local_ports() -> None:
     assert (DEFAULT_OSS_PORT, DEFAULT_FC_PORT, DEFAULT_IMM_PORT) == (9400, 9401, 9402)
 
 
+@pytest.mark.slow
 def test_up_serves_until_ctrl_c(tmp_path: Path, face_jpeg: bytes) -> None:
     project = tmp_path / "project"
     project.mkdir()

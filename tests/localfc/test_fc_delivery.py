@@ -91,6 +91,7 @@ def test_uploads_from_the_first_instant_the_port_accepts_all_get_a_result(
         stack.stop()
 
 
+@pytest.mark.slow
 def test_kill9_at_any_moment_every_acknowledged_photo_gets_one_result(tmp_path: Path) -> None:
     """The stack (OSS, trigger, real function) in a child process; kill -9 a third of the way through 40 uploads while
     deliveries are queued and running; after the restart every stored photo gets its result, and none a second one."""

@@ -178,6 +178,7 @@ def test_local_worker_pool(stack: LocalStack, cli: CLI, tmp_path: Path) -> None:
     assert summary_of(second)["up_to_date"] == len(KEYS) and summary_of(second)["dispatched"] == 0
 
 
+@pytest.mark.slow
 def test_stopped_half_way_and_resumed_sends_each_photo_once(tmp_path: Path, cli: CLI) -> None:
     """The function is slow (deliveries held 2 s): on resume no result exists yet, only the checkpoint prevents re-sending."""
     stack = make_stack(tmp_path, DeliveryPolicy(delay_s=2.0))
@@ -200,6 +201,7 @@ def test_stopped_half_way_and_resumed_sends_each_photo_once(tmp_path: Path, cli:
         stack.stop()
 
 
+@pytest.mark.slow
 def test_killed_process_resumes_without_duplicates_or_misses(tmp_path: Path, cli: CLI) -> None:
     """A real process, SIGTERMed mid-run: it finishes what is in flight, saves the checkpoint, exits 3."""
     stack = make_stack(tmp_path, DeliveryPolicy(delay_s=5.0))

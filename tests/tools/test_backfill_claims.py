@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import oss2
+import pytest
 from click.testing import Result
 
 from ossfaces.idempotency import CLAIM_SUFFIX, META_EXPIRES, META_SOURCE_ETAG
@@ -53,6 +54,7 @@ def test_a_live_claim_fails_the_photo_with_its_reason_and_expiry(stack: LocalSta
     assert results(stack) == {k + ".faces.json" for k in KEYS if k != KEYS[1]}
 
 
+@pytest.mark.slow
 def test_wait_claims_waits_for_a_live_claim_to_expire_then_takes_it_over(
     stack: LocalStack, cli: CLI, tmp_path: Path
 ) -> None:

@@ -98,6 +98,7 @@ def by_subject(people: list[dict[str, Any]], state: PeopleState) -> dict[str, in
     return {subject: next(iter(ids)) for subject, ids in out.items()}
 
 
+@pytest.mark.slow
 def test_people_end_to_end(
     local_oss: LocalOss, oss_bucket: oss2.Bucket, analyzer: FaceAnalyzer, library: dict[str, bytes], cli: CLI
 ) -> None:
@@ -193,6 +194,7 @@ def test_a_save_cut_between_its_two_writes_is_not_lost(oss_bucket: oss2.Bucket) 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install -y chromium)")
 def test_people_page_in_a_browser(
     local_oss: LocalOss, oss_bucket: oss2.Bucket, analyzer: FaceAnalyzer, library: dict[str, bytes], cli: CLI,
@@ -226,6 +228,7 @@ def test_people_page_in_a_browser(
     assert colour > 0.01, colour
 
 
+@pytest.mark.slow
 def test_end_to_end_on_the_local_stack(tmp_path: Path, library: dict[str, bytes], cli: CLI) -> None:
     """Photos uploaded with oss2 → the trigger runs the function (local engine) → results with embeddings →
     ``ossfaces people`` → named, merged, re-run, names kept → ``stats --by person``."""

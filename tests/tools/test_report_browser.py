@@ -40,6 +40,7 @@ def report_page(tmp_path: Path) -> Path:
     return page
 
 
+@pytest.mark.slow
 def test_dom_holds_every_total(report_page: Path, tmp_path: Path) -> None:
     dom = chromium(tmp_path, "--dump-dom", report_page.as_uri()).stdout
 
@@ -61,6 +62,7 @@ def test_dom_holds_every_total(report_page: Path, tmp_path: Path) -> None:
     assert dom.count("<svg") >= 4  # the overall chart and one per folder, inline
 
 
+@pytest.mark.slow
 def test_screenshot_is_not_blank(report_page: Path, tmp_path: Path) -> None:
     shot = tmp_path / "shot.png"
     chromium(tmp_path, f"--screenshot={shot}", report_page.as_uri())

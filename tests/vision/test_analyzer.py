@@ -107,6 +107,7 @@ def test_exif_orientation_maps_boxes_to_the_displayed_image(
             assert (result.image.width, result.image.height) == (512, 512)
 
 
+@pytest.mark.slow
 def test_small_faces_in_a_large_group_photo_are_found(
     analyzer: FaceAnalyzer, astronaut: NDArray[Any], baseline: Analysis
 ) -> None:

@@ -136,6 +136,7 @@ def test_there_are_at_least_25_kinds(astronaut: NDArray[Any]) -> None:
     assert len(_cases(astronaut)) >= 25
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_every_odd_file_gives_an_analysis_or_a_typed_error(analyzer: FaceAnalyzer, astronaut: NDArray[Any]) -> None:
     outcomes: dict[str, str] = {}
@@ -176,6 +177,7 @@ print(next(line.split()[1] for line in open("/proc/self/status") if line.startsw
 """
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_peak_rss_stays_under_1_gib_in_a_fresh_process(analyzer: FaceAnalyzer) -> None:
     root = Path(__file__).resolve().parents[2]
