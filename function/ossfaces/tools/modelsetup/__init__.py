@@ -132,4 +132,20 @@ def render_notice() -> str:
         if m.conversion:
             lines.append(f"  converted:   by ossfaces.tools.modelsetup.convert.{m.conversion} at fetch time")
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + BUNDLED_LIBRARIES_NOTICE)
+
+
+BUNDLED_LIBRARIES_NOTICE = [
+    "Native libraries in the function bundle under a licence that asks for notice (installed from pinned PyPI wheels",
+    "by `ossfaces package`, shipped unmodified as shared libraries, never linked statically):",
+    "",
+    "pi-heif==1.4.0 (package licence BSD-3-Clause; its binary wheel as a whole is LGPL-3.0)",
+    "  role:        decoding HEIC/HEIF photos in the local engine (decode only: no HEVC encoder, unlike pillow-heif,",
+    "               whose wheels bundle the GPL-2.0 x265 encoder and are used only by the tests to make HEIC fixtures)",
+    "  bundles:     libheif (LGPL-3.0, https://github.com/strukturag/libheif) and libde265 (LGPL-3.0,",
+    "               https://github.com/strukturag/libde265) in pi_heif.libs/; licence texts and versions in the wheel's",
+    "               pi_heif-1.4.0.dist-info/licenses/LICENSES_bundled.txt. You may replace these shared libraries with",
+    "               your own builds of the same interface.",
+    "",
+]
+"""Part of NOTICE that no model manifest describes: native code with a copyleft licence in the deployed bundle."""
