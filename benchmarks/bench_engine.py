@@ -244,6 +244,14 @@ def main() -> None:
     print(f"per extra face, real photo (t1 6-face minus same photo with 1 face, /5): {extra:.1f} ms  {load()}")
     synthetic = (results["640px, 5 faces"] - results["640px, 1 small face"]) / 4
     print(f"per extra face, synthetic (5 astronaut tiles minus 1, /4): {synthetic:.1f} ms  {load()}")
+    bare = FaceAnalyzer.load(threads=args.threads, embeddings=False)  # OSSFACES_EMBEDDINGS=false: no SFace pass
+    six, one = (
+        median_ms(lambda b=data[k]: bare.analyze(b), args.runs) for k in ("t1 640px, 6 faces", "t1 640px, 1 face")
+    )
+    print(
+        f"without embeddings (OSSFACES_EMBEDDINGS=false): t1 1 face {one:.1f} ms, 6 faces {six:.1f} ms, "
+        f"per extra face {(six - one) / 5:.1f} ms  {load()}"
+    )
     if args.stages:
         stages(analyzer, data["t1 640px, 6 faces"], args.runs)
     workload = [p.read_bytes() for p in fetch_photos().values()] * 3

@@ -104,3 +104,14 @@ def test_faces_too_small_to_identify_have_no_embedding(analyzer: FaceAnalyzer, a
     assert "Embedding" not in face
     doc = FacesDocument.build(SourceInfo(Key="k"), EngineInfo(Name="local", Version="v"), faces=[face])
     assert "Embedding" not in doc.to_json().decode()
+
+
+def test_embeddings_off_skip_sface_and_mark_the_version(analyzer: FaceAnalyzer, paths: dict[str, Path]) -> None:
+    """OSSFACES_EMBEDDINGS=false: no face carries an Embedding, and the engine version says so (results made either way
+    are stale for the other, so switching embeddings on makes a backfill add them)."""
+    off = FaceAnalyzer.load(embeddings=False)
+    photo = paths["t1.jpg"].read_bytes()
+    faces_off, faces_on = off.analyze(photo).faces, analyzer.analyze(photo).faces
+    assert faces_on and any("Embedding" in face for face in faces_on)
+    assert len(faces_off) == len(faces_on) and not any("Embedding" in face for face in faces_off)
+    assert off.version == analyzer.version + "+noembed"

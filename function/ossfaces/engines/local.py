@@ -21,6 +21,7 @@ class LocalEngine:
             min_face_px=settings.min_face_px,
             score_threshold=settings.score_threshold,
             max_pixels=settings.max_pixels,
+            embeddings=settings.embeddings,
         )
         self.version = self.analyzer.version
 

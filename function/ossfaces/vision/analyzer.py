@@ -79,10 +79,14 @@ class FaceAnalyzer:
         max_pixels: int,
         augmentation: Augmentation = DEFAULT_AUGMENTATION,
         calibration: Calibration | None = None,
+        embeddings: bool = True,
     ) -> None:
         self.calibration = calibration or load_calibration()
+        self.embeddings = embeddings
+        """Write ``Embedding`` for identifiable faces; off skips SFace (the slowest net, about 10 ms a face)."""
         self.version = (
             f"{__version__}+engine.{ENGINE_REVISION}.models.{manifest_digest()}+calib.{self.calibration.digest}"
+            + ("" if embeddings else "+noembed")  # results without embeddings are stale once they are switched on
         )
         self.min_face_px = min_face_px
         self.score_threshold = score_threshold
@@ -105,6 +109,7 @@ class FaceAnalyzer:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         augmentation: Augmentation = DEFAULT_AUGMENTATION,
         calibration: Calibration | None = None,
+        embeddings: bool = True,
     ) -> FaceAnalyzer:
         """Verify the model files (ConfigError telling to run ``ossfaces models fetch`` if not), load and warm up."""
         paths = verify_models(models_dir)
@@ -119,6 +124,7 @@ class FaceAnalyzer:
             max_pixels=max_pixels,
             augmentation=augmentation,
             calibration=calibration,
+            embeddings=embeddings,
         )
         analyzer._attributes.warm_up()
         return analyzer
@@ -131,7 +137,7 @@ class FaceAnalyzer:
         min_face = self.min_face_px / max(sx, sy)
         dets = self._detector.detect(bgr, min_face, rotations=self.rotations)
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-        attrs = self._attributes.run(bgr, gray, dets, float(max(bgr.shape[:2])))
+        attrs = self._attributes.run(bgr, gray, dets, float(max(bgr.shape[:2])), embed=self.embeddings)
         content = hashlib.sha256(data).hexdigest()
         faces = []
         for det, attr in zip(dets, attrs, strict=True):

@@ -194,15 +194,26 @@ class AttributeModels:
         return out
 
     def run(
-        self, bgr: NDArray[Any], gray: NDArray[Any], dets: list[Detection], focal: float, *, embed_all: bool = False
+        self,
+        bgr: NDArray[Any],
+        gray: NDArray[Any],
+        dets: list[Detection],
+        focal: float,
+        *,
+        embed: bool = True,
+        embed_all: bool = False,
     ) -> list[FaceAttributes]:
         """Attributes of every detection: one forward pass per network over all faces; SFace only on the faces
-        :func:`identifiable` accepts (all of them with ``embed_all``)."""
+        :func:`identifiable` accepts (none with ``embed=False``, all of them with ``embed_all``)."""
         if not dets:
             return []
         crops = [sface_crop(bgr, d) for d in dets]
         sharp = [sharpness(cv2.cvtColor(c, cv2.COLOR_BGR2GRAY)) for c in crops]
-        wanted = [i for i, d in enumerate(dets) if embed_all or identifiable(float(min(d.box[2], d.box[3])), sharp[i])]
+        wanted = [
+            i
+            for i, d in enumerate(dets)
+            if embed_all or (embed and identifiable(float(min(d.box[2], d.box[3])), sharp[i]))
+        ]
         vectors = dict(zip(wanted, self.embeddings([crops[i] for i in wanted]), strict=True))
         age_p, gender_p, emotion_p = self.age(bgr, dets), self.gender(bgr, dets), self.emotion(gray, dets)
         out = []
