@@ -110,7 +110,7 @@ def rotation(analyzer: FaceAnalyzer, runs: int = 15) -> None:
     from vision.test_rotated import PORTRAITS, turned
 
     paths = fetch_photos()
-    portraits = {"astronaut": np.asarray(skimage.data.astronaut())}  # type: ignore[no-untyped-call]
+    portraits = {"astronaut": np.asarray(skimage.data.astronaut())}
     portraits |= {n: load_rgb(paths[n]) for n in PORTRAITS}
     from ossfaces.vision import detect
 
