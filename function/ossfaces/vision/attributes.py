@@ -181,17 +181,30 @@ class AttributeModels:
 
         return self._forward(self._nets()[2], [emotion_crop(gray, d) for d in dets], blob, len(dets))
 
-    def embeddings(self, crops: list[NDArray[Any]]) -> list[NDArray[Any]]:
-        """L2-normalised 128-d SFace embeddings of 112x112 BGR crops, ``SFACE_BATCH`` crops per forward pass."""
+    def _sface(self, crops: list[NDArray[Any]]) -> NDArray[Any]:
+        """(n, 128) raw SFace features of 112x112 BGR crops, ``SFACE_BATCH`` crops per forward pass."""
         net = self._nets()[3]
-        out: list[NDArray[Any]] = []
+        out = []
         for start in range(0, len(crops), SFACE_BATCH):
             chunk = crops[start : start + SFACE_BATCH]
             net.setInput(cv2.dnn.blobFromImages(chunk, 1.0, (112, 112), (0, 0, 0), swapRB=True, crop=False))
-            raw = np.asarray(net.forward(), dtype=np.float32).reshape(len(chunk), -1)
-            norms = np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
-            out.extend((raw / norms).astype(np.float32))
-        return out
+            out.append(np.asarray(net.forward(), dtype=np.float32).reshape(len(chunk), -1))
+        return np.concatenate(out) if out else np.zeros((0, 128), np.float32)
+
+    def embeddings(self, crops: list[NDArray[Any]]) -> list[NDArray[Any]]:
+        """L2-normalised 128-d SFace embeddings of 112x112 BGR crops."""
+        raw = self._sface(crops)
+        norms = np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
+        return list((raw / norms).astype(np.float32))
+
+    def feature_norms(self, bgr: NDArray[Any], dets: list[Detection]) -> list[float]:
+        """Length of each face's raw SFace feature (before L2 normalisation). Face recognisers trained with a margin
+        loss give face-like crops long features and other crops short ones (the feature norm as a quality signal,
+        MagFace, Meng et al. 2021); in the measurement that set ``analyzer.CHECK_MIN_NORM``, real faces 5.8-14.6 (the short
+        ones small, blurred or turned), animal and object crops YuNet took for faces 3.2-7.9."""
+        if not dets:
+            return []
+        return [float(v) for v in np.linalg.norm(self._sface([sface_crop(bgr, d) for d in dets]), axis=1)]
 
     def run(
         self,

@@ -44,6 +44,14 @@ ROTATED_SIDE = 320
 """Longest side of the photo for the rotated passes: they look for large faces only (a turned portrait), and at this
 size they cost a fraction of the upright pass (benchmarks/eval_engine.py --rotation measures the time on photos without
 faces)."""
+CHECK_SIDE = 224
+CHECK_CONTEXT = 2.0
+CHECK_SCORE = 0.7
+"""The second look that tells faces from animals and round things (``Detector.second_look``): the face levelled, with
+this many times its longest side of context on a grey card, at 224 px; it confirms the face when YuNet sees one within
+half a box of the centre with at least this score. Real faces scored 0.80-0.94 there; animal and object photos that
+YuNet took for a face (0.6-0.8) mostly 0.0 (``benchmarks/eval_engine.py --false-positives``)."""
+CHECK_BORDER = 128
 FINE_MAX_COARSE_PX = 40.0
 """The fine pass only contributes faces smaller than this at the coarse scale: large faces are the coarse pass's job,
 and on a large face the fine pass sees skin texture and suit patches at a scale where YuNet makes false positives."""
@@ -125,10 +133,18 @@ class Detector:
                 out.append(Detection(box, landmarks, float(row[14])))
         return out
 
-    def _look(self, bgr: NDArray[Any], matrix: NDArray[Any], size: tuple[int, int]) -> list[Detection]:
-        """YuNet on ``bgr`` warped by the 2x3 ``matrix`` into ``size``; detections mapped back to ``bgr``'s pixels:
-        landmarks exactly, the box as the same-sized box (divided by the warp's scale) around the mapped centre."""
-        warped = cv2.warpAffine(bgr, matrix, size, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+    def _look(
+        self, bgr: NDArray[Any], matrix: NDArray[Any], size: tuple[int, int], border: int | None = None
+    ) -> list[Detection]:
+        """YuNet on ``bgr`` warped by the 2x3 ``matrix`` into ``size`` (outside the photo: its edge repeated, or the
+        grey ``border``); detections mapped back to ``bgr``'s pixels: landmarks exactly, the box as the same-sized box
+        (divided by the warp's scale) around the mapped centre."""
+        if border is None:
+            warped = cv2.warpAffine(bgr, matrix, size, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+        else:
+            warped = cv2.warpAffine(
+                bgr, matrix, size, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_CONSTANT, borderValue=(border,) * 3
+            )
         net = self._net()
         net.setInputSize(size)
         _, faces = net.detect(warped)
@@ -169,6 +185,20 @@ class Detector:
         if not seen:
             return det
         return min(seen, key=lambda d: float(np.hypot(d.box[0] + d.box[2] / 2 - cx, d.box[1] + d.box[3] / 2 - cy)))
+
+    def second_look(self, bgr: NDArray[Any], det: Detection) -> float:
+        """YuNet's best score for a face within half a box of ``det``'s centre, seen again levelled with
+        ``CHECK_CONTEXT`` of context at ``CHECK_SIDE`` px on a grey card (0.0 when it sees none there). A real face
+        keeps its score across this change of framing and scale; the fur, lens or hub pattern that YuNet took for a
+        face at one framing mostly does not."""
+        cx, cy = det.box[0] + det.box[2] / 2, det.box[1] + det.box[3] / 2
+        big = float(max(det.box[2], det.box[3]))
+        k = CHECK_SIDE / (CHECK_CONTEXT * big)
+        matrix = np.asarray(cv2.getRotationMatrix2D((float(cx), float(cy)), _roll(det), k), dtype=np.float64)
+        matrix[:, 2] += (CHECK_SIDE / 2 - cx, CHECK_SIDE / 2 - cy)
+        seen = self._look(bgr, matrix, (CHECK_SIDE, CHECK_SIDE), CHECK_BORDER)
+        near = [d.score for d in seen if np.hypot(d.box[0] + d.box[2] / 2 - cx, d.box[1] + d.box[3] / 2 - cy) < big / 2]
+        return max(near, default=0.0)
 
     def detect(self, bgr: NDArray[Any], min_face: float, *, rotations: bool = True) -> list[Detection]:
         """All faces at least ``min_face`` array pixels on their shorter box side, best score first. When the
