@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 from numpy.typing import NDArray
 
 from ossfaces import __version__
@@ -145,10 +146,11 @@ class FaceAnalyzer:
         sx, sy = decoded.scale_x, decoded.scale_y
         min_face = self.min_face_px / max(sx, sy)
         dets = self._detector.detect(bgr, min_face, rotations=self.rotations)
+        features = self._attributes.identity_features(bgr, dets) if self.embeddings else {}
         if self.check_faces:
-            dets = self._checked(bgr, dets)
+            dets, features = self._checked(bgr, dets, features)
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-        attrs = self._attributes.run(bgr, gray, dets, float(max(bgr.shape[:2])), embed=self.embeddings)
+        attrs = self._attributes.run(bgr, gray, dets, float(max(bgr.shape[:2])), features=features)
         content = hashlib.sha256(data).hexdigest()
         faces = []
         for det, attr in zip(dets, attrs, strict=True):
@@ -157,16 +159,22 @@ class FaceAnalyzer:
                 faces.append((face, attr.embedding))
         return Analysis(info, [f for f, _ in faces], [e for _, e in faces])
 
-    def _checked(self, bgr: NDArray[Any], dets: list[Detection]) -> list[Detection]:
-        """``dets`` without the ones that are not faces: a detection goes when YuNet does not see it again at another
-        framing (``Detector.second_look`` below ``CHECK_SCORE``) and SFace's raw feature for it is short
-        (``CHECK_MIN_NORM``). SFace runs only on the detections the second look did not confirm."""
-        doubtful = [i for i, d in enumerate(dets) if self._detector.second_look(bgr, d) < CHECK_SCORE]
-        if not doubtful:
-            return dets
-        norms = self._attributes.feature_norms(bgr, [dets[i] for i in doubtful])
-        drop = {i for i, n in zip(doubtful, norms, strict=True) if n < CHECK_MIN_NORM}
-        return [d for i, d in enumerate(dets) if i not in drop]
+    def _checked(
+        self, bgr: NDArray[Any], dets: list[Detection], features: dict[int, NDArray[Any]]
+    ) -> tuple[list[Detection], dict[int, NDArray[Any]]]:
+        """``dets`` without the ones that are not faces, and ``features`` (raw SFace features by index) renumbered
+        to match: a detection goes when its raw SFace feature is short (``CHECK_MIN_NORM``) *and* YuNet does not see it
+        again at another framing (``Detector.second_look`` below ``CHECK_SCORE``). The features the embeddings need
+        anyway are reused, so a face with a long one costs nothing more; SFace runs here only for the others that the
+        second look did not confirm."""
+        norms = {i: float(np.linalg.norm(f)) for i, f in features.items()}
+        doubtful = [i for i in range(len(dets)) if norms.get(i, 0.0) < CHECK_MIN_NORM]
+        unconfirmed = [i for i in doubtful if self._detector.second_look(bgr, dets[i]) < CHECK_SCORE]
+        unknown = [i for i in unconfirmed if i not in norms]
+        norms.update(zip(unknown, self._attributes.feature_norms(bgr, [dets[i] for i in unknown]), strict=True))
+        drop = {i for i in unconfirmed if norms[i] < CHECK_MIN_NORM}
+        kept = [i for i in range(len(dets)) if i not in drop]
+        return [dets[i] for i in kept], {new: features[old] for new, old in enumerate(kept) if old in features}
 
     def _face_dict(
         self, det: Detection, attr: FaceAttributes, content: str, sx: float, sy: float, info: ImageInfo

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,17 @@ class AttributeModels:
         norms = np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
         return list((raw / norms).astype(np.float32))
 
+    def identity_features(self, bgr: NDArray[Any], dets: list[Detection]) -> dict[int, NDArray[Any]]:
+        """Raw SFace features of the detections :func:`identifiable` accepts, by index: what ``Embedding`` is made of,
+        computed once and shared with the analyzer's face check (their lengths) and :meth:`run` (the vectors)."""
+        crops = {i: sface_crop(bgr, d) for i, d in enumerate(dets)}
+        wanted = [
+            i
+            for i, d in enumerate(dets)
+            if identifiable(float(min(d.box[2], d.box[3])), sharpness(cv2.cvtColor(crops[i], cv2.COLOR_BGR2GRAY)))
+        ]
+        return dict(zip(wanted, self._sface([crops[i] for i in wanted]), strict=True))
+
     def feature_norms(self, bgr: NDArray[Any], dets: list[Detection]) -> list[float]:
         """Length of each face's raw SFace feature (before L2 normalisation). Face recognisers trained with a margin
         loss give face-like crops long features and other crops short ones (the feature norm as a quality signal,
@@ -213,21 +225,18 @@ class AttributeModels:
         dets: list[Detection],
         focal: float,
         *,
-        embed: bool = True,
+        features: Mapping[int, NDArray[Any]] | None = None,
         embed_all: bool = False,
     ) -> list[FaceAttributes]:
-        """Attributes of every detection: one forward pass per network over all faces; SFace only on the faces
-        :func:`identifiable` accepts (none with ``embed=False``, all of them with ``embed_all``)."""
+        """Attributes of every detection: one forward pass per network over all faces. ``features`` are the raw SFace
+        features of the faces that get an embedding (:meth:`identity_features`; none: no embedding); ``embed_all``
+        embeds every face (the warm-up)."""
         if not dets:
             return []
         crops = [sface_crop(bgr, d) for d in dets]
         sharp = [sharpness(cv2.cvtColor(c, cv2.COLOR_BGR2GRAY)) for c in crops]
-        wanted = [
-            i
-            for i, d in enumerate(dets)
-            if embed_all or (embed and identifiable(float(min(d.box[2], d.box[3])), sharp[i]))
-        ]
-        vectors = dict(zip(wanted, self.embeddings([crops[i] for i in wanted]), strict=True))
+        raw = dict(zip(range(len(dets)), self._sface(crops), strict=True)) if embed_all else dict(features or {})
+        vectors = {i: (f / max(float(np.linalg.norm(f)), 1e-12)).astype(np.float32) for i, f in raw.items()}
         age_p, gender_p, emotion_p = self.age(bgr, dets), self.gender(bgr, dets), self.emotion(gray, dets)
         out = []
         for i, det in enumerate(dets):
