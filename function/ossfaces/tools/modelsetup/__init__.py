@@ -147,5 +147,11 @@ BUNDLED_LIBRARIES_NOTICE = [
     "               pi_heif-1.4.0.dist-info/licenses/LICENSES_bundled.txt. You may replace these shared libraries with",
     "               your own builds of the same interface.",
     "",
+    "Pictures in this repository made from third-party images:",
+    "",
+    "docs/people-page.png",
+    "  made by:     scripts/people_page_picture.py (the `ossfaces people --html` page in headless Chromium)",
+    "  shows:       scikit-image==0.26.0 `skimage.data.astronaut()`, NASA portrait of Eileen Collins, public domain",
+    "",
 ]
 """Part of NOTICE that no model manifest describes: native code with a copyleft licence in the deployed bundle."""
