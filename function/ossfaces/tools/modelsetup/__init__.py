@@ -132,10 +132,10 @@ def render_notice() -> str:
         if m.conversion:
             lines.append(f"  converted:   by ossfaces.tools.modelsetup.convert.{m.conversion} at fetch time")
         lines.append("")
-    return "\n".join(lines + BUNDLED_LIBRARIES_NOTICE)
+    return "\n".join(lines + OTHER_NOTICES)
 
 
-BUNDLED_LIBRARIES_NOTICE = [
+OTHER_NOTICES = [
     "Native libraries in the function bundle under a licence that asks for notice (installed from pinned PyPI wheels",
     "by `ossfaces package`, shipped unmodified as shared libraries, never linked statically):",
     "",
@@ -154,4 +154,5 @@ BUNDLED_LIBRARIES_NOTICE = [
     "  shows:       scikit-image==0.26.0 `skimage.data.astronaut()`, NASA portrait of Eileen Collins, public domain",
     "",
 ]
-"""Part of NOTICE that no model manifest describes: native code with a copyleft licence in the deployed bundle."""
+"""Parts of NOTICE that no model manifest describes: native code in the bundle under a copyleft licence, and pictures
+in the repository made from third-party images."""
