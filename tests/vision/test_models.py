@@ -30,14 +30,20 @@ def test_missing_models_give_a_config_error_that_says_what_to_run(tmp_path: Path
         FaceAnalyzer.load(tmp_path)
 
 
-def test_a_corrupted_model_file_is_refused(tmp_path: Path, analyzer: FaceAnalyzer) -> None:
+@pytest.mark.parametrize("check", ["verify_models", "FaceAnalyzer.load"])
+def test_a_corrupted_or_missing_model_file_is_refused_by_name(
+    tmp_path: Path, analyzer: FaceAnalyzer, check: str
+) -> None:
+    """``FaceAnalyzer.load`` hashes the files in parallel: the same refusal, naming every file at fault."""
     src = models.resolve_models_dir()
     for m in models.MODELS:
         (tmp_path / m.filename).write_bytes((src / m.filename).read_bytes())
     target = tmp_path / models.BY_ROLE["gender"].filename
     target.write_bytes(target.read_bytes()[:-1] + b"\x00")
-    with pytest.raises(ConfigError, match="wrong sha-256"):
-        models.verify_models(tmp_path)
+    (tmp_path / models.BY_ROLE["emotion"].filename).unlink()
+    expected = f"{target.name} has the wrong sha-256; {models.BY_ROLE['emotion'].filename} is missing"
+    with pytest.raises(ConfigError, match=expected):
+        models.verify_models(tmp_path) if check == "verify_models" else FaceAnalyzer.load(tmp_path)
 
 
 def test_env_var_and_explicit_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

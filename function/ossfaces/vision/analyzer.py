@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from ossfaces.vision.calibration import Calibration, load_calibration
 from ossfaces.vision.decode import ImageInfo, decode
 from ossfaces.vision.detect import CHECK_SCORE, Detection, Detector
 from ossfaces.vision.models import manifest_digest, verify_models
+from ossfaces.vision.nets import load_all
 
 ENGINE_REVISION = 3
 """Bumped whenever the engine's code changes what it writes for the same photo and models (it is part of
@@ -42,6 +44,8 @@ feature is shorter than this (``AttributeModels.feature_norms``). Either signal 
 with the eyes or half the face covered, the feature is short on small, blurred or turned faces. Together they dropped
 none of the 287 faces found on 181 versions of photos with people, and 14 of the 18 false faces on 76 photos of
 animals and objects (``benchmarks/eval_engine.py --false-positives``)."""
+LOAD_WORKERS = 2
+"""Threads that hash and load the model files at start: FC's smallest instances and this machine have two cores."""
 WORK_SIDE = 2560
 """Longest side of the decoded working array: large JPEGs are DCT-reduced to at least this (faces keep detail)."""
 
@@ -121,22 +125,27 @@ class FaceAnalyzer:
         calibration: Calibration | None = None,
         embeddings: bool = True,
     ) -> FaceAnalyzer:
-        """Verify the model files (ConfigError telling to run ``ossfaces models fetch`` if not), load and warm up."""
-        paths = verify_models(models_dir)
+        """Verify the model files (ConfigError telling to run ``ossfaces models fetch`` if not), load and warm up the
+        networks for the calling thread, in parallel (:mod:`~ossfaces.vision.nets`)."""
         # OpenCV 5 warns once per net that "targets are not supported by the new graph engine": noise in FC logs.
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         if threads:
             cv2.setNumThreads(threads)
-        analyzer = cls(
-            paths,
-            min_face_px=min_face_px,
-            score_threshold=score_threshold,
-            max_pixels=max_pixels,
-            augmentation=augmentation,
-            calibration=calibration,
-            embeddings=embeddings,
-        )
-        analyzer._attributes.warm_up()
+        with ThreadPoolExecutor(LOAD_WORKERS) as pool:
+            paths = verify_models(models_dir, pool)
+            analyzer = cls(
+                paths,
+                min_face_px=min_face_px,
+                score_threshold=score_threshold,
+                max_pixels=max_pixels,
+                augmentation=augmentation,
+                calibration=calibration,
+                embeddings=embeddings,
+            )
+            nets = analyzer._attributes.nets
+            # Longest first (SFace ~80 ms, YuNet and its first pass ~50, age ~45, the others a few), so the two
+            # workers finish together.
+            load_all([nets["embedding"], analyzer._detector.net, nets["age"], nets["gender"], nets["emotion"]], pool)
         return analyzer
 
     def analyze(self, data: bytes) -> Analysis:

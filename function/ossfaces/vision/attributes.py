@@ -29,8 +29,8 @@ Every number here comes from a model or a formula documented in this module; not
 
 from __future__ import annotations
 
+import functools
 import math
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +42,7 @@ from numpy.typing import NDArray
 
 from ossfaces.vision.align import dlib_chip, emotion_crop, eye_roll, sface_crop
 from ossfaces.vision.detect import Detection
+from ossfaces.vision.nets import PerThread, warm_net
 
 AGE_WEIGHTS = np.array([0.25, *range(1, 81)], dtype=np.float32)
 AGE_GENDER_MEANS = (122.781998, 117.000999, 104.297997)
@@ -119,35 +120,23 @@ def identifiable(short_side_px: float, sharp: float) -> bool:
     return short_side_px >= EMBED_MIN_PX and sharp >= EMBED_MIN_SHARPNESS
 
 
+NET_INPUTS = {"age": (3, 64, 64), "gender": (3, 32, 32), "emotion": (1, 64, 64), "embedding": (3, 112, 112)}
+"""Each network's input (channels, height, width), by its role in the model manifest."""
+
+
 class AttributeModels:
-    """The four networks, one set per thread: OpenCV nets are not safe to call from two threads at once.
+    """The four networks, one copy per thread (:class:`~ossfaces.vision.nets.PerThread`).
 
     Each network runs once per photo, batched over all its faces. SFace runs as a plain ``cv2.dnn`` net on crops cut
     by :func:`~ossfaces.vision.align.sface_crop` (``FaceRecognizerSF`` would need a second copy of the net per
     thread to batch, +47 MiB peak RSS), and only on the faces it can identify.
     """
 
-    def __init__(self, paths: dict[str, Path], augmentation: Augmentation = DEFAULT_AUGMENTATION) -> None:
-        self._paths = {k: str(v) for k, v in paths.items()}
-        self._local = threading.local()
+    def __init__(self, paths: Mapping[str, Path], augmentation: Augmentation = DEFAULT_AUGMENTATION) -> None:
+        self.nets = {
+            role: PerThread(functools.partial(warm_net, paths[role], (1, *shape))) for role, shape in NET_INPUTS.items()
+        }
         self.augmentation = augmentation
-
-    def _nets(self) -> tuple[cv2.dnn.Net, cv2.dnn.Net, cv2.dnn.Net, cv2.dnn.Net]:
-        nets = getattr(self._local, "nets", None)
-        if nets is None:
-            nets = tuple(cv2.dnn.readNet(self._paths[role]) for role in ("age", "gender", "emotion", "embedding"))
-            self._local.nets = nets
-        return nets
-
-    def warm_up(self) -> None:
-        """Build this thread's nets and run them once (the first forward pass allocates)."""
-        blank = np.full((160, 160, 3), 128, np.uint8)
-        det = Detection(
-            np.array([40.0, 40.0, 80.0, 80.0]),
-            np.array([[65.0, 70.0], [95.0, 70.0], [80.0, 85.0], [68.0, 100.0], [92.0, 100.0]]),
-            0.9,
-        )
-        self.run(blank, cv2.cvtColor(blank, cv2.COLOR_BGR2GRAY), [det], 160, embed_all=True)
 
     def _forward(self, net: cv2.dnn.Net, chips: list[NDArray[Any]], blob_of: Any, n: int) -> NDArray[Any]:
         """One forward pass over ``chips`` (copies x n faces, plus mirrors if set); per face the mean probability."""
@@ -163,14 +152,20 @@ class AttributeModels:
             cv2.cvtColor(dlib_chip(bgr, d, 64, z), cv2.COLOR_BGR2RGB) for z in self.augmentation.age_zooms for d in dets
         ]
         return self._forward(
-            self._nets()[0], chips, lambda c: cv2.dnn.blobFromImages(c, 1 / 256, (64, 64), AGE_GENDER_MEANS), len(dets)
+            self.nets["age"].get(),
+            chips,
+            lambda c: cv2.dnn.blobFromImages(c, 1 / 256, (64, 64), AGE_GENDER_MEANS),
+            len(dets),
         )
 
     def gender(self, bgr: NDArray[Any], dets: list[Detection]) -> NDArray[Any]:
         """(n, 2) female/male probabilities of the Cydral gender network."""
         chips = [cv2.cvtColor(dlib_chip(bgr, d, 32), cv2.COLOR_BGR2RGB) for d in dets]
         return self._forward(
-            self._nets()[1], chips, lambda c: cv2.dnn.blobFromImages(c, 1 / 256, (32, 32), AGE_GENDER_MEANS), len(dets)
+            self.nets["gender"].get(),
+            chips,
+            lambda c: cv2.dnn.blobFromImages(c, 1 / 256, (32, 32), AGE_GENDER_MEANS),
+            len(dets),
         )
 
     def emotion(self, gray: NDArray[Any], dets: list[Detection]) -> NDArray[Any]:
@@ -180,11 +175,11 @@ class AttributeModels:
             x = np.stack(chips).astype(np.float32)
             return ((x / 255.0 - 0.5) * 2.0).reshape(len(chips), 1, 64, 64)
 
-        return self._forward(self._nets()[2], [emotion_crop(gray, d) for d in dets], blob, len(dets))
+        return self._forward(self.nets["emotion"].get(), [emotion_crop(gray, d) for d in dets], blob, len(dets))
 
     def _sface(self, crops: list[NDArray[Any]]) -> NDArray[Any]:
         """(n, 128) raw SFace features of 112x112 BGR crops, ``SFACE_BATCH`` crops per forward pass."""
-        net = self._nets()[3]
+        net = self.nets["embedding"].get()
         out = []
         for start in range(0, len(crops), SFACE_BATCH):
             chunk = crops[start : start + SFACE_BATCH]
@@ -230,7 +225,7 @@ class AttributeModels:
     ) -> list[FaceAttributes]:
         """Attributes of every detection: one forward pass per network over all faces. ``features`` are the raw SFace
         features of the faces that get an embedding (:meth:`identity_features`; none: no embedding); ``embed_all``
-        embeds every face (the warm-up)."""
+        embeds every face (to compare the crop with ``FaceRecognizerSF``'s in tests)."""
         if not dets:
             return []
         crops = [sface_crop(bgr, d) for d in dets]

@@ -8,7 +8,6 @@ higher-scoring detection.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,8 @@ from typing import Any
 import cv2
 import numpy as np
 from numpy.typing import NDArray
+
+from ossfaces.vision.nets import PerThread
 
 COARSE_SIDE = 640
 FINE_SIDE = 1920
@@ -85,29 +86,18 @@ class Detector:
     def __init__(self, model: Path, score_threshold: float) -> None:
         self._model = str(model)
         self._score_threshold = score_threshold
-        self._local = threading.local()
+        self.net = PerThread(self._warm_net)
 
-    def _net(self) -> cv2.FaceDetectorYN:
-        net = getattr(self._local, "net", None)
-        if net is None:
-            net = cv2.FaceDetectorYN.create(
-                self._model, "", (COARSE_SIDE, COARSE_SIDE), self._score_threshold, 0.3, 5000
-            )
-            self._local.net = net
+    def _warm_net(self) -> cv2.FaceDetectorYN:
+        """YuNet after one pass over a blank 640x480 photo (the first pass allocates)."""
+        net = cv2.FaceDetectorYN.create(self._model, "", (COARSE_SIDE, 480), self._score_threshold, 0.3, 5000)
+        net.detect(np.zeros((480, COARSE_SIDE, 3), np.uint8))
         return net
 
-    def _pass(self, bgr: NDArray[Any], side: int, max_pixels: int | None = None) -> list[Detection]:
-        """YuNet on ``bgr`` resized to ``side`` (and ``max_pixels``); images of more than ``FINE_TILE_PIXELS`` run as
-        two overlapping halves along their longer side. Detections in ``bgr``'s pixels."""
+    def _pass(self, bgr: NDArray[Any], img: NDArray[Any]) -> list[Detection]:
+        """YuNet on ``img``, a reduced copy of ``bgr`` (:func:`_reduced`); images of more than ``FINE_TILE_PIXELS``
+        run as two overlapping halves along their longer side. Detections in ``bgr``'s pixels."""
         h, w = bgr.shape[:2]
-        factor = min(1.0, side / max(h, w))
-        if max_pixels is not None:
-            factor = min(factor, (max_pixels / (h * w)) ** 0.5)
-        img = (
-            bgr
-            if factor == 1.0
-            else cv2.resize(bgr, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA)
-        )
         sx, sy = w / img.shape[1], h / img.shape[0]
         ih, iw = img.shape[:2]
         if ih * iw <= FINE_TILE_PIXELS:
@@ -118,7 +108,7 @@ class Detector:
         else:
             cut = ih // 2
             tiles = [(0, 0, img[: cut + TILE_OVERLAP]), (0, cut - TILE_OVERLAP, img[cut - TILE_OVERLAP :])]
-        net = self._net()
+        net = self.net.get()
         out = []
         for ox, oy, tile in tiles:
             tile = np.ascontiguousarray(tile)
@@ -145,7 +135,7 @@ class Detector:
             warped = cv2.warpAffine(
                 bgr, matrix, size, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_CONSTANT, borderValue=(border,) * 3
             )
-        net = self._net()
+        net = self.net.get()
         net.setInputSize(size)
         _, faces = net.detect(warped)
         if faces is None:
@@ -217,9 +207,22 @@ class Detector:
         return sorted(kept, key=lambda d: (-d.score, float(d.box[0]), float(d.box[1])))
 
     def _upright(self, bgr: NDArray[Any], min_face: float) -> list[Detection]:
-        found = self._pass(bgr, COARSE_SIDE)
         longest = max(bgr.shape[:2])
-        if longest > 1.5 * COARSE_SIDE:
+        fine = _reduced(bgr, FINE_SIDE, FINE_MAX_PIXELS) if longest > 1.5 * COARSE_SIDE else None
+        # The coarse image is reduced from the fine one when there is one: far fewer pixels to average.
+        found = self._pass(bgr, _reduced(bgr if fine is None else fine, COARSE_SIDE))
+        if fine is not None:
             limit = FINE_MAX_COARSE_PX * longest / COARSE_SIDE
-            found += [d for d in self._pass(bgr, FINE_SIDE, FINE_MAX_PIXELS) if max(d.box[2], d.box[3]) < limit]
+            found += [d for d in self._pass(bgr, fine) if max(d.box[2], d.box[3]) < limit]
         return [d for d in found if min(d.box[2], d.box[3]) >= min_face]
+
+
+def _reduced(bgr: NDArray[Any], side: int, max_pixels: int | None = None) -> NDArray[Any]:
+    """``bgr`` area-averaged down to at most ``side`` on its longest side (and ``max_pixels``); never enlarged."""
+    h, w = bgr.shape[:2]
+    factor = min(1.0, side / max(h, w))
+    if max_pixels is not None:
+        factor = min(factor, (max_pixels / (h * w)) ** 0.5)
+    if factor == 1.0:
+        return bgr
+    return cv2.resize(bgr, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA)

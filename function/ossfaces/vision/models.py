@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,16 +172,22 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify_models(models_dir: Path | None = None) -> dict[str, Path]:
-    """Check every model file's presence and sha-256; return role -> path. Raise ConfigError saying how to fix it."""
+def _digest(path: Path) -> str | None:
+    return sha256_file(path) if path.is_file() else None
+
+
+def verify_models(models_dir: Path | None = None, pool: Executor | None = None) -> dict[str, Path]:
+    """Check every model file's presence and sha-256; return role -> path. Raise ConfigError saying how to fix it.
+    With a ``pool`` the files are hashed in parallel (hashlib releases the GIL): part of the engine's cold start."""
     root = resolve_models_dir(models_dir)
+    paths = [root / model.filename for model in MODELS]
+    digests = (pool.map if pool else map)(_digest, paths)
     found: dict[str, Path] = {}
     problems: list[str] = []
-    for model in MODELS:
-        path = root / model.filename
-        if not path.is_file():
+    for model, path, digest in zip(MODELS, paths, digests, strict=True):
+        if digest is None:
             problems.append(f"{model.filename} is missing")
-        elif sha256_file(path) != model.sha256:
+        elif digest != model.sha256:
             problems.append(f"{model.filename} has the wrong sha-256")
         else:
             found[model.role] = path
