@@ -22,9 +22,11 @@ from ossfaces.defaults import DEFAULT_MAX_PIXELS, DEFAULT_MIN_FACE_PX, DEFAULT_S
 from ossfaces.embedding import embedding_field
 from ossfaces.vision.attributes import (
     DEFAULT_AUGMENTATION,
+    Aligned,
     AttributeModels,
     Augmentation,
     FaceAttributes,
+    aligned,
     face_quality,
 )
 from ossfaces.vision.calibration import Calibration, load_calibration
@@ -143,9 +145,11 @@ class FaceAnalyzer:
                 embeddings=embeddings,
             )
             nets = analyzer._attributes.nets
-            # Longest first (SFace ~80 ms, YuNet and its first pass ~50, age ~45, the others a few), so the two
-            # workers finish together.
-            load_all([nets["embedding"], analyzer._detector.net, nets["age"], nets["gender"], nets["emotion"]], pool)
+            # Longest first (SFace ~100 ms, YuNet and its first pass ~45, age ~35, the others a few), so the two
+            # workers finish together. Without embeddings SFace only serves the face check of doubtful detections
+            # (``_checked``): it is built the first time one needs it.
+            sface = [nets["embedding"]] if embeddings else []
+            load_all([*sface, analyzer._detector.net, nets["age"], nets["gender"], nets["emotion"]], pool)
         return analyzer
 
     def analyze(self, data: bytes) -> Analysis:
@@ -155,11 +159,14 @@ class FaceAnalyzer:
         sx, sy = decoded.scale_x, decoded.scale_y
         min_face = self.min_face_px / max(sx, sy)
         dets = self._detector.detect(bgr, min_face, rotations=self.rotations)
-        features = self._attributes.identity_features(bgr, dets) if self.embeddings else {}
+        crops = [aligned(bgr, d) for d in dets]
+        features = self._attributes.identity_features(dets, crops) if self.embeddings else {}
         if self.check_faces:
-            dets, features = self._checked(bgr, dets, features)
+            kept = self._checked(bgr, dets, crops, features)
+            dets, crops = [dets[i] for i in kept], [crops[i] for i in kept]
+            features = {new: features[old] for new, old in enumerate(kept) if old in features}
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-        attrs = self._attributes.run(bgr, gray, dets, float(max(bgr.shape[:2])), features=features)
+        attrs = self._attributes.run(bgr, gray, dets, float(max(bgr.shape[:2])), faces=crops, features=features)
         content = hashlib.sha256(data).hexdigest()
         faces = []
         for det, attr in zip(dets, attrs, strict=True):
@@ -169,21 +176,18 @@ class FaceAnalyzer:
         return Analysis(info, [f for f, _ in faces], [e for _, e in faces])
 
     def _checked(
-        self, bgr: NDArray[Any], dets: list[Detection], features: dict[int, NDArray[Any]]
-    ) -> tuple[list[Detection], dict[int, NDArray[Any]]]:
-        """``dets`` without the ones that are not faces, and ``features`` (raw SFace features by index) renumbered
-        to match: a detection goes when its raw SFace feature is short (``CHECK_MIN_NORM``) *and* YuNet does not see it
-        again at another framing (``Detector.second_look`` below ``CHECK_SCORE``). The features the embeddings need
-        anyway are reused, so a face with a long one costs nothing more; SFace runs here only for the others that the
-        second look did not confirm."""
+        self, bgr: NDArray[Any], dets: list[Detection], faces: list[Aligned], features: dict[int, NDArray[Any]]
+    ) -> list[int]:
+        """Indexes of the detections that are faces: a detection goes when its raw SFace feature is short
+        (``CHECK_MIN_NORM``) *and* YuNet does not see it again at another framing (``Detector.second_look`` below
+        ``CHECK_SCORE``). The features the embeddings need anyway (``features``, by index) are reused, so a face with
+        a long one costs nothing more; SFace runs here only for the others that the second look did not confirm."""
         norms = {i: float(np.linalg.norm(f)) for i, f in features.items()}
         doubtful = [i for i in range(len(dets)) if norms.get(i, 0.0) < CHECK_MIN_NORM]
         unconfirmed = [i for i in doubtful if self._detector.second_look(bgr, dets[i]) < CHECK_SCORE]
         unknown = [i for i in unconfirmed if i not in norms]
-        norms.update(zip(unknown, self._attributes.feature_norms(bgr, [dets[i] for i in unknown]), strict=True))
-        drop = {i for i in unconfirmed if norms[i] < CHECK_MIN_NORM}
-        kept = [i for i in range(len(dets)) if i not in drop]
-        return [dets[i] for i in kept], {new: features[old] for new, old in enumerate(kept) if old in features}
+        norms.update(zip(unknown, self._attributes.feature_norms([faces[i] for i in unknown]), strict=True))
+        return [i for i in range(len(dets)) if not (i in unconfirmed and norms[i] < CHECK_MIN_NORM)]
 
     def _face_dict(
         self, det: Detection, attr: FaceAttributes, content: str, sx: float, sy: float, info: ImageInfo

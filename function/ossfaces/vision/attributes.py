@@ -120,6 +120,21 @@ def identifiable(short_side_px: float, sharp: float) -> bool:
     return short_side_px >= EMBED_MIN_PX and sharp >= EMBED_MIN_SHARPNESS
 
 
+@dataclass(frozen=True)
+class Aligned:
+    """A face's 112x112 SFace crop and its sharpness, cut once per face: the embedding, the face check and
+    ``Sharpness`` all read them."""
+
+    crop: NDArray[Any]
+    sharpness: float
+
+
+def aligned(bgr: NDArray[Any], det: Detection) -> Aligned:
+    """The face's :func:`~ossfaces.vision.align.sface_crop` and its :func:`sharpness`."""
+    crop = sface_crop(bgr, det)
+    return Aligned(crop, sharpness(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)))
+
+
 NET_INPUTS = {"age": (3, 64, 64), "gender": (3, 32, 32), "emotion": (1, 64, 64), "embedding": (3, 112, 112)}
 """Each network's input (channels, height, width), by its role in the model manifest."""
 
@@ -193,25 +208,24 @@ class AttributeModels:
         norms = np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
         return list((raw / norms).astype(np.float32))
 
-    def identity_features(self, bgr: NDArray[Any], dets: list[Detection]) -> dict[int, NDArray[Any]]:
+    def identity_features(self, dets: list[Detection], faces: list[Aligned]) -> dict[int, NDArray[Any]]:
         """Raw SFace features of the detections :func:`identifiable` accepts, by index: what ``Embedding`` is made of,
         computed once and shared with the analyzer's face check (their lengths) and :meth:`run` (the vectors)."""
-        crops = {i: sface_crop(bgr, d) for i, d in enumerate(dets)}
         wanted = [
             i
-            for i, d in enumerate(dets)
-            if identifiable(float(min(d.box[2], d.box[3])), sharpness(cv2.cvtColor(crops[i], cv2.COLOR_BGR2GRAY)))
+            for i, (d, f) in enumerate(zip(dets, faces, strict=True))
+            if identifiable(float(min(d.box[2:4])), f.sharpness)
         ]
-        return dict(zip(wanted, self._sface([crops[i] for i in wanted]), strict=True))
+        return dict(zip(wanted, self._sface([faces[i].crop for i in wanted]), strict=True))
 
-    def feature_norms(self, bgr: NDArray[Any], dets: list[Detection]) -> list[float]:
+    def feature_norms(self, faces: list[Aligned]) -> list[float]:
         """Length of each face's raw SFace feature (before L2 normalisation). Face recognisers trained with a margin
         loss give face-like crops long features and other crops short ones (the feature norm as a quality signal,
         MagFace, Meng et al. 2021); in the measurement that set ``analyzer.CHECK_MIN_NORM``, real faces 5.8-14.6 (the short
         ones small, blurred or turned), animal and object crops YuNet took for faces 3.2-7.9."""
-        if not dets:
+        if not faces:
             return []
-        return [float(v) for v in np.linalg.norm(self._sface([sface_crop(bgr, d) for d in dets]), axis=1)]
+        return [float(v) for v in np.linalg.norm(self._sface([f.crop for f in faces]), axis=1)]
 
     def run(
         self,
@@ -220,17 +234,19 @@ class AttributeModels:
         dets: list[Detection],
         focal: float,
         *,
+        faces: list[Aligned] | None = None,
         features: Mapping[int, NDArray[Any]] | None = None,
         embed_all: bool = False,
     ) -> list[FaceAttributes]:
-        """Attributes of every detection: one forward pass per network over all faces. ``features`` are the raw SFace
-        features of the faces that get an embedding (:meth:`identity_features`; none: no embedding); ``embed_all``
-        embeds every face (to compare the crop with ``FaceRecognizerSF``'s in tests)."""
+        """Attributes of every detection: one forward pass per network over all faces. ``faces`` are their
+        :func:`aligned` crops if already cut; ``features`` the raw SFace features of the faces that get an embedding
+        (:meth:`identity_features`; none: no embedding); ``embed_all`` embeds every face (to compare the crop with
+        ``FaceRecognizerSF``'s in tests)."""
         if not dets:
             return []
-        crops = [sface_crop(bgr, d) for d in dets]
-        sharp = [sharpness(cv2.cvtColor(c, cv2.COLOR_BGR2GRAY)) for c in crops]
-        raw = dict(zip(range(len(dets)), self._sface(crops), strict=True)) if embed_all else dict(features or {})
+        faces = faces if faces is not None else [aligned(bgr, d) for d in dets]
+        sharp = [f.sharpness for f in faces]
+        raw = dict(enumerate(self._sface([f.crop for f in faces]))) if embed_all else dict(features or {})
         vectors = {i: (f / max(float(np.linalg.norm(f)), 1e-12)).astype(np.float32) for i, f in raw.items()}
         age_p, gender_p, emotion_p = self.age(bgr, dets), self.gender(bgr, dets), self.emotion(gray, dets)
         out = []
