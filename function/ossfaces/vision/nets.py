@@ -8,6 +8,8 @@ the time between ``import`` and the first photo, and ``cv2`` releases the GIL wh
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
@@ -43,6 +45,15 @@ def load_all(slots: Sequence[PerThread[Any]], pool: Executor) -> None:
     """Build every slot's value in ``pool``, in parallel, and make them the calling thread's copies."""
     for slot, value in zip(slots, list(pool.map(lambda s: s.make(), slots)), strict=True):
         slot.set(value)
+    release_freed_memory()
+
+
+def release_freed_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``). Each pool thread has its own malloc
+    arena, which keeps what parsing the models freed: without this, the first 24 MP photo peaked 24 MiB higher
+    (317 vs 293 MiB) than with the old one-thread load; with it, 296. Nothing happens where libc is not glibc."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def warm_net(path: Path, shape: tuple[int, ...]) -> cv2.dnn.Net:
