@@ -130,8 +130,18 @@ def test_package_builds_a_complete_bundle(tmp_path: Path) -> None:
     assert any(n.startswith("python/numpy/") and n.endswith(".cpython-310-x86_64-linux-gnu.so") for n in names)
     assert not any(".cpython-311" in n or ".cpython-312" in n for n in names), "wheels for the wrong Python"
     assert not any(n.startswith("python/crcmod/_crcfunext") for n in names), "crcmod must be the pure-Python build"
-    own = [n for n in names if not n.startswith("python/")]  # (numpy's wheel itself ships a .pyc)
-    assert not any(n.startswith(DEV_ONLY) or "__pycache__/" in n for n in own)
+    own = [n for n in names if not n.startswith("python/")]
+    assert not any(n.startswith(DEV_ONLY) for n in own)
+    # FC's /code is read-only: each module ships its CPython 3.10 bytecode, and no other Python's.
+    assert "bytecode: " in result.output and "compiled by CPython 3.10." in result.output
+    cached = {n for n in names if "/__pycache__/" in f"/{n}"}
+    assert not any(".cpython-311" in n for n in cached), "this machine's bytecode shipped"
+    for module in [n for n in names if n.endswith(".py")]:
+        folder, _, file = module.rpartition("/")
+        pyc = f"{folder}/__pycache__/{file[:-3]}.cpython-310.pyc".lstrip("/")
+        assert pyc in cached, module
+    with zipfile.ZipFile(output) as archive:
+        assert archive.read("ossfaces/__pycache__/pipeline.cpython-310.pyc")[:4] == b"o\r\r\n"  # 3.10's magic
     assert "ossfaces/vision/models.py" in names and not any(n.endswith("convert.py") for n in own)
     with zipfile.ZipFile(output) as archive:
         code = [archive.read(n).decode("utf-8") for n in own if n.endswith(".py")]

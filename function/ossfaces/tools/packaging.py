@@ -27,6 +27,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ossfaces.tools import bytecode
+
 PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
 # FC limits (FC 3.0 "Limits"): a ZIP uploaded through the console, Serverless Devs / fun or from OSS may be 500 MB;
 # through the SDK / OpenAPI (base64 in the request) 100 MB.
@@ -285,10 +287,13 @@ class Bundle:
     files: int
     built_from_sdist: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    bytecode: str = "none"
+    """What :func:`compile_bytecode` compiled."""
 
     def report(self) -> str:
         mib = 1024 * 1024
         lines = [f"bundle: {self.directory} ({self.files} files, {self.unzipped_bytes / mib:.1f} MiB unzipped)"]
+        lines.append(f"bytecode: {self.bytecode}")
         if self.zip_path is not None:
             lines.append(
                 f"zip:    {self.zip_path} ({self.zipped_bytes / mib:.1f} MiB; FC accepts {ZIP_LIMIT_TOOLS // mib} MiB "
@@ -355,8 +360,9 @@ def build(
 
     if in_place:
         install_wheels(requirements, wheelhouse, source / "python", python_version, platforms)
+        compiled, more = compile_bytecode(source, work_dir, python_version)
         size, count = _dir_size_kept(source, rules)
-        return Bundle(source, None, size, 0, count, built, warnings)
+        return Bundle(source, None, size, 0, count, built, warnings + more, compiled)
 
     bundle = work_dir / "bundle"
     if bundle.exists():
@@ -366,9 +372,25 @@ def build(
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target)
     install_wheels(requirements, wheelhouse, bundle / "python", python_version, platforms)
+    compiled, more = compile_bytecode(bundle, work_dir, python_version)
     size, count = _dir_size(bundle)
     zipped = write_zip(bundle, output) if output is not None else 0
-    return Bundle(bundle, output, size, zipped, count, built, warnings)
+    return Bundle(bundle, output, size, zipped, count, built, warnings + more, compiled)
+
+
+def compile_bytecode(root: Path, work_dir: Path, python_version: str) -> tuple[str, list[str]]:
+    """CPython 3.10 ``.pyc`` beside every module of the bundle (:mod:`ossfaces.tools.bytecode`: FC's ``/code`` is
+    read-only, so without them every cold start compiles everything it imports). Returns the report's line and the
+    warnings; never fails the build: a bundle without bytecode works, it only starts slower."""
+    if python_version != bytecode.PYTHON_VERSION:
+        return "none", [f"no bytecode: it is compiled for CPython {bytecode.PYTHON_VERSION} only, not {python_version}"]
+    try:
+        done = bytecode.compile_tree(root, work_dir / "pyodide")
+    except bytecode.BytecodeError as exc:
+        return "none", [f"no bytecode, every cold start will compile the code it imports: {exc}"]
+    warnings = [f"CPython 3.10 cannot compile {failure}" for failure in done.failed]
+    warnings += [f"CPython 3.10 did not take back the .pyc of {path}" for path in done.rejected]
+    return f"{done.compiled} modules compiled by CPython {done.python} (checked-hash .pyc)", warnings
 
 
 def _dir_size_kept(source: Path, rules: IgnoreRules) -> tuple[int, int]:
