@@ -5,6 +5,8 @@ The build test needs PyPI (marker ``network``; about 30 s the first time, wheels
 
 from __future__ import annotations
 
+import json
+import os
 import stat
 import subprocess
 import sys
@@ -13,10 +15,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from deploy_support import REPO
+from deploy_support import FUN_CACHE, REPO, Fun
 
 from ossfaces.commands import main
-from ossfaces.tools.packaging import IgnoreRules, dev_only_imports, py310_problems, walk
+from ossfaces.tools.packaging import IgnoreRules, dev_only_imports, funignore_text, py310_problems, walk
 
 FUNCTION = REPO / "function"
 DEV_ONLY = ("ossfaces/localstack/", "ossfaces/tools/", "ossfaces/commands/")
@@ -46,7 +48,8 @@ def test_fcignore_keeps_the_handler_side_and_drops_dev_only_parts() -> None:
         "ossfaces/invocation.py",
     ):
         assert needed in kept
-    assert not any(path.startswith(DEV_ONLY) or "__pycache__" in path for path in kept)
+    assert not any(path.startswith(DEV_ONLY) for path in kept)
+    assert not [p for p in kept if p.endswith((".pyc", ".pyo")) and not p.endswith(".cpython-310.pyc")]
     if (FUNCTION / "models").is_dir():
         assert any(path.startswith("models/") for path in kept)
 
@@ -149,3 +152,37 @@ def test_package_builds_a_complete_bundle(tmp_path: Path) -> None:
     if (FUNCTION / "models").is_dir() and any((FUNCTION / "models").iterdir()):
         assert any(n.startswith("models/") for n in names)
     assert output.stat().st_size < 500 * 1024 * 1024
+
+
+FUN_IGNORE = """
+const path = require("node:path");
+const { isIgnored } = require(process.argv[1]);
+(async () => {
+  const [repo, files] = [process.argv[2], JSON.parse(require("node:fs").readFileSync(0, "utf8"))];
+  const ignored = await isIgnored(repo, "custom");
+  process.stdout.write(JSON.stringify(files.filter((f) => !ignored(path.join(repo, f)))));
+})();
+"""
+
+
+def test_fun_uploads_what_ossfaces_package_keeps(fun: Fun) -> None:
+    """fun reads ``.funignore`` beside template.yml, not ``function/.fcignore``: run fun's own ignore code over every
+    file of function/ and compare with what ``.fcignore`` keeps (before .funignore existed, fun uploaded the tools,
+    the commands, the local stack and this machine's bytecode)."""
+    assert (REPO / ".funignore").read_text(encoding="utf-8") == funignore_text(
+        (FUNCTION / ".fcignore").read_text(encoding="utf-8"), "function"
+    )
+    files = sorted(
+        str(Path(dirpath, name).relative_to(REPO))
+        for dirpath, _, names in os.walk(FUNCTION, followlinks=True)
+        for name in names
+    )
+    ignore_js = FUN_CACHE / "node_modules" / "@alicloud" / "fun" / "lib" / "package" / "ignore.js"
+    done = subprocess.run(
+        ["node", "-e", FUN_IGNORE, str(ignore_js), str(REPO)],
+        input=json.dumps(files), capture_output=True, text=True, check=True, cwd=FUN_CACHE,
+    )  # fmt: skip
+    uploaded = set(json.loads(done.stdout))
+    kept = {str(p.relative_to(REPO)) for p in walk(FUNCTION, IgnoreRules.load(FUNCTION / ".fcignore"))}
+    assert uploaded == kept, (sorted(uploaded - kept)[:10], sorted(kept - uploaded)[:10])
+    assert "function/index.py" in uploaded and not any(f.startswith("function/ossfaces/tools/") for f in uploaded)

@@ -72,8 +72,9 @@ class _Rule:
 
 @dataclass(frozen=True)
 class IgnoreRules:
-    """gitignore-style patterns, as fun and Serverless Devs read ``.fcignore``: ``#`` comments, ``!`` negation, a
-    trailing ``/`` for directories only, a ``/`` inside the pattern anchors it to the code root, ``*``/``?``/``**``."""
+    """gitignore-style patterns, as Serverless Devs reads ``.fcignore`` (and fun ``.funignore``): ``#`` comments,
+    ``!`` negation, a trailing ``/`` for directories only, a ``/`` inside the pattern anchors it to the file's folder,
+    ``*``/``?``/``**``."""
 
     rules: tuple[_Rule, ...] = ()
 
@@ -94,6 +95,19 @@ class IgnoreRules:
             if rule.regex.fullmatch(relpath):
                 result = not rule.negate
         return result
+
+
+def funignore_text(fcignore: str, code_uri: str) -> str:
+    """``.fcignore`` (relative to the code folder) rewritten for fun, which reads ``.funignore`` beside template.yml,
+    relative to that folder: anchored patterns get the code folder in front; the others match at any depth anyway."""
+    lines = [
+        f"# Generated from {code_uri}/.fcignore by `ossfaces package` (fun reads this file, Serverless Devs that one)."
+    ]
+    for line in fcignore.splitlines():
+        bang, pattern = ("!", line[1:]) if line.startswith("!") else ("", line)
+        anchored = "/" in pattern.rstrip("/") and not line.startswith("#")
+        lines.append(f"{bang}{code_uri}/{pattern.lstrip('/')}" if anchored else line)
+    return "\n".join(lines) + "\n"
 
 
 def _compile(line: str) -> _Rule | None:
@@ -344,6 +358,9 @@ def build(
     if not (source / "index.py").is_file():
         raise PackagingError(f"{source} has no index.py: not the function's code root")
     rules = IgnoreRules.load(source / ".fcignore")
+    if (source.parent / "template.yml").is_file():  # fun deploys from there and reads .funignore, not .fcignore
+        funignore = funignore_text((source / ".fcignore").read_text(encoding="utf-8"), source.name)
+        (source.parent / ".funignore").write_text(funignore, encoding="utf-8")
     warnings: list[str] = []
     own_code = [p for p in walk(source, rules, skip_top={"python"}) if p.suffix == ".py" or p.name == "bootstrap"]
     problems = py310_problems(own_code, source)
