@@ -2,7 +2,7 @@
 
 FC mounts the code read-only (``/code``: "[Errno 30] Read-only file system", FC's FAQ), so Python cannot cache the
 bytecode it compiles there: without ``.pyc`` files in the bundle, every cold start compiles every module it imports
-(the function's own, oss2, pydantic, numpy's Python half…), measured by ``benchmarks/bench_bytecode.py``. The files must
+(the function's own, oss2, pydantic, numpy's Python half…), measured by ``benchmarks/bench_cold_start.py``. The files must
 come from a 3.10 interpreter (the format changes with every minor version) and this machine has 3.11, so the bundle is
 compiled by CPython 3.10.2 built for WebAssembly, npm ``pyodide@0.22.1`` (MPL-2.0) run by Node, which is installed
 on first use into the tool's cache. Bytecode does not depend on the platform. The files are *checked-hash* ``.pyc``:
