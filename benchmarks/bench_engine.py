@@ -1,4 +1,4 @@
-"""Latency, memory and cold start of the local face engine, against a naive peer measured in the same run.
+"""Latency, memory, cold start and throughput of the local face engine, beside another project's pipeline in the same run.
 
 Run: ``.venv/bin/python benchmarks/bench_engine.py [--threads 2] [--runs 20] [--stages]``. Prints figures; asserts
 nothing. Every figure carries the 1-minute load average at the time it was taken: on a 2-core machine shared with other
