@@ -3,7 +3,7 @@
 The stack is the real one (local OSS, FC's invoke API, the function in-process with engine ``imm``, whose
 ``imm/detectface`` the local OSS answers with the local face engine). Photos are tiny generated JPEGs (96×96 noise, so
 the detector runs for real and quickly), uploaded with the triggers off so they are "already in the bucket".
-``ossfaces backfill`` runs as a separate process (`python -m ossfaces.commands`, what the console script runs). Phases:
+``ossfaces backfill`` runs as a separate process (`python -m ossfaces_tools.commands`, what the console script runs). Phases:
 
 1. 1,000 photos → 1,000 async invocations → 1,000 results (dispatch and end-to-end throughput printed);
 2. the same again → 0 invocations;
@@ -33,7 +33,7 @@ import oss2
 from PIL import Image
 
 from ossfaces.events import parse_event
-from ossfaces.localstack.stack import LocalStack
+from ossfaces_localstack.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,7 +65,7 @@ class Bench:
     def command(self, prefix: str, checkpoint: Path) -> list[str]:
         spec = self.stack.function()
         assert self.stack.api is not None
-        command = [sys.executable, "-m", "ossfaces.commands", "backfill", self.stack.bucket, "--prefix", prefix,
+        command = [sys.executable, "-m", "ossfaces_tools.commands", "backfill", self.stack.bucket, "--prefix", prefix,
                    "--region", self.stack.oss.region, "--oss-endpoint", self.stack.oss.endpoint,
                    "--fc-endpoint", self.stack.api.endpoint, "--service", spec.service or spec.name,
                    "--function", spec.name, "--checkpoint", str(checkpoint), "--workers", str(self.workers),

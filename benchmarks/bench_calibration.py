@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "function"))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1] / d) for d in ("function", "localstack", "tools")]
 
-from ossfaces.vision.attributes import IMM_EMOTIONS
-from ossfaces.vision.calibration import (
+from ossfaces.vision.attributes import IMM_EMOTIONS  # noqa: E402
+from ossfaces.vision.calibration import (  # noqa: E402
     AgeMap,
     Calibration,
     EmotionCalibration,

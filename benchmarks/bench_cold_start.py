@@ -12,7 +12,7 @@ is in the cloud):
 
 Each both without bytecode and with it. FC's ``/code`` is read-only, so Python cannot cache what it compiles there: a
 bundle without ``.pyc`` files compiles every module it imports on every cold start; ``ossfaces package`` now ships
-CPython 3.10 ``.pyc`` files (``ossfaces.tools.bytecode``). This machine runs 3.11, so the two cases are reproduced with
+CPython 3.10 ``.pyc`` files (``ossfaces_tools.bytecode``). This machine runs 3.11, so the two cases are reproduced with
 its own bytecode: "no bytecode" = an empty ``PYTHONPYCACHEPREFIX`` that Python may not write to (FC with the old
 bundle), "bytecode" = a prefix filled by one earlier run (FC with the new bundle).
 """
@@ -31,12 +31,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "function"))
+sys.path[:0] = [str(ROOT / "function"), str(ROOT / "localstack"), str(ROOT / "tools")]
 
 import oss2  # noqa: E402
 
-from ossfaces.localstack.fc.runner import BootstrapRunner  # noqa: E402
-from ossfaces.localstack.stack import LocalStack  # noqa: E402
+from ossfaces_localstack.fc.runner import BootstrapRunner  # noqa: E402
+from ossfaces_localstack.stack import LocalStack  # noqa: E402
 
 BUILT_IN = """
 import json, sys, time

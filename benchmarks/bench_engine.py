@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "function"), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT / "function"), str(ROOT / "localstack"), str(ROOT / "tools"), str(ROOT / "tests")]
 
 from vision.photos import fetch_photos, load_rgb  # noqa: E402
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import oss2
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "function"))
+sys.path[:0] = [str(ROOT / "function"), str(ROOT / "localstack"), str(ROOT / "tools")]
 
-from ossfaces.localstack.oss import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET  # noqa: E402
-from ossfaces.localstack.oss.process import free_port  # noqa: E402
-from ossfaces.localstack.oss.process import spawn as start_server  # noqa: E402
+from ossfaces_localstack.oss import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET  # noqa: E402
+from ossfaces_localstack.oss.process import free_port  # noqa: E402
+from ossfaces_localstack.oss.process import spawn as start_server  # noqa: E402
 
 __all__ = ["bucket_for", "free_port", "rss_mb", "start_server"]
 

@@ -1,4 +1,4 @@
-"""kill -9 during uploads, restart, count what survived (the harness is ``ossfaces.localstack.crash``).
+"""kill -9 during uploads, restart, count what survived (the harness is ``crash_support``).
 
 - default: the local OSS alone, 50 concurrent slow uploads; every object must be complete or absent, none torn, no
   acknowledged one lost.
@@ -16,9 +16,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "function"))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1] / d) for d in ("function", "localstack", "tools", "tests")]
 
-from ossfaces.localstack.crash import kill9_oss_round, kill9_stack_round
+from crash_support import kill9_oss_round, kill9_stack_round  # noqa: E402
 
 
 def oss_rounds(rounds: int, uploads: int, size_mb: int, tmp: Path) -> int:

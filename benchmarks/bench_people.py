@@ -34,13 +34,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "function"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "function"), str(ROOT / "localstack"), str(ROOT / "tools"), str(ROOT)]
 
 from ossfaces.document import FaceEmbedding  # noqa: E402
-from ossfaces.tools.people import model  # noqa: E402
-from ossfaces.tools.people.cluster import DEFAULT_MAX_DISTANCE, DEFAULT_MIN_FACES, ClusterParams  # noqa: E402
-from ossfaces.tools.people.faces import FaceTable  # noqa: E402
-from ossfaces.tools.people.state import PeopleState  # noqa: E402
+from ossfaces_tools.people import model  # noqa: E402
+from ossfaces_tools.people.cluster import DEFAULT_MAX_DISTANCE, DEFAULT_MIN_FACES, ClusterParams  # noqa: E402
+from ossfaces_tools.people.faces import FaceTable  # noqa: E402
+from ossfaces_tools.people.state import PeopleState  # noqa: E402
 from tests.tools.people_support import faces_of, identities  # noqa: E402
 
 
@@ -167,7 +167,7 @@ def real_photos() -> dict[str, Any]:
     upper = np.triu_indices(len(t), 1)
     same = t[upper[0]] == t[upper[1]]
     different = sims[upper][~same]
-    from ossfaces.tools.people.cluster import UNASSIGNED, cluster
+    from ossfaces_tools.people.cluster import UNASSIGNED, cluster
 
     labels, _ = cluster(matrix, np.asarray(seeds), np.full(len(t), UNASSIGNED, np.int64), 0)
     return {"faces": len(t), "identities": len(set(truth)),

@@ -2,7 +2,7 @@
 
 The documents are real ``FacesDocument`` JSON (0-4 faces each, ~3 % error documents), PUT through the local OSS server by
 oss2 on 32 threads (the honest path: the server writes them, with its metadata, as for any upload). ``ossfaces stats`` then
-runs as a separate process (`python -m ossfaces.commands`) so its peak RSS is its own: its VmHWM, polled (see ``peak_rss_mb``).
+runs as a separate process (`python -m ossfaces_tools.commands`) so its peak RSS is its own: its VmHWM, polled (see ``peak_rss_mb``).
 
     .venv/bin/python benchmarks/bench_stats.py [--documents 100000] [--keep DIR]
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 import oss2
 
 from ossfaces.document import EMOTIONS, EngineInfo, ErrorInfo, Face, FacesDocument, SourceInfo
-from ossfaces.localstack.oss import LocalOss
+from ossfaces_localstack.oss import LocalOss
 
 BUCKET = "bench-stats"
 RSS_LIMIT_MB = 300
@@ -92,7 +92,7 @@ def main() -> int:
         env = {**os.environ, "ALIBABA_CLOUD_ACCESS_KEY_ID": server.access_key_id,
                "ALIBABA_CLOUD_ACCESS_KEY_SECRET": server.access_key_secret}  # fmt: skip
         out = Path(tempfile.mkdtemp(prefix="bench-stats-out-"))
-        command = [sys.executable, "-m", "ossfaces.commands", "stats", BUCKET, "--oss-endpoint", server.endpoint,
+        command = [sys.executable, "-m", "ossfaces_tools.commands", "stats", BUCKET, "--oss-endpoint", server.endpoint,
                    "--region", server.region, "--no-progress", "--json", "--workers", str(args.workers),
                    "--group-by-folder", "2", "--html", str(out / "report.html"), "--png", str(out / "report.png"),
                    "--csv", str(out / "report.csv")]  # fmt: skip

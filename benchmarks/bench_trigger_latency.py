@@ -24,13 +24,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "function"))
+sys.path[:0] = [str(ROOT / "function"), str(ROOT / "localstack"), str(ROOT / "tools"), str(ROOT / "tests")]
 
 import oss2  # noqa: E402
 
 from ossfaces.events import parse_event  # noqa: E402
-from ossfaces.localstack.fc.invoker import Invocation  # noqa: E402
-from ossfaces.localstack.stack import LocalStack  # noqa: E402
+from ossfaces_localstack.fc.invoker import Invocation  # noqa: E402
+from ossfaces_localstack.stack import LocalStack  # noqa: E402
 
 
 def photo() -> bytes:
@@ -54,7 +54,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def startup_race(rounds: int, window_s: float = 0.3) -> None:
-    from ossfaces.localstack.crash import startup_race_round
+    from crash_support import startup_race_round
 
     total = lost = 0
     with tempfile.TemporaryDirectory() as scratch:

@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python benchmarks/eval_attributes.py MANIFEST [--split test] [--calibration both]``.
 
-The manifest (CSV or JSON Lines; columns in :mod:`ossfaces.tools.attreval`) names labelled photos. The REAL engine
+The manifest (CSV or JSON Lines; columns in :mod:`ossfaces_tools.attreval`) names labelled photos. The REAL engine
 runs on each file's bytes (``FaceAnalyzer.analyze``: decoding and detection included); the labelled face is the one
 containing the row's ``x``/``y`` point, else the largest. The networks' raw outputs are kept, so each calibration is
 applied through the engine's own ``Calibration.face_fields`` and one engine run prints:
@@ -29,10 +29,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "function")]
+sys.path[:0] = [str(ROOT / "function"), str(ROOT / "localstack"), str(ROOT / "tools")]
 
 from ossfaces.errors import ConfigError  # noqa: E402
-from ossfaces.tools.attreval import (  # noqa: E402
+from ossfaces.vision.calibration import CALIBRATION_FILE, Calibration, load_calibration  # noqa: E402
+from ossfaces_tools.attreval import (  # noqa: E402
     LicenceRefused,
     ManifestError,
     evaluate,
@@ -41,8 +42,7 @@ from ossfaces.tools.attreval import (  # noqa: E402
     render,
     require_allowed,
 )
-from ossfaces.tools.calibrate import records_for, validation_block, write_calibration  # noqa: E402
-from ossfaces.vision.calibration import CALIBRATION_FILE, Calibration, load_calibration  # noqa: E402
+from ossfaces_tools.calibrate import records_for, validation_block, write_calibration  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "function"), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT / "function"), str(ROOT / "localstack"), str(ROOT / "tools"), str(ROOT / "tests")]
 
 from vision.conftest import iou  # noqa: E402
 from vision.photos import GROUP_PHOTOS, PHOTOS, fetch_photos, load_rgb, match_faces, stability_variants  # noqa: E402

@@ -21,13 +21,13 @@ from PIL import Image, ImageOps
 from skimage import data
 
 from ossfaces.invocation import App
-from ossfaces.localstack.fc.context import Credentials, FCContext, FunctionMeta, ServiceMeta
-from ossfaces.localstack.imm import DEFAULT_PROJECT, LocalImm
-from ossfaces.localstack.oss import LocalOss
-from ossfaces.localstack.stack import IMM_DETECTFACE, imm_detectface, local_face_detector
 from ossfaces.settings import Settings
-from ossfaces.tools.access import BucketAccess
-from ossfaces.tools.statsrun import StatsRequest, run_stats
+from ossfaces_localstack.fc.context import Credentials, FCContext, FunctionMeta, ServiceMeta
+from ossfaces_localstack.imm import DEFAULT_PROJECT, LocalImm
+from ossfaces_localstack.oss import LocalOss
+from ossfaces_localstack.stack import IMM_DETECTFACE, imm_detectface, local_face_detector
+from ossfaces_tools.access import BucketAccess
+from ossfaces_tools.statsrun import StatsRequest, run_stats
 
 EVENT = Path(__file__).resolve().parents[1] / "events" / "oss_put_jpg.json"
 BUCKET = "ossfaces-photos"

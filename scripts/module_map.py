@@ -1,10 +1,11 @@
-"""Print the package's module map: layers, the imports between them, back-edges and cycles, the largest files and functions.
+"""Print the module map: the three source roots, the imports between them, back-edges and cycles, the largest files
+and functions.
 
-The rooms of DESIGN.md are told apart by folder: ``ossfaces/localstack`` (the local stack), ``ossfaces/tools`` (the
-user's tools), ``ossfaces/commands`` (the CLI); everything else ships to FC. They are layered in that order: a room
-imports only rooms below it, so the function's side imports none of the others and the local stack never imports the
-tools (``demo`` may start the stack). This file is the one home of those rules: ``tests/tools/test_layers.py`` holds the
-tree to them with :func:`violations`.
+The rooms of docs/design.md ("The parts") are folders: ``function/`` (``ossfaces``, what FC runs), ``localstack/``
+(``ossfaces_localstack``) and ``tools/`` (``ossfaces_tools``, the user's tools and the CLI). They are layered in that
+order: a room imports only rooms below it (``demo`` may start the stack; the stack never imports a tool). The wall
+around ``function/`` is held by ``tests/deploy/test_deploy_imports.py``; ``tests/tools/test_layers.py`` holds the rest
+to :func:`violations`.
 
     python scripts/module_map.py [--top 12]
 """
@@ -17,10 +18,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent / "function"
-LAYERS = ("function", "localstack", "tools", "commands")
+ROOT = Path(__file__).resolve().parent.parent
+LAYERS = ("function", "localstack", "tools")
 """Bottom to top: each room may import the rooms before it in this tuple, never those after it."""
 ALLOWED = {room: set(LAYERS[:i]) for i, room in enumerate(LAYERS)}
+PACKAGES = {"function": "ossfaces", "localstack": "ossfaces_localstack", "tools": "ossfaces_tools"}
+ROOM_OF = {package: room for room, package in PACKAGES.items()}
+MAX_MODULE_LINES = 500
 
 
 @dataclass(frozen=True)
@@ -31,8 +35,7 @@ class Module:
 
     @property
     def room(self) -> str:
-        parts = self.name.split(".")
-        return parts[1] if len(parts) > 1 and parts[1] in LAYERS[1:] else "function"
+        return ROOM_OF[self.name.split(".")[0]]
 
 
 def _module_name(path: Path, root: Path) -> str:
@@ -48,7 +51,7 @@ def _imports(tree: ast.AST, name: str, is_package: bool) -> set[str]:
     package = name if is_package else name.rpartition(".")[0]
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names if alias.name.split(".")[0] == "ossfaces")
+            found.update(alias.name for alias in node.names if alias.name.split(".")[0] in ROOM_OF)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")
@@ -56,7 +59,7 @@ def _imports(tree: ast.AST, name: str, is_package: bool) -> set[str]:
                 target = ".".join([*base, node.module] if node.module else base)
             else:
                 target = node.module or ""
-            if target.split(".")[0] != "ossfaces":
+            if target.split(".")[0] not in ROOM_OF:
                 continue
             found.add(target)
             found.update(f"{target}.{alias.name}" for alias in node.names)
@@ -64,8 +67,11 @@ def _imports(tree: ast.AST, name: str, is_package: bool) -> set[str]:
 
 
 def load(root: Path = ROOT) -> dict[str, Module]:
-    files = sorted((root / "ossfaces").rglob("*.py"))
-    names = {_module_name(p, root): p for p in files}
+    names = {
+        _module_name(path, root / room): path
+        for room, package in PACKAGES.items()
+        for path in sorted((root / room / package).rglob("*.py"))
+    }
     modules: dict[str, Module] = {}
     for name, path in names.items():
         raw = _imports(ast.parse(path.read_text(encoding="utf-8")), name, path.name == "__init__.py")
@@ -129,6 +135,16 @@ def violations(root: Path = ROOT) -> list[str]:
     return lines
 
 
+def too_long(root: Path = ROOT) -> list[str]:
+    """Modules over :data:`MAX_MODULE_LINES`: a module that long holds more than one role."""
+    lines = []
+    for module in load(root).values():
+        length = len(module.path.read_text(encoding="utf-8").splitlines())
+        if length > MAX_MODULE_LINES:
+            lines.append(f"too long {module.name} ({length} lines > {MAX_MODULE_LINES})")
+    return lines
+
+
 def _functions(path: Path) -> list[tuple[int, int, str]]:
     """(lines, parameters, qualified name) of every function in the file."""
     out = []
@@ -164,7 +180,7 @@ def main() -> None:
     for (a, b), n in sorted(edges.items()):
         mark = "" if b in ALLOWED[a] else "   <- back-edge"
         print(f"  {a:10s} -> {b:10s} {n:3d}{mark}")
-    for line in violations() or ["no back-edges, no cycles"]:
+    for line in violations() + too_long() or ["no back-edges, no cycles, no module over 500 lines"]:
         print("  " + line)
     print(f"largest files (lines), top {top}:")
     sizes = sorted(

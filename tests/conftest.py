@@ -1,6 +1,6 @@
 """Shared fixtures for the whole test suite.
 
-- ``local_oss``: a fresh local OSS server (``ossfaces.localstack.oss.LocalOss``) on a free loopback port, with its
+- ``local_oss``: a fresh local OSS server (``ossfaces_localstack.oss.LocalOss``) on a free loopback port, with its
   data in the test's tmp dir and one bucket, ``test-bucket``; stopped after the test.
 - ``oss_bucket``: an ``oss2.Bucket`` for ``test-bucket`` on that server, signed with V1 and the server's default keys.
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import oss2
 import pytest
 
-from ossfaces.localstack.oss import LocalOss
+from ossfaces_localstack.oss import LocalOss
 
 TEST_BUCKET = "test-bucket"
 

@@ -1,4 +1,4 @@
-"""The ``<key>.faces.json`` document: IMM v1 ``detectface`` shape plus what this project adds (DESIGN.md "Output").
+"""The ``<key>.faces.json`` document: IMM v1 ``detectface`` shape plus what this project adds (docs/design.md "Contracts").
 
 IMM's own fields keep IMM's names and pass through even when unknown (``extra="allow"``). What the project adds is
 ``Source``, ``Engine``, ``Image``, ``ProcessedAt``, ``SchemaVersion`` and, when the photo could not be analysed, ``Error``.

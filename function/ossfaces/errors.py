@@ -1,4 +1,4 @@
-"""The three kinds of failure, decided by what a retry can change (DESIGN.md "Errors").
+"""The three kinds of failure, decided by what a retry can change (docs/design.md "Errors").
 
 - ``BadImage``: the photo itself cannot be analysed. The pipeline writes a document with ``Error`` and returns normally.
 - ``ConfigError``: configuration or permission. The invocation fails with a message that says what to fix.

@@ -1,7 +1,7 @@
 """The per-record pipeline: guard → up to date? → engine → write ``<key>.faces.json`` → one JSON log line.
 
 Decisions live here once: which records are skipped and why, how idempotency is decided (the result object's metadata,
-never its body), and how each failure ends (DESIGN.md "Errors").
+never its body), and how each failure ends (docs/design.md "Errors").
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ class Pipeline:
             return self._analyse(record, bucket, target, outcome)
 
     def _analyse(self, record: OssRecord, bucket: oss2.Bucket, target: str, outcome: Callable[..., Outcome]) -> Outcome:
-        """Engine → document → one PUT; the failure policy of DESIGN.md "Errors"."""
+        """Engine → document → one PUT; the failure policy of docs/design.md "Errors"."""
         try:
             result = self.engine.analyze(Photo(bucket, record.key, record.etag, record.region, self.credentials))
         except BadImage as exc:

@@ -1,19 +1,18 @@
 """OSS access for the function: credentials, the Bucket client, and what each failure means.
 
-``classify`` is the one place where a failure of a service the function calls (OSS through oss2, IMM v2 through the
-Alibaba Cloud OpenAPI SDK) becomes one of the three kinds of ``ossfaces.errors``.
+``classify`` is where a failure of OSS (through oss2, or the network under it) becomes one of the three kinds of
+``ossfaces.errors`` (docs/design.md, "Errors"); IMM v2's own refusals are read by ``engines/imm2_errors.py``.
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import Any
 
 import oss2
 import requests
 
-from ossfaces.errors import BadImage, ConfigError, OssFacesError, TransientError
+from ossfaces.errors import ConfigError, OssFacesError, TransientError
 from ossfaces.settings import Settings
 
 # Codes that no retry can fix, with what the operator should do about them.
@@ -27,29 +26,7 @@ _CONFIG_HINTS = {
     "UserDisable": "the OSS service is disabled for this account",
     "ImmNotBound": "bind an IMM project to the bucket (OSS console: Data Processing → IMM)",
 }
-_TRANSIENT_STATUSES = {408, 429, 500, 502, 503, 504}
-
-# IMM v2 (OpenAPI): what to fix for each refusal no retry can change.
-_IMM_GRANT = (
-    "grant the function's role imm:DetectImageFaces on acs:imm:<region>:<account>:project/<OSSFACES_IMM_PROJECT>"
-)
-_IMM_CREDENTIALS = "the function's credentials are not accepted by IMM: check its role (or ALIBABA_CLOUD_ACCESS_KEY_*)"
-_IMM_CONFIG_HINTS = {
-    "Forbidden": _IMM_GRANT,
-    "NoPermission": _IMM_GRANT,
-    "AccessDenied": _IMM_GRANT,
-    "SignatureDoesNotMatch": _IMM_CREDENTIALS,
-    "IncompleteSignature": _IMM_CREDENTIALS,
-    "InvalidAccessKeyId": _IMM_CREDENTIALS,
-    "InvalidAccessKeyId.NotFound": _IMM_CREDENTIALS,
-    "InvalidAccessKeyId.Inactive": _IMM_CREDENTIALS,
-    "InvalidSecurityToken": _IMM_CREDENTIALS,
-    "InvalidSecurityToken.Expired": "the STS token expired: FC refreshes it per invocation; check the credentials source",
-    "InvalidSecurityToken.Malformed": _IMM_CREDENTIALS,
-    "InvalidSecurityToken.MismatchWithAccessKey": _IMM_CREDENTIALS,
-    "InvalidTimeStamp.Expired": "the function's clock is off by more than 15 minutes",
-}
-_IMM_NOT_ACTIVATED = ("NotActivated", "NotOpened", "NotOpen", "ServiceDisabled", "Unactivated", "NotApplied")
+TRANSIENT_STATUSES = {408, 429, 500, 502, 503, 504}
 
 
 @dataclass(frozen=True)
@@ -106,12 +83,9 @@ def classify(exc: BaseException, doing: str) -> OssFacesError:
     if isinstance(exc, OssFacesError):
         return exc
     if isinstance(exc, (oss2.exceptions.RequestError, requests.RequestException, TimeoutError, ConnectionError)):
-        return TransientError("NetworkError", f"{doing}: {_short(exc)}")
+        return TransientError("NetworkError", f"{doing}: {short(exc)}")
     if isinstance(exc, oss2.exceptions.InconsistentError):
         return TransientError("InconsistentData", f"{doing}: CRC mismatch, the transfer was damaged")
-    openapi = _openapi_failure(exc, doing)
-    if openapi is not None:
-        return openapi
     if isinstance(exc, oss2.exceptions.ClientError):  # refused by oss2 before any request: no retry can change it
         detail = str(exc.body or exc.message or exc).removeprefix("ClientError: ")
         if "bucket_name is invalid" in detail:
@@ -124,53 +98,11 @@ def classify(exc: BaseException, doing: str) -> OssFacesError:
     if isinstance(exc, oss2.exceptions.OssError):
         code = str(exc.code or exc.status)
         message = f"{doing}: {exc.status} {code}: {exc.message}"
-        if exc.status in _TRANSIENT_STATUSES or exc.status < 0:
+        if exc.status in TRANSIENT_STATUSES or exc.status < 0:
             return TransientError(code, message, exc.request_id)
         hint = _CONFIG_HINTS.get(code) or (_CONFIG_HINTS["AccessDenied"] if exc.status == 403 else None)
         return ConfigError(code, f"{message} (fix: {hint})" if hint else message, exc.request_id)
-    return TransientError(type(exc).__name__, f"{doing}: {_short(exc)}")
-
-
-def _openapi_failure(exc: BaseException, doing: str) -> OssFacesError | None:
-    """IMM v2's answer (Alibaba Cloud OpenAPI SDK exceptions), or None for anything else.
-
-    Checked through ``sys.modules`` so that this module does not import the SDK (1 s of cold start) for engines that
-    never use it: an exception of the SDK's types exists only once the SDK is imported.
-    """
-    tea = sys.modules.get("Tea.exceptions")
-    if tea is None or not isinstance(exc, tea.TeaException):
-        return None
-    status = getattr(exc, "status_code", None)
-    if status is None:  # no HTTP answer: connection refused, timeout, TLS, DNS (the SDK's UnretryableException)
-        return TransientError("NetworkError", f"{doing}: {_short(exc)}")
-    code = str(getattr(exc, "code", "") or status)
-    detail = str(getattr(exc, "message", "") or "")
-    request_id = getattr(exc, "request_id", None) or None
-    message = f"{doing}: {status} {code}: {detail}"
-    if code.startswith("Throttling") or status in _TRANSIENT_STATUSES or status >= 500:
-        return TransientError(code, f"{message} (IMM's project QPS quota defaults to 100; FC retries)", request_id)
-    lowered = detail.lower()
-    if code == "ResourceNotFound" and "project" in lowered:
-        return ConfigError(
-            code,
-            f"{message} (fix: create the IMM v2 project named by OSSFACES_IMM_PROJECT in the bucket's region, or "
-            "correct the name; an old-version (v1) project does not answer the 2020-09-30 API)",
-            request_id,
-        )
-    if any(marker in code for marker in _IMM_NOT_ACTIVATED):
-        return ConfigError(code, f"{message} (fix: activate IMM for the account in this region)", request_id)
-    if "file access forbidden" in lowered or "not authorized" in lowered:
-        return ConfigError(
-            code,
-            f"{message} (fix: the IMM project's service role must be allowed to read the bucket; {_IMM_GRANT})",
-            request_id,
-        )
-    hint = _IMM_CONFIG_HINTS.get(code)
-    if hint is not None or status in (401, 403):
-        return ConfigError(code, f"{message} (fix: {hint or _IMM_GRANT})", request_id)
-    if 400 <= status < 500:  # about this photo: too large (0056-00000002), unsupported or corrupt, gone
-        return BadImage(code, f"IMM could not analyse the image: {detail}", request_id)
-    return TransientError(code, message, request_id)
+    return TransientError(type(exc).__name__, f"{doing}: {short(exc)}")
 
 
 def is_missing(exc: BaseException) -> bool:
@@ -183,6 +115,6 @@ def is_superseded(exc: BaseException) -> bool:
     return isinstance(exc, oss2.exceptions.ServerError) and exc.status == 412
 
 
-def _short(exc: BaseException) -> str:
+def short(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text[:300]

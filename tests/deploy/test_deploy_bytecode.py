@@ -12,7 +12,7 @@ from pathlib import Path
 
 from deploy_support import REPO
 
-from ossfaces.tools import bytecode
+from ossfaces_tools import bytecode
 
 FUNCTION = REPO / "function"
 PYODIDE_CACHE = REPO / ".cache" / "package" / "pyodide"
@@ -34,7 +34,7 @@ def test_every_module_gets_a_checked_hash_pyc_that_cpython_310_takes(tmp_path: P
     done = bytecode.compile_tree(tree, PYODIDE_CACHE)
     sources = [p for p in sorted(tree.rglob("*.py")) if p.name != "newer.py"]
     assert done.python.startswith("3.10.")
-    assert done.compiled == len(sources) > 50
+    assert done.compiled == len(sources) > 20
     assert [f.split(":")[0] for f in done.failed] == ["newer.py"], done.failed  # named, not silently left out
     assert done.rejected == []
     for source in sources:

@@ -17,11 +17,10 @@ import pytest
 from click.testing import CliRunner
 from deploy_support import FUN_CACHE, REPO, Fun
 
-from ossfaces.commands import main
-from ossfaces.tools.packaging import IgnoreRules, dev_only_imports, funignore_text, py310_problems, walk
+from ossfaces_tools.commands import main
+from ossfaces_tools.packaging import IgnoreRules, funignore_text, py310_problems, walk
 
 FUNCTION = REPO / "function"
-DEV_ONLY = ("ossfaces/localstack/", "ossfaces/tools/", "ossfaces/commands/")
 SETUP_ONLY_CODE = ("import onnx", "import h5py", "from onnx", "from h5py")
 
 
@@ -38,7 +37,7 @@ def test_ignore_rules_follow_gitignore_semantics() -> None:
     assert not rules.ignored("index.py", is_dir=False)
 
 
-def test_fcignore_keeps_the_handler_side_and_drops_dev_only_parts() -> None:
+def test_fcignore_keeps_all_of_function_but_foreign_bytecode() -> None:
     kept = {p.relative_to(FUNCTION).as_posix() for p in walk(FUNCTION, IgnoreRules.load(FUNCTION / ".fcignore"))}
     for needed in (
         "index.py",
@@ -48,45 +47,9 @@ def test_fcignore_keeps_the_handler_side_and_drops_dev_only_parts() -> None:
         "ossfaces/invocation.py",
     ):
         assert needed in kept
-    assert not any(path.startswith(DEV_ONLY) for path in kept)
     assert not [p for p in kept if p.endswith((".pyc", ".pyo")) and not p.endswith(".cpython-310.pyc")]
     if (FUNCTION / "models").is_dir():
         assert any(path.startswith("models/") for path in kept)
-
-
-def test_fcignore_is_a_list_of_folders() -> None:
-    own = [
-        line
-        for line in (FUNCTION / ".fcignore").read_text(encoding="utf-8").splitlines()
-        if line.startswith("ossfaces")
-    ]
-    assert sorted(own) == sorted(DEV_ONLY)
-    for folder in DEV_ONLY:
-        assert (FUNCTION / folder).is_dir(), folder
-
-
-def test_deployed_code_imports_no_tool_command_stack_or_setup_module() -> None:
-    kept = [
-        p for p in walk(FUNCTION, IgnoreRules.load(FUNCTION / ".fcignore"), skip_top={"python"}) if p.suffix == ".py"
-    ]
-    assert any(p.name == "models.py" and p.parent.name == "vision" for p in kept)
-    assert dev_only_imports(kept, FUNCTION) == []
-    assert not [p for p in kept if any(code in p.read_text(encoding="utf-8") for code in SETUP_ONLY_CODE)]
-
-
-def test_dev_only_import_check_finds_each_form(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.py"
-    bad.write_text(
-        "import onnx\nfrom h5py import File\nfrom ossfaces.tools.stats import x\nfrom ossfaces import commands\n"
-        "def f():\n    import ossfaces.localstack.stack\n",
-        encoding="utf-8",
-    )
-    problems = "\n".join(dev_only_imports([bad], tmp_path))
-    for module in ("onnx", "h5py", "ossfaces.tools.stats", "ossfaces.commands", "ossfaces.localstack.stack"):
-        assert f"imports {module} " in problems
-    good = tmp_path / "good.py"
-    good.write_text("import ossfaces.vision.models\nfrom ossfaces import document\n", encoding="utf-8")
-    assert dev_only_imports([good], tmp_path) == []
 
 
 def test_py310_check_finds_311_features(tmp_path: Path) -> None:
@@ -133,8 +96,8 @@ def test_package_builds_a_complete_bundle(tmp_path: Path) -> None:
     assert any(n.startswith("python/numpy/") and n.endswith(".cpython-310-x86_64-linux-gnu.so") for n in names)
     assert not any(".cpython-311" in n or ".cpython-312" in n for n in names), "wheels for the wrong Python"
     assert not any(n.startswith("python/crcmod/_crcfunext") for n in names), "crcmod must be the pure-Python build"
-    own = [n for n in names if not n.startswith("python/")]
-    assert not any(n.startswith(DEV_ONLY) for n in own)
+    own = {n.split("/")[0] for n in names if not n.startswith("python/")}
+    assert own <= {"index.py", "bootstrap", "ossfaces", "models"}, own
     # FC's /code is read-only: each module ships its CPython 3.10 bytecode, and no other Python's.
     assert "bytecode: " in result.output and "compiled by CPython 3.10." in result.output
     cached = {n for n in names if "/__pycache__/" in f"/{n}"}
@@ -185,4 +148,4 @@ def test_fun_uploads_what_ossfaces_package_keeps(fun: Fun) -> None:
     uploaded = set(json.loads(done.stdout))
     kept = {str(p.relative_to(REPO)) for p in walk(FUNCTION, IgnoreRules.load(FUNCTION / ".fcignore"))}
     assert uploaded == kept, (sorted(uploaded - kept)[:10], sorted(kept - uploaded)[:10])
-    assert "function/index.py" in uploaded and not any(f.startswith("function/ossfaces/tools/") for f in uploaded)
+    assert "function/index.py" in uploaded

@@ -17,8 +17,8 @@ import oss2
 import pytest
 
 from ossfaces.invocation import App
-from ossfaces.localstack.oss import LocalOss, ProcessError, ProcessRequest
 from ossfaces.settings import Settings
+from ossfaces_localstack.oss import LocalOss, ProcessError, ProcessRequest
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 

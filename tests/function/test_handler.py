@@ -13,7 +13,7 @@ from ossfaces.document import FacesDocument
 from ossfaces.errors import ConfigError, TransientError
 from ossfaces.idempotency import META_ENGINE, META_SOURCE_ETAG, META_STATUS
 from ossfaces.invocation import App
-from ossfaces.localstack.oss import LocalOss
+from ossfaces_localstack.oss import LocalOss
 
 PHOTO = b"\xff\xd8\xff\xe0 not decoded by the IMM stand-in \xff\xd9"
 

@@ -13,9 +13,9 @@ import threading
 import time
 from collections import Counter
 
-from ossfaces.localstack.fc.context import Credentials, FCContext, FunctionMeta, ServiceMeta
-from ossfaces.localstack.fc.runner import Mode, RunResult
-from ossfaces.localstack.fc.triggers import FunctionSpec
+from ossfaces_localstack.fc.context import Credentials, FCContext, FunctionMeta, ServiceMeta
+from ossfaces_localstack.fc.runner import Mode, RunResult
+from ossfaces_localstack.fc.triggers import FunctionSpec
 
 
 class ScriptedRunner:

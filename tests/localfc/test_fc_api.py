@@ -11,9 +11,9 @@ import requests
 from fc2.fc_exceptions import FcError
 from localfc_support import ScriptedRunner, make_context
 
-from ossfaces.localstack.fc.api import ApiServer, FcApi
-from ossfaces.localstack.fc.invoker import DeliveryPolicy, Invoker
-from ossfaces.localstack.fc.triggers import FunctionSpec
+from ossfaces_localstack.fc.api import ApiServer, FcApi
+from ossfaces_localstack.fc.invoker import DeliveryPolicy, Invoker
+from ossfaces_localstack.fc.triggers import FunctionSpec
 
 AK, SK = "LTAI-test-key", "test-secret"
 FN = FunctionSpec("face-detect", "face-svc", max_async_retry_attempts=2)

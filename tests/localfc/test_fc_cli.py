@@ -15,16 +15,16 @@ import oss2
 import pytest
 from click.testing import CliRunner
 
-from ossfaces.commands import main
-from ossfaces.commands.stack import up
-from ossfaces.localstack.imm import DEFAULT_PROJECT
-from ossfaces.localstack.stack import (
+from ossfaces_localstack.imm import DEFAULT_PROJECT
+from ossfaces_localstack.stack import (
     DEFAULT_FC_PORT,
     DEFAULT_IMM_PORT,
     DEFAULT_OSS_PORT,
     LocalStack,
     running_imm_endpoint,
 )
+from ossfaces_tools.commands import main
+from ossfaces_tools.commands.stack import up
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -111,7 +111,7 @@ def test_up_serves_until_ctrl_c(tmp_path: Path, face_jpeg: bytes) -> None:
     project = tmp_path / "project"
     project.mkdir()
     imm_port = free_port()
-    command = [sys.executable, "-c", "from ossfaces.commands import main; main()", "up", "--port", "0", "--fc-port", "0",
+    command = [sys.executable, "-c", "from ossfaces_tools.commands import main; main()", "up", "--port", "0", "--fc-port", "0",
                "--imm-port", str(imm_port), "--data-dir", str(tmp_path / "data"), "--project-dir", str(project)]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:

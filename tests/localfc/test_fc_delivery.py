@@ -13,14 +13,14 @@ from typing import Any
 
 import oss2
 import pytest
+from crash_support import kill9_stack_round
 
-from ossfaces.localstack.crash import kill9_stack_round
-from ossfaces.localstack.fc.invoker import DeliveryPolicy
-from ossfaces.localstack.fc.runner import InProcessRunner
-from ossfaces.localstack.fc.triggers import CREATED_EVENTS, FunctionSpec, Trigger
-from ossfaces.localstack.oss import ProcessError, ProcessRequest, ProcessResult
-from ossfaces.localstack.oss.process import free_port
-from ossfaces.localstack.stack import LocalStack
+from ossfaces_localstack.fc.invoker import DeliveryPolicy
+from ossfaces_localstack.fc.runner import InProcessRunner
+from ossfaces_localstack.fc.triggers import CREATED_EVENTS, FunctionSpec, Trigger
+from ossfaces_localstack.oss import ProcessError, ProcessRequest, ProcessResult
+from ossfaces_localstack.oss.process import free_port
+from ossfaces_localstack.stack import LocalStack
 
 BUCKET = "race"
 

@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 import pytest
 
 from ossfaces.events import parse_event
-from ossfaces.localstack.fc.events import build_event
-from ossfaces.localstack.fc.triggers import FunctionSpec, Trigger
-from ossfaces.localstack.oss import ObjectCreated
+from ossfaces_localstack.fc.events import build_event
+from ossfaces_localstack.fc.triggers import FunctionSpec, Trigger
+from ossfaces_localstack.oss import ObjectCreated
 
 TRIGGER = Trigger(
     "oss-jpg", FunctionSpec("fn", "svc"), "photos", ("oss:ObjectCreated:*",), account_id="1234567890123456"
@@ -93,7 +93,7 @@ def test_quoted_lowercase_etag_is_normalised_and_position_only_for_appends() -> 
 
 def test_eventbridge_trigger_delivers_one_cloudevent_the_function_reads() -> None:
     """An EventBridge-based OSS trigger hands the function one CloudEvent whose data is the OSS record."""
-    from ossfaces.localstack.fc.triggers import default_triggers, pattern_matches
+    from ossfaces_localstack.fc.triggers import default_triggers, pattern_matches
 
     (trigger,) = default_triggers("photos", [".jpg", ".heic"], FunctionSpec("fn"))
     created = _created(key="a/IMG_0001.HEIC")

@@ -9,7 +9,8 @@ from typing import Any
 import oss2
 import pytest
 
-from ossfaces.localstack.fc.triggers import (
+from ossfaces.settings import DEFAULT_IMAGE_SUFFIXES, Settings
+from ossfaces_localstack.fc.triggers import (
     case_variants,
     function_accepts,
     image_pattern,
@@ -18,8 +19,7 @@ from ossfaces.localstack.fc.triggers import (
     reaching,
     settings_of,
 )
-from ossfaces.localstack.stack import LocalStack
-from ossfaces.settings import DEFAULT_IMAGE_SUFFIXES, Settings
+from ossfaces_localstack.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[2]
 USER_CASES = (".jpg", ".JPG", ".Jpg")  # the shapes of case_variants: editors write .Jpg, cameras and phones .JPG

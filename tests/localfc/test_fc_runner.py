@@ -12,9 +12,9 @@ import pytest
 from localfc_support import make_context
 
 from ossfaces.invocation import App
-from ossfaces.localstack.fc.runner import BootstrapRunner, InProcessRunner, default_code_dir, local_environment
-from ossfaces.localstack.fc.triggers import FunctionSpec
 from ossfaces.settings import Settings
+from ossfaces_localstack.fc.runner import BootstrapRunner, InProcessRunner, default_code_dir, local_environment
+from ossfaces_localstack.fc.triggers import FunctionSpec
 
 
 def _spec(code: Path, **extra: object) -> FunctionSpec:

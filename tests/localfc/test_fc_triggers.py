@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ossfaces.localstack.fc.triggers import (
+from ossfaces_localstack.fc.triggers import (
     FunctionSpec,
     Trigger,
     check_pattern,

@@ -12,7 +12,7 @@ from alibabacloud_imm20200930.client import Client
 from alibabacloud_tea_openapi import models as open_api
 from darabonba.runtime import RuntimeOptions
 
-from ossfaces.localstack.imm import LocalImm
+from ossfaces_localstack.imm import LocalImm
 
 
 def sdk_client(imm: LocalImm, key_id: str, secret: str, token: str = "") -> Client:

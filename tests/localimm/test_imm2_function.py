@@ -15,10 +15,10 @@ from localimm_support import event_for
 from ossfaces.errors import ConfigError, TransientError
 from ossfaces.idempotency import META_ENGINE
 from ossfaces.invocation import App
-from ossfaces.localstack.fc.context import FCContext
-from ossfaces.localstack.imm import DEFAULT_PROJECT, ImmError, LocalImm
-from ossfaces.localstack.oss import LocalOss
 from ossfaces.settings import Settings
+from ossfaces_localstack.fc.context import FCContext
+from ossfaces_localstack.imm import DEFAULT_PROJECT, ImmError, LocalImm
+from ossfaces_localstack.oss import LocalOss
 
 FACE_V1 = {  # what the stand-in detector returns, in the local engine's (IMM v1) shape
     "Age": 31,
@@ -157,7 +157,7 @@ def test_wrong_credentials_for_imm_are_configuration(
     app: App, imm: LocalImm, oss_bucket: oss2.Bucket, local_oss: LocalOss, context: FCContext, monkeypatch: Any
 ) -> None:
     """The signature is checked by the endpoint: a secret IMM does not know is SignatureDoesNotMatch."""
-    from ossfaces.localstack.imm import server
+    from ossfaces_localstack.imm import server
 
     oss_bucket.put_object("a.jpg", PHOTO)
     monkeypatch.setattr(imm.app.verifier, "keys", lambda key_id, token: "a-different-secret")

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import oss2
 
-from ossfaces.localstack.fc.invoker import DeliveryPolicy
-from ossfaces.localstack.fc.runner import default_code_dir
-from ossfaces.localstack.imm import DEFAULT_PROJECT
-from ossfaces.localstack.stack import FaceDetector, LocalStack
+from ossfaces_localstack.fc.invoker import DeliveryPolicy
+from ossfaces_localstack.fc.runner import default_code_dir
+from ossfaces_localstack.imm import DEFAULT_PROJECT
+from ossfaces_localstack.stack import FaceDetector, LocalStack
 
 S_YAML = textwrap.dedent(
     """

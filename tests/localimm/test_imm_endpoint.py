@@ -12,10 +12,10 @@ from alibabacloud_tea_openapi.exceptions import ClientException
 from alibabacloud_tea_openapi.utils import Utils
 from localimm_support import detect, sdk_client
 
-from ossfaces.localstack.imm import DEFAULT_PROJECT, ImmError, LocalImm
-from ossfaces.localstack.imm.signature import Request, Verifier
-from ossfaces.localstack.oss import LocalOss, OssError
-from ossfaces.localstack.oss.auth import Authenticator
+from ossfaces_localstack.imm import DEFAULT_PROJECT, ImmError, LocalImm
+from ossfaces_localstack.imm.signature import Request, Verifier
+from ossfaces_localstack.oss import LocalOss, OssError
+from ossfaces_localstack.oss.auth import Authenticator
 
 
 @pytest.fixture

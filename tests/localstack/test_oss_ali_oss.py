@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from npm_support import CACHE, npm_install
 
-from ossfaces.localstack.oss import LocalOss
+from ossfaces_localstack.oss import LocalOss
 
 ALI_OSS_VERSION = "6.23.0"
 ALI_OSS_PREFIX = CACHE / "ali-oss"

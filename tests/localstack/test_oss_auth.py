@@ -10,7 +10,7 @@ import pytest
 import requests
 from oss2.exceptions import AccessDenied, ServerError
 
-from ossfaces.localstack.oss import LocalOss
+from ossfaces_localstack.oss import LocalOss
 
 
 def _bucket(server: LocalOss, auth: oss2.AuthBase, v4: bool = False) -> oss2.Bucket:

@@ -6,7 +6,7 @@ import os
 
 from oss2.utils import Crc64
 
-from ossfaces.localstack.oss import checksums
+from ossfaces_localstack.oss import checksums
 
 
 def test_crc64_parameters_are_oss2s() -> None:

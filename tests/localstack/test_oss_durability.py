@@ -6,9 +6,9 @@ from pathlib import Path
 
 import oss2
 import pytest
+from crash_support import kill9_oss_round
 
-from ossfaces.localstack.crash import kill9_oss_round
-from ossfaces.localstack.oss import LocalOss
+from ossfaces_localstack.oss import LocalOss
 
 
 def test_restart_keeps_objects_metadata_and_uploads(tmp_path: Path) -> None:

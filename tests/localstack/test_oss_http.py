@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import oss2
 
-from ossfaces.localstack.oss import LocalOss
+from ossfaces_localstack.oss import LocalOss
 
 
 def _path(url: str) -> str:

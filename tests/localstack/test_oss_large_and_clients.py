@@ -16,8 +16,8 @@ import oss2
 import pytest
 import requests
 
-from ossfaces.localstack.oss import LocalOss, ObjectCreated
-from ossfaces.localstack.oss.checksums import crc64_update
+from ossfaces_localstack.oss import LocalOss, ObjectCreated
+from ossfaces_localstack.oss.checksums import crc64_update
 
 MB = 1024 * 1024
 

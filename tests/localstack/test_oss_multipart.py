@@ -11,8 +11,8 @@ import pytest
 from oss2.exceptions import NoSuchUpload, ServerError
 from oss2.models import PartInfo
 
-from ossfaces.localstack.oss import LocalOss, ObjectCreated
-from ossfaces.localstack.oss.checksums import crc64
+from ossfaces_localstack.oss import LocalOss, ObjectCreated
+from ossfaces_localstack.oss.checksums import crc64
 
 PART = 100 * 1024
 

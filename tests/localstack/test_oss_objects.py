@@ -16,8 +16,8 @@ import pytest
 import requests
 from oss2.exceptions import InvalidDigest, InvalidObjectName, NoSuchBucket, NoSuchKey, NotFound, ServerError
 
-from ossfaces.localstack.oss import LocalOss, ObjectCreated, ProcessError, ProcessRequest
-from ossfaces.localstack.oss.checksums import crc64
+from ossfaces_localstack.oss import LocalOss, ObjectCreated, ProcessError, ProcessRequest
+from ossfaces_localstack.oss.checksums import crc64
 
 UNICODE_KEYS = [
     "中文/照片.jpg",

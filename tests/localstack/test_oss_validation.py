@@ -22,7 +22,7 @@ import pytest
 import requests
 from oss2.exceptions import ServerError
 
-from ossfaces.localstack.oss import LocalOss
+from ossfaces_localstack.oss import LocalOss
 
 BUCKET = "test-bucket"
 

@@ -18,10 +18,10 @@ import oss2
 import pytest
 from click.testing import CliRunner, Result
 
-from ossfaces.commands import main
 from ossfaces.events import parse_event
-from ossfaces.localstack.fc.invoker import DeliveryPolicy
-from ossfaces.localstack.stack import LocalStack
+from ossfaces_localstack.fc.invoker import DeliveryPolicy
+from ossfaces_localstack.stack import LocalStack
+from ossfaces_tools.commands import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -18,11 +18,11 @@ from click.testing import Result
 
 from ossfaces.events import OssRecord, parse_event
 from ossfaces.idempotency import META_ENGINE, META_SOURCE_ETAG, staleness
-from ossfaces.localstack.fc.invoker import DeliveryPolicy
-from ossfaces.localstack.stack import LocalStack
 from ossfaces.pipeline import skip_reason
 from ossfaces.settings import Settings
-from ossfaces.tools.backfill import (
+from ossfaces_localstack.fc.invoker import DeliveryPolicy
+from ossfaces_localstack.stack import LocalStack
+from ossfaces_tools.backfill import (
     ASYNC_PAYLOAD_LIMIT,
     Checkpoint,
     Scanner,
@@ -210,7 +210,7 @@ def test_killed_process_resumes_without_duplicates_or_misses(tmp_path: Path, cli
         put_photos(stack, keys)
         checkpoint = tmp_path / "ck.json"
         env = {**os.environ, **env_of(stack)}
-        command = [sys.executable, "-m", "ossfaces.commands", *backfill_args(stack, checkpoint, "--rate", "40")]
+        command = [sys.executable, "-m", "ossfaces_tools.commands", *backfill_args(stack, checkpoint, "--rate", "40")]
         process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 30
         while len(invoked_keys(stack)) < 15 and time.monotonic() < deadline:

@@ -17,7 +17,7 @@ import pytest
 from click.testing import Result
 
 from ossfaces.idempotency import CLAIM_SUFFIX, META_EXPIRES, META_SOURCE_ETAG
-from ossfaces.localstack.stack import LocalStack
+from ossfaces_localstack.stack import LocalStack
 
 from .conftest import bucket_of, env_of, put_photos, results, summary_of
 

@@ -1,4 +1,4 @@
-"""The fitter (``ossfaces.tools.calibrate``) and the figures (``ossfaces.tools.attreval``), on synthetic records.
+"""The fitter (``ossfaces_tools.calibrate``) and the figures (``ossfaces_tools.attreval``), on synthetic records.
 
 No labelled real data may be used here (see research-data: none is legally available), so the maths is checked on
 records built by hand, where the right answer is known: the age map undoes a known regression to the middle, the
@@ -16,8 +16,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ossfaces.tools import calibrate
-from ossfaces.tools.attreval import (
+from ossfaces.vision.attributes import IMM_EMOTIONS
+from ossfaces.vision.calibration import (
+    CALIBRATION_FILE,
+    Calibration,
+    identity_document,
+    load_calibration,
+    parameters_digest,
+)
+from ossfaces_tools import calibrate
+from ossfaces_tools.attreval import (
     LabelledFace,
     LicenceRefused,
     RawFace,
@@ -30,15 +38,7 @@ from ossfaces.tools.attreval import (
     render,
     save_records,
 )
-from ossfaces.tools.calibrate import fit, fit_age_map, fit_emotion, fit_gender_bands, pav
-from ossfaces.vision.attributes import IMM_EMOTIONS
-from ossfaces.vision.calibration import (
-    CALIBRATION_FILE,
-    Calibration,
-    identity_document,
-    load_calibration,
-    parameters_digest,
-)
+from ossfaces_tools.calibrate import fit, fit_age_map, fit_emotion, fit_gender_bands, pav
 
 FAIRFACE_BINS = ((0, 2), (3, 9), (10, 19), (20, 29), (30, 39), (40, 49), (50, 59), (60, 69), (70, None))
 
@@ -361,7 +361,10 @@ def run_script(*args: str) -> Any:
     import subprocess
     import sys
 
-    env = {**os.environ, "PYTHONPATH": str(SCRIPT.parents[1] / "function")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(str(SCRIPT.parents[1] / d) for d in ("function", "localstack", "tools")),
+    }
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=120, check=False)
 
 

@@ -21,10 +21,10 @@ from click.testing import Result
 from PIL import Image
 
 from ossfaces.idempotency import META_ENGINE, META_SOURCE_ETAG
-from ossfaces.localstack.oss import LocalOss
-from ossfaces.tools.analyze import analysis_document
-from ossfaces.tools.people.state import PeopleConflict, PeopleState, StateStore
 from ossfaces.vision import FaceAnalyzer
+from ossfaces_localstack.oss import LocalOss
+from ossfaces_tools.analyze import analysis_document
+from ossfaces_tools.people.state import PeopleConflict, PeopleState, StateStore
 
 from .people_support import variants
 
@@ -232,7 +232,7 @@ def test_people_page_in_a_browser(
 def test_end_to_end_on_the_local_stack(tmp_path: Path, library: dict[str, bytes], cli: CLI) -> None:
     """Photos uploaded with oss2 → the trigger runs the function (local engine) → results with embeddings →
     ``ossfaces people`` → named, merged, re-run, names kept → ``stats --by person``."""
-    from ossfaces.localstack.stack import LocalStack
+    from ossfaces_localstack.stack import LocalStack
 
     portraits = {k: v for k, v in library.items() if not k.startswith("lib/groups/")}
     with LocalStack(tmp_path / "stack", project_dir=ROOT, engine="local", fc_port=None, fsync=False) as stack:

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from ossfaces.tools.people import model
-from ossfaces.tools.people.cluster import UNASSIGNED, ClusterParams, cluster
-from ossfaces.tools.people.faces import FaceRef, FaceTable
-from ossfaces.tools.people.state import PeopleState
+from ossfaces_tools.people import model
+from ossfaces_tools.people.cluster import UNASSIGNED, ClusterParams, cluster
+from ossfaces_tools.people.faces import FaceRef, FaceTable
+from ossfaces_tools.people.state import PeopleState
 
 from .people_support import document, face_json, faces_of, identities
 

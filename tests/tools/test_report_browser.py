@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from ossfaces.tools.report.html import render_html
+from ossfaces_tools.report.html import render_html
 
 from .test_stats import accumulate
 

@@ -13,8 +13,8 @@ import oss2
 import pytest
 from click.testing import Result
 
-from ossfaces.localstack.oss import LocalOss
-from ossfaces.tools.stats import AgeBins, StatsAccumulator, folder_of, read_documents
+from ossfaces_localstack.oss import LocalOss
+from ossfaces_tools.stats import AgeBins, StatsAccumulator, folder_of, read_documents
 
 from .synthetic import EXPECTED, EXPECTED_BY_FOLDER, FACES, UNREADABLE, document, upload
 

@@ -15,12 +15,12 @@ from click.testing import Result
 from rich.console import Console
 
 from ossfaces.document import EngineInfo, Face, FacesDocument, SourceInfo
-from ossfaces.localstack.oss import LocalOss
-from ossfaces.tools.report.html import render_html
-from ossfaces.tools.report.table import print_table
-from ossfaces.tools.report.trust import trust_statement
-from ossfaces.tools.stats import AgeBins, StatsAccumulator
 from ossfaces.vision.calibration import Calibration, load_calibration
+from ossfaces_localstack.oss import LocalOss
+from ossfaces_tools.report.html import render_html
+from ossfaces_tools.report.table import print_table
+from ossfaces_tools.report.trust import trust_statement
+from ossfaces_tools.stats import AgeBins, StatsAccumulator
 
 from .synthetic import upload
 

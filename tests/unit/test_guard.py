@@ -127,10 +127,10 @@ def test_one_home_for_the_detector_score_threshold(tmp_path: Path, monkeypatch: 
 
     from click.testing import CliRunner
 
-    from ossfaces.commands import main
     from ossfaces.errors import ConfigError
     from ossfaces.settings import DEFAULT_MIN_FACE_PX, DEFAULT_SCORE_THRESHOLD
     from ossfaces.vision import FaceAnalyzer
+    from ossfaces_tools.commands import main
 
     assert Settings.from_environ({}).score_threshold == DEFAULT_SCORE_THRESHOLD
     assert inspect.signature(FaceAnalyzer.load).parameters["score_threshold"].default == DEFAULT_SCORE_THRESHOLD

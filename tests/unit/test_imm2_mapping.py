@@ -93,8 +93,8 @@ def test_the_deployed_imm2_path_imports_no_dev_part() -> None:
         "from ossfaces.settings import Settings\n"
         "engine = make_engine(Settings.from_environ({'OSSFACES_ENGINE': 'imm2', 'OSSFACES_IMM_PROJECT': 'p'}))\n"
         "import alibabacloud_imm20200930.client\n"
-        "bad = [m for m in sys.modules if m.startswith(('ossfaces.localstack', 'ossfaces.cli', 'ossfaces.backfill',"
-        " 'ossfaces.stats', 'ossfaces.report', 'ossfaces.tools', 'ossfaces.commands', 'cv2'))]\n"
+        "bad = [m for m in sys.modules if m.startswith(('ossfaces_localstack', 'ossfaces.cli', 'ossfaces.backfill',"
+        " 'ossfaces.stats', 'ossfaces.report', 'ossfaces_tools', 'ossfaces_tools.commands', 'cv2'))]\n"
         "print(type(engine).__name__, bad)\n"
     )
     function_dir = Path(__file__).resolve().parents[2] / "function"

@@ -14,8 +14,8 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from ossfaces.errors import ConfigError
-from ossfaces.tools.modelsetup import fetch_models
 from ossfaces.vision import FaceAnalyzer, verify_models
+from ossfaces_tools.modelsetup import fetch_models
 
 
 @pytest.fixture(scope="session")

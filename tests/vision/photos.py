@@ -31,8 +31,8 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from ossfaces.tools.modelsetup import download_wheel, read_member
 from ossfaces.vision.models import SourcePackage, sha256_file
+from ossfaces_tools.modelsetup import download_wheel, read_member
 
 from .conftest import encode, iou
 from .variants import INVERSE_ORIENTATION

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from ossfaces.errors import ConfigError
-from ossfaces.tools import modelsetup
 from ossfaces.vision import FaceAnalyzer, models
+from ossfaces_tools import modelsetup
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,7 +61,7 @@ def test_emotion_conversion_matches_the_numpy_reference() -> None:
     pytest.importorskip("h5py")
     import cv2
 
-    from ossfaces.tools.modelsetup import convert
+    from ossfaces_tools.modelsetup import convert
 
     path = models.resolve_models_dir() / models.BY_ROLE["emotion"].filename
     net = cv2.dnn.readNet(str(path))

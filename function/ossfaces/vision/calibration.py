@@ -2,9 +2,8 @@
 
 The networks' raw outputs (the age network's 81-class distribution, the gender softmax, the emotion softmax) become the
 document's ``Age``, ``AgeSD``, ``Gender``, ``GenderConfidence``, ``Emotion``, ``EmotionConfidence`` and
-``EmotionDetails`` through the parameters in ``calibration.json`` beside this module (DESIGN.md "Attributes a user can
-trust"). Every parameter records where it came from; today none was fitted on data (``"fitted_on": null``): no labelled
-face data the project may legally fit on is available yet. ``ossfaces.tools.calibrate`` fits them once it is.
+``EmotionDetails`` through the parameters in ``calibration.json`` beside this module (docs/design.md "Engines"). Every parameter records where it came from; today none was fitted on data (``"fitted_on": null``): no labelled
+face data the project may legally fit on is available yet. ``ossfaces_tools.calibrate`` fits them once it is.
 
 - **Age**: ``Age = round(m(E))`` where ``E`` is the expectation of the age network's distribution (class ages 0.25,
   1, …, 80, as in :mod:`ossfaces.vision.attributes`) and ``m`` a monotone piecewise-linear map given by knots

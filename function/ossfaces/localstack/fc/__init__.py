@@ -1,5 +1,0 @@
-"""The local Function Compute: OSS triggers read from template.yml / s.yaml, FC's OSS event, async delivery with retries,
-the function run in-process or through its custom-runtime bootstrap, and FC 2.0's invoke API for the ``fc2`` client.
-
-Dev-only, like the rest of ``ossfaces.localstack``: the handler never imports it.
-"""

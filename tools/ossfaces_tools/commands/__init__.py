@@ -1,0 +1,32 @@
+"""The ``ossfaces`` command line: one group, one module per command group (README, "Commands").
+
+Each module only translates arguments into calls of :mod:`ossfaces_tools` (or the local stack); they import their tool
+lazily so that ``ossfaces --help`` stays fast. Not deployed to FC.
+"""
+
+from __future__ import annotations
+
+import click
+
+from ossfaces import __version__
+from ossfaces_tools.commands.analyze import analyze
+from ossfaces_tools.commands.backfill import backfill
+from ossfaces_tools.commands.demo import demo
+from ossfaces_tools.commands.models import models
+from ossfaces_tools.commands.package import package
+from ossfaces_tools.commands.people import people
+from ossfaces_tools.commands.schema import schema
+from ossfaces_tools.commands.stack import invoke, up
+from ossfaces_tools.commands.stats import stats
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ossfaces")
+def main() -> None:
+    """Face metadata for photos in Alibaba Cloud OSS, and the local stack to develop it without the cloud."""
+
+
+for _command in (schema, models, analyze, package, backfill, stats, people, up, invoke, demo):
+    main.add_command(_command)
+
+__all__ = ["main"]

@@ -1,0 +1,43 @@
+"""``ossfaces stats``: flags into a :class:`~ossfaces_tools.statsrun.StatsRequest`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ossfaces_tools.commands._shared import bucket_access, oss_options, tool_errors
+
+
+@click.command()
+@oss_options
+@click.option("--age-bins", default="0,13,18,25,35,45,55,65", show_default=True, help="Lower edges of the age bins.")
+@click.option(
+    "--group-by-folder",
+    type=click.IntRange(0),
+    default=0,
+    metavar="DEPTH",
+    help="Also report per folder, keyed by the first DEPTH folders of each key.",
+)
+@click.option("--workers", type=click.IntRange(1, 256), default=16, show_default=True, help="Concurrent reads.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Write the report as CSV.")
+@click.option("--png", "png_path", type=click.Path(dir_okay=False), default=None, help="Write the charts as PNG.")
+@click.option(
+    "--html", "html_path", type=click.Path(dir_okay=False), default=None, help="Write a self-contained HTML report."
+)
+@click.option(
+    "--by",
+    type=click.Choice(["face", "person"]),
+    default="face",
+    show_default=True,
+    help="person: also one vote per person (median age, weighted gender), photos per person, people per photo.",
+)
+def stats(**options: Any) -> None:
+    """Age, gender and emotion statistics over every .faces.json under --prefix in BUCKET."""
+    from ossfaces_tools.statsrun import StatsRequest, run_stats
+
+    access = bucket_access(options)
+    with tool_errors():
+        status = run_stats(StatsRequest(access, **options))
+    raise SystemExit(status)

@@ -1,0 +1,285 @@
+"""People from faces: the update of the people file from the faces of a prefix, user edits, and per-person figures.
+
+Pure: a :class:`~.state.PeopleState` and a :class:`~.faces.FaceTable` in, a changed state out. Reading OSS and saving
+the file is :mod:`.service`'s job.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ossfaces_tools.people.cluster import UNASSIGNED, ClusterParams, cluster
+from ossfaces_tools.people.faces import FaceRef, FaceTable
+from ossfaces_tools.people.state import PeopleState, PhotoEntry
+
+LEAVE = -2  # a face clustering must not touch (forgotten, or placed by IMM v2's FigureClusterId)
+
+
+@dataclass
+class UpdateReport:
+    faces: int = 0
+    embedded: int = 0
+    figure_faces: int = 0
+    assigned_before: int = 0
+    joined: int = 0
+    """Faces that had no person and now have one."""
+    new_people: int = 0
+    unassigned: int = 0
+    people: int = 0
+    named_kept: int = 0
+    changed: bool = False
+    generation: int = 0
+
+    def as_dict(self) -> dict[str, int | bool]:
+        return dict(self.__dict__)
+
+
+def update(state: PeopleState, table: FaceTable, params: ClusterParams, *, rebuild: bool = False) -> UpdateReport:
+    """Bring ``state`` up to date with ``table`` (in place). Faces with a person keep it; ``rebuild`` re-clusters all
+    faces but the pinned ones and gives the new clusters the ids (and names) of the old people they overlap most."""
+    before = state.content()
+    report = UpdateReport(faces=len(table), embedded=sum(table.has_embedding))
+    previous = {key: entry for key, entry in state.photos.items()}
+    rows_of: dict[str, list[int]] = defaultdict(list)
+    for row, photo in enumerate(table.photo):
+        rows_of[table.keys[photo]].append(row)
+
+    photos: dict[str, PhotoEntry] = {}
+    for key in rows_of:
+        entry = previous.get(key)
+        count = table.photo_faces[key]
+        if entry is None or entry.version != table.versions[key] or len(entry.faces) != count:
+            entry = PhotoEntry(table.versions[key], [None] * count)  # new photo, or re-analysed: its faces are new
+        else:
+            entry.faces = [state.resolve(p) if p is not None else None for p in entry.faces]
+        photos[key] = entry
+    old_pid = {r: photos[table.keys[table.photo[r]]].faces[table.index[r]] for r in range(len(table))}
+
+    active = sorted(pid for pid, person in state.people.items() if person.merged_into is None)
+    index_of = {pid: i for i, pid in enumerate(active)}
+    labels: NDArray[np.int64] = np.full(len(table), UNASSIGNED, np.int64)
+    for row in range(len(table)):
+        entry = photos[table.keys[table.photo[row]]]
+        face = table.index[row]
+        pid = entry.faces[face]
+        if face in entry.forgotten:
+            labels[row] = LEAVE
+        elif not table.has_embedding[row]:
+            labels[row] = LEAVE
+            report.figure_faces += 1
+        elif pid is not None and pid in index_of and (not rebuild or face in entry.pinned):
+            labels[row] = index_of[pid]
+    report.assigned_before = sum(p is not None for p in old_pid.values())
+    embeddings = table.embeddings()
+    can_seed = np.asarray(table.can_seed, dtype=bool)
+    labels, total = cluster(embeddings, can_seed, labels, len(active), params)
+
+    new_ids, report.new_people = _name_new_people(state, labels, len(active), total, old_pid, rebuild)
+    pid_of = {**dict(enumerate(active)), **new_ids}
+    for row in range(len(table)):
+        entry = photos[table.keys[table.photo[row]]]
+        face = table.index[row]
+        if labels[row] >= 0:
+            entry.faces[face] = pid_of[int(labels[row])]
+        elif labels[row] == UNASSIGNED:
+            entry.faces[face] = None
+        elif table.figure[row] is not None and face not in entry.forgotten and face not in entry.pinned:
+            entry.faces[face] = _figure_person(state, table.figure[row])  # type: ignore[arg-type]
+    report.joined = sum(1 for r in range(len(table)) if old_pid[r] is None and labels[r] >= 0)
+    report.unassigned = int((labels == UNASSIGNED).sum())
+    state.photos = photos
+    _drop_empty_unnamed(state)
+    report.people = sum(1 for p in state.people.values() if p.merged_into is None)
+    report.named_kept = sum(1 for p in state.people.values() if p.name is not None and p.merged_into is None)
+    report.changed = state.content() != before
+    return report
+
+
+def _name_new_people(
+    state: PeopleState, labels: NDArray[np.int64], first: int, total: int, old_pid: dict[int, int | None], rebuild: bool
+) -> tuple[dict[int, int], int]:
+    """Ids for the people the clustering found (indices ``first..total-1``): on a rebuild, the old person each overlaps
+    most (one-to-one, largest overlaps first); otherwise, and for the rest, new ids in the order they were found."""
+    out: dict[int, int] = {}
+    if rebuild and total > first:
+        overlap: Counter[tuple[int, int]] = Counter()
+        for row, label in enumerate(labels.tolist()):
+            old = old_pid[row]
+            if label >= first and old is not None:
+                overlap[(label, old)] += 1
+        used_old: set[int] = set()
+        for (label, old), _ in sorted(overlap.items(), key=lambda item: (-item[1], item[0])):
+            if label in out or old in used_old or old not in state.people:
+                continue
+            out[label] = old
+            used_old.add(old)
+    created = 0
+    for label in range(first, total):
+        if label not in out:
+            out[label] = state.new_person()
+            created += 1
+    return out, created
+
+
+def _figure_person(state: PeopleState, figure: str) -> int:
+    if figure not in state.figures:
+        state.figures[figure] = state.new_person()
+    return state.resolve(state.figures[figure])
+
+
+def _drop_empty_unnamed(state: PeopleState) -> None:
+    """People left without faces go, unless named (a name is kept through every re-cluster) or merged (a redirect)."""
+    used = {p for entry in state.photos.values() for p in entry.faces if p is not None}
+    for pid in [pid for pid, person in state.people.items() if pid not in used]:
+        person = state.people[pid]
+        if person.name is None and person.merged_into is None and pid not in state.figures.values():
+            del state.people[pid]
+
+
+# --------------------------------------------------------------------------------------------------- user edits
+
+
+class EditError(ValueError):
+    """An edit that cannot be done as asked (unknown id, face not in that person…); the message says why."""
+
+
+def _person(state: PeopleState, pid: int) -> int:
+    resolved = state.resolve(pid)
+    if resolved not in state.people:
+        raise EditError(f"no person {pid} in the people file")
+    return resolved
+
+
+def name(state: PeopleState, pid: int, new_name: str | None) -> int:
+    target = _person(state, pid)
+    state.people[target].name = new_name or None
+    return target
+
+
+def hide(state: PeopleState, pid: int, hidden: bool = True) -> int:
+    target = _person(state, pid)
+    state.people[target].hidden = hidden
+    return target
+
+
+def merge(state: PeopleState, sources: list[int], into: int) -> int:
+    """Every face of ``sources`` moves to ``into`` (pinned there); the source ids point to ``into`` from now on."""
+    target = _person(state, into)
+    for pid in sources:
+        source = _person(state, pid)
+        if source == target:
+            continue
+        for entry in state.photos.values():
+            for i, p in enumerate(entry.faces):
+                if p == source:
+                    entry.faces[i] = target
+                    entry.pinned.append(i)
+        for figure, p in state.figures.items():
+            if p == source:
+                state.figures[figure] = target
+        person = state.people[source]
+        person.merged_into = target
+        if state.people[target].name is None and person.name is not None:
+            state.people[target].name = person.name
+        person.name = None
+    return target
+
+
+def split(state: PeopleState, pid: int, faces: list[FaceRef]) -> int:
+    """Move ``faces`` (each of person ``pid``) to a new person, pinned there; return the new id."""
+    source = _person(state, pid)
+    for ref in faces:
+        entry = state.photos.get(ref.key)
+        if entry is None or ref.index >= len(entry.faces) or entry.faces[ref.index] != source:
+            raise EditError(f"face {ref} is not a face of person {pid}")
+    target = state.new_person()
+    for ref in faces:
+        entry = state.photos[ref.key]
+        entry.faces[ref.index] = target
+        entry.pinned.append(ref.index)
+    return target
+
+
+def faces_in_photo(state: PeopleState, pid: int, key: str) -> list[FaceRef]:
+    source = _person(state, pid)
+    entry = state.photos.get(key)
+    found = [FaceRef(key, i) for i, p in enumerate(entry.faces) if p == source] if entry else []
+    if not found:
+        raise EditError(f"person {pid} has no face in {key}")
+    return found
+
+
+def forget(state: PeopleState, pid: int) -> list[FaceRef]:
+    """Remove a person (and its name) for good; its faces are never clustered again. Returns those faces."""
+    target = _person(state, pid)
+    faces: list[FaceRef] = []
+    for key, entry in state.photos.items():
+        for i, p in enumerate(entry.faces):
+            if p == target:
+                entry.faces[i] = None
+                entry.forgotten.append(i)
+                faces.append(FaceRef(key, i))
+    for other in [p for p, person in state.people.items() if person.merged_into == target or p == target]:
+        del state.people[other]
+    state.figures = {f: p for f, p in state.figures.items() if p != target}
+    return faces
+
+
+# --------------------------------------------------------------------------------------------------- per person
+
+
+@dataclass
+class PersonSummary:
+    pid: int
+    name: str | None
+    hidden: bool
+    rows: list[int] = field(default_factory=list)
+    photos: int = 0
+    age_median: float | None = None
+    age_min: float | None = None
+    age_max: float | None = None
+    gender: str | None = None
+    gender_share: float = 0.0
+
+    @property
+    def faces(self) -> int:
+        return len(self.rows)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"id": self.pid, "name": self.name, "hidden": self.hidden, "faces": self.faces, "photos": self.photos,
+                "age_median": self.age_median, "age_min": self.age_min, "age_max": self.age_max,
+                "gender": self.gender, "gender_share": round(self.gender_share, 3)}  # fmt: skip
+
+
+def summaries(state: PeopleState, table: FaceTable) -> list[PersonSummary]:
+    """One summary per person with faces (named people without faces too); named first, then by size."""
+    by_pid: dict[int, PersonSummary] = {}
+    for pid, person in state.people.items():
+        if person.merged_into is None:
+            by_pid[pid] = PersonSummary(pid, person.name, person.hidden)
+    for row in range(len(table)):
+        entry = state.photos.get(table.keys[table.photo[row]])
+        owner = entry.faces[table.index[row]] if entry and table.index[row] < len(entry.faces) else None
+        if owner is not None and owner in by_pid:
+            by_pid[owner].rows.append(row)
+    for summary in by_pid.values():
+        ages = [table.age[r] for r in summary.rows if not math.isnan(table.age[r])]
+        if ages:
+            summary.age_median = float(np.median(ages))
+            summary.age_min, summary.age_max = float(min(ages)), float(max(ages))
+        votes: Counter[str] = Counter()
+        for r in summary.rows:
+            if table.gender[r]:
+                votes[table.gender[r]] += table.gender_confidence[r]  # type: ignore[assignment]
+        if votes:
+            gender, weight = votes.most_common(1)[0]
+            summary.gender = gender
+            summary.gender_share = weight / sum(votes.values())
+        summary.photos = len({table.photo[r] for r in summary.rows})
+    out = [s for s in by_pid.values() if s.rows or s.name is not None]
+    return sorted(out, key=lambda s: (s.name is None, -s.faces, s.pid))

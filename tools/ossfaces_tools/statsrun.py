@@ -1,0 +1,125 @@
+"""One ``ossfaces stats`` run: stream the results, aggregate, print the table, write the files asked for.
+
+Sits above :mod:`ossfaces_tools.stats` (the numbers) and :mod:`ossfaces_tools.report` (their rendering), so that
+neither of those imports the other's caller.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TextIO
+
+import oss2
+
+from ossfaces_tools.access import BucketAccess, ToolError
+from ossfaces_tools.report import write_outputs
+from ossfaces_tools.report.table import print_table
+from ossfaces_tools.report.trust import trust_statement
+from ossfaces_tools.stats import AgeBins, StatsAccumulator, collect, read_documents
+
+if TYPE_CHECKING:
+    from ossfaces_tools.people.faces import FaceTable
+    from ossfaces_tools.people.state import PeopleState
+
+
+def _people_state(bucket: oss2.Bucket, access: BucketAccess, prefix: str) -> tuple[PeopleState, FaceTable]:
+    from ossfaces_tools.people.faces import FaceTable
+    from ossfaces_tools.people.state import StateStore
+
+    store = StateStore(bucket, prefix)
+    if not store.exists():
+        raise ToolError(
+            f"--by person needs the people file oss://{access.bucket}/{store.key}: run `ossfaces people "
+            f"{access.bucket}{' --prefix ' + prefix if prefix else ''}` first",
+            usage=True,
+        )
+    state = store.load()
+    return state, FaceTable(model=state.model)
+
+
+def _also_into(faces: FaceTable, documents: Iterable[tuple[str, bytes | None]]) -> Iterator[tuple[str, bytes | None]]:
+    """The same stream, each body also read into ``faces`` (one read of each result serves both views)."""
+    for key, body in documents:
+        if body is not None:
+            faces.add_raw(key, body)
+        yield key, body
+
+
+@dataclass(frozen=True)
+class StatsRequest:
+    access: BucketAccess
+    prefix: str = ""
+    age_bins: str = "0,13,18,25,35,45,55,65"
+    group_by_folder: int = 0
+    workers: int = 16
+    as_json: bool = False
+    csv_path: str | None = None
+    png_path: str | None = None
+    html_path: str | None = None
+    progress: bool = True
+    by: str = "face"
+    """``person``: also the figures with one vote per person (needs the people file of ``ossfaces people``)."""
+
+
+def run_stats(request: StatsRequest, out: TextIO | None = None) -> int:
+    """Stream, aggregate, write the outputs asked for. JSON goes to ``out`` (stdout), the table to stderr then."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    out = out or sys.stdout
+    access = request.access
+    access.require_credentials()
+    try:
+        bins = AgeBins.parse(request.age_bins)
+    except ValueError as exc:
+        raise ToolError(str(exc), usage=True, param="--age-bins") from exc
+    settings = access.settings()
+    oss_bucket = access.open(settings)
+    err = Console(stderr=True)
+    accumulator = StatsAccumulator(bins, request.group_by_folder)
+    bar = Progress(
+        SpinnerColumn(), TextColumn("{task.completed} documents"), TimeElapsedColumn(), console=err,
+        disable=not request.progress,
+    )  # fmt: skip
+    task = bar.add_task("stats", total=None)
+    by_person = request.by == "person"
+    state, faces = _people_state(oss_bucket, access, request.prefix) if by_person else (None, None)
+    try:
+        with bar:
+            documents = read_documents(oss_bucket, request.prefix, settings.result_suffix, workers=request.workers)
+            if faces is not None:
+                documents = _also_into(faces, documents)
+            collect(documents, accumulator, lambda: bar.advance(task))
+    except oss2.exceptions.OssError as exc:
+        raise ToolError(
+            f"reading oss://{access.bucket}/{request.prefix}: {exc.status} {exc.code}: {exc.message}"
+        ) from exc
+    report = dataclasses.replace(accumulator.report(), prefix=request.prefix, bucket=access.bucket)
+    report = dataclasses.replace(report, trust=trust_statement(report))
+    people = None
+    if state is not None and faces is not None:
+        from ossfaces_tools.people.figures import people_figures
+        from ossfaces_tools.people.model import summaries
+
+        people = people_figures(state, faces, summaries(state, faces), bins)
+    if request.as_json:
+        data = report.to_dict()
+        if people is not None:
+            data["by_person"] = people
+        out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        out.flush()
+    console = err if request.as_json else Console(file=out)
+    print_table(report, console)
+    if people is not None:
+        from ossfaces_tools.people.figures import print_people_figures
+
+        print_people_figures(people, console)
+    for path in write_outputs(
+        report, csv_path=request.csv_path, png_path=request.png_path, html_path=request.html_path
+    ):
+        err.print(f"wrote {path}")
+    return 0
