@@ -10,15 +10,9 @@ import oss2
 import pytest
 
 from ossfaces.settings import DEFAULT_IMAGE_SUFFIXES, Settings
-from ossfaces_localstack.fc.triggers import (
-    case_variants,
-    function_accepts,
-    image_pattern,
-    key_table,
-    load_triggers,
-    reaching,
-    settings_of,
-)
+from ossfaces_localstack.fc.descriptors import load_triggers
+from ossfaces_localstack.fc.reach import function_accepts, key_table, reaching, settings_of
+from ossfaces_localstack.fc.triggers import case_variants, image_pattern
 from ossfaces_localstack.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[2]

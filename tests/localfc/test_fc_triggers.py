@@ -8,18 +8,10 @@ from typing import Any
 
 import pytest
 
-from ossfaces_localstack.fc.triggers import (
-    FunctionSpec,
-    Trigger,
-    check_pattern,
-    discover,
-    for_local_bucket,
-    load_s_yaml,
-    load_template,
-    load_triggers,
-    loop_risk,
-    pattern_matches,
-)
+from ossfaces_localstack.fc.descriptors import discover, load_s_yaml, load_template, load_triggers
+from ossfaces_localstack.fc.patterns import check_pattern, pattern_matches
+from ossfaces_localstack.fc.reach import loop_risk
+from ossfaces_localstack.fc.triggers import FunctionSpec, Trigger, for_local_bucket
 
 TEMPLATE = textwrap.dedent(
     """

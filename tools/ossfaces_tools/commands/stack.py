@@ -164,7 +164,7 @@ def invoke(
     import json
 
     from ossfaces.errors import OssFacesError
-    from ossfaces_localstack.stack import invoke_event
+    from ossfaces_localstack.invoke import invoke_event
 
     event = event_file.read()
     try:
