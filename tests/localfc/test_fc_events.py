@@ -107,4 +107,4 @@ def test_eventbridge_trigger_delivers_one_cloudevent_the_function_reads() -> Non
     assert (record.bucket, record.key, record.eventName) == (created.bucket, created.key, created.event_name)
     local = trigger.with_bucket(created.bucket)
     assert pattern_matches(local.pattern or {}, payload)
-    assert not pattern_matches(local.pattern or {}, {**payload, "type": "oss:ObjectCreated:CopyObject"})
+    assert not pattern_matches(local.pattern or {}, {**payload, "type": "oss:ObjectCreated:UploadPart"})

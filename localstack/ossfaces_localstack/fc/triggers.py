@@ -144,8 +144,11 @@ def for_local_bucket(triggers: Sequence[Trigger], bucket: str) -> list[Trigger]:
 CREATED_EVENTS = (
     "oss:ObjectCreated:PutObject",
     "oss:ObjectCreated:PostObject",
+    "oss:ObjectCreated:CopyObject",
     "oss:ObjectCreated:CompleteMultipartUpload",
 )
+"""What makes a new photo: an upload, a browser form, a server-side copy, a finished multipart upload. Not
+``ObjectCreated:*``: it includes InitiateMultipartUpload and UploadPart, which fire before the object exists."""
 
 
 def image_pattern(bucket: str, suffixes: Iterable[str], events: Iterable[str] = CREATED_EVENTS) -> dict[str, Any]:
