@@ -102,10 +102,11 @@ class LocalStack:
         declared = list(triggers) if triggers is not None else load_triggers(self.descriptors, account_id=account_id)
         self.bucket = bucket or next((t.bucket for t in declared if t.bucket and "$" not in t.bucket), DEFAULT_BUCKET)
         if not declared and triggers is None:
+            read = ", ".join(str(p) for p in self.descriptors)
             log.warning(
-                "no s.yaml or template.yml: the project's trigger (EventBridge, image suffixes in 3 cases) on bucket %s",
-                self.bucket,
-            )
+                "%s: the built-in trigger runs instead (EventBridge, image suffixes in 3 cases, bucket %s)",
+                f"{read} declares no trigger on OSS's events" if read else "no s.yaml or template.yml", self.bucket,
+            )  # fmt: skip
             declared = default_triggers(self.bucket, DEFAULT_IMAGE_SUFFIXES)
         self.triggers = for_local_bucket(declared, self.bucket)
         self.functions = list({t.function.qualified_name: t.function for t in self.triggers}.values())
@@ -396,7 +397,10 @@ class LocalStack:
             )
         if self.api is not None:
             lines.append(f"  FC API (fc2)      {self.api.endpoint}")
-        sources = ", ".join(str(p) for p in self.descriptors) or "built-in defaults"
+        declared = dict.fromkeys(str(t.source) for t in self.triggers if t.source is not None)
+        sources = ", ".join(declared) or "built-in defaults" + (
+            f" ({', '.join(str(p) for p in self.descriptors)} declares none on OSS's events)" if self.descriptors else ""
+        )
         lines.append(f"  triggers          from {sources}")
         lines += [f"    {t.summary()}" for t in self.triggers]
         lines += ["  " + line for line in self.reach_report()]

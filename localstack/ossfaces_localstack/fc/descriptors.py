@@ -14,6 +14,7 @@ Shapes read:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -22,10 +23,13 @@ from typing import Any
 
 import yaml
 
-from ossfaces_localstack.fc.patterns import check_pattern, dig
+from ossfaces_localstack.fc.patterns import check_pattern, dig, pattern_matches
 from ossfaces_localstack.fc.triggers import DEFAULT_ACCOUNT_ID, DEFAULT_ASYNC_RETRIES, FunctionSpec, Trigger
 
 TRIGGER_FILES = ("template.yml", "template.yaml", "s.yaml", "s.yml")
+OSS = {"source": "acs.oss"}  # what OSS's CloudEvents carry in ``source``
+
+log = logging.getLogger("ossfaces_localstack.fc")
 
 
 class _AnyTagLoader(yaml.SafeLoader):  # type: ignore[misc]
@@ -245,8 +249,14 @@ def _eventbridge_trigger(item: Mapping[str, Any], spec: FunctionSpec, account_id
         pattern = json.loads(raw) if isinstance(raw, str) else dict(raw)
     except ValueError as exc:
         raise ValueError(f"{path}: trigger {name}: eventRuleFilterPattern is not JSON: {exc}") from exc
-    if source_type != "Default" or "acs.oss" not in _as_list(_get(pattern, "source")):
-        return None  # not OSS's events (Kafka, MNS …): nothing the local OSS emits
+    if source_type != "Default" or ("source" in pattern and not pattern_matches({"source": pattern["source"]}, OSS)):
+        # not OSS's events (Kafka, MNS …): nothing the local OSS emits. Without ``source`` the pattern holds for OSS's
+        # events too (EventBridge checks only the fields a pattern names), so it is read like any other.
+        log.warning(
+            "%s: trigger %r listens to %s, not OSS's events: the local OSS never fires it",
+            path, name, f"event source {source_type}" if source_type != "Default" else f"source {pattern['source']}",
+        )  # fmt: skip
+        return None
     check_pattern(pattern, f"{path}: trigger {name}")
     names = dig(pattern, "data", "oss", "bucket", "name")
     bucket = names[0] if isinstance(names, list) and names and isinstance(names[0], str) else ""
