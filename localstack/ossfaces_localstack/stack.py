@@ -399,7 +399,9 @@ class LocalStack:
             lines.append(f"  FC API (fc2)      {self.api.endpoint}")
         declared = dict.fromkeys(str(t.source) for t in self.triggers if t.source is not None)
         sources = ", ".join(declared) or "built-in defaults" + (
-            f" ({', '.join(str(p) for p in self.descriptors)} declares none on OSS's events)" if self.descriptors else ""
+            f" ({', '.join(str(p) for p in self.descriptors)} declares none on OSS's events)"
+            if self.descriptors
+            else ""
         )
         lines.append(f"  triggers          from {sources}")
         lines += [f"    {t.summary()}" for t in self.triggers]
