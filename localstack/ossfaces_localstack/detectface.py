@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ossfaces.errors import BadImage
+from ossfaces.settings import Settings
 from ossfaces_localstack.oss import ProcessError, ProcessRequest, ProcessResult
 
 IMM_DETECTFACE = "imm/detectface"
@@ -34,11 +35,22 @@ def local_face_detector() -> FaceDetector:
     return detect
 
 
-def imm_detectface(detector: FaceDetector) -> Callable[[ProcessRequest], ProcessResult]:
-    """An ``x-oss-process=imm/detectface`` processor answering like IMM v1; a photo it cannot read is a 400, as IMM's."""
+def imm_detectface(
+    detector: FaceDetector, max_image_bytes: int | None = None
+) -> Callable[[ProcessRequest], ProcessResult]:
+    """An ``x-oss-process=imm/detectface`` processor answering like IMM v1; a photo it cannot read is a 400, as IMM's.
+    An object over ``max_image_bytes`` (default: the function's ``OSSFACES_MAX_IMAGE_BYTES``) is refused unread."""
+    limit = max_image_bytes if max_image_bytes is not None else Settings().max_image_bytes
 
     def process(request: ProcessRequest) -> ProcessResult:
         request_id = secrets.token_hex(12).upper()
+        if request.size > limit:
+            raise ProcessError(
+                400,
+                "InvalidImage.TooLarge",
+                f"the object is {request.size} bytes, more than the {limit} read for an analysis "
+                f"(OSSFACES_MAX_IMAGE_BYTES; IMM request {request_id})",
+            )
         try:
             faces = detector(request.path.read_bytes())
         except BadImage as exc:

@@ -119,7 +119,7 @@ class LocalStack:
             port=oss_port,
             region=region,
             buckets=(self.bucket,),
-            processors={IMM_DETECTFACE: imm_detectface(self._detector)},
+            processors={IMM_DETECTFACE: imm_detectface(self._detector, self._max_image_bytes())},
             fsync=fsync,
         )
         self.oss.storage.router = self._route
@@ -145,8 +145,9 @@ class LocalStack:
         try:
             self.oss.bind()  # the endpoint the function is given; connections are refused until oss.start()
             self.imm = LocalImm(
-                self.oss, self._detector, projects=self.imm_projects(), host=self._host, port=self._imm_port
-            ).start()
+                self.oss, self._detector, projects=self.imm_projects(), host=self._host, port=self._imm_port,
+                max_image_bytes=self._max_image_bytes(),
+            ).start()  # fmt: skip
             for function in self.functions:
                 runner = make_runner(self.mode, function, self.function_environment(function))
                 runner.start()
@@ -210,6 +211,11 @@ class LocalStack:
         named = (f.environment.get("OSSFACES_IMM_PROJECT", "") for f in self.functions)
         extra = self._extra_env.get("OSSFACES_IMM_PROJECT", "")
         return tuple(dict.fromkeys(p for p in (DEFAULT_PROJECT, *named, extra) if p and "$" not in p))
+
+    def _max_image_bytes(self) -> int:
+        """The largest object the local IMM answers read: the function's own ``OSSFACES_MAX_IMAGE_BYTES``."""
+        sizes = [settings_of(f).max_image_bytes for f in self.functions]
+        return max(sizes) if sizes else Settings().max_image_bytes
 
     def context_for(self, function: FunctionSpec, request_id: str) -> FCContext:
         """FC's context for one invocation, with fresh STS credentials from the local OSS."""
