@@ -209,7 +209,7 @@ def test_an_unsigned_1_gib_body_is_refused_before_it_is_read(local_imm: LocalImm
 def test_a_signed_body_over_the_limit_is_refused_before_it_is_read(local_oss: LocalOss, local_imm: LocalImm) -> None:
     prepared = signed_post(local_imm, local_oss.access_key_id, local_oss.access_key_secret,
                            query={"ProjectName": DEFAULT_PROJECT, "SourceURI": "oss://test-bucket/a.jpg"}).prepare()  # fmt: skip
-    headers = {k: v for k, v in prepared.headers.items() if k.lower() not in ("host", "content-length")}
+    headers = {k: str(v) for k, v in prepared.headers.items() if k.lower() not in ("host", "content-length")}
     status, error = _answer_to_headers_only(
         local_imm, {**headers, "Content-Length": str(256 * 2**20)}, prepared.path_url
     )
@@ -259,7 +259,12 @@ def test_imm_detectface_refuses_an_object_over_the_limit_unread(
     from ossfaces_localstack.detectface import imm_detectface
 
     seen: list[int] = []
-    local_oss.set_processor("imm/detectface", imm_detectface(lambda data: seen.append(len(data)) or []))
+
+    def detector(data: bytes) -> list[dict[str, Any]]:
+        seen.append(len(data))
+        return []
+
+    local_oss.set_processor("imm/detectface", imm_detectface(detector))
     oss_bucket.put_object("photos/small.jpg", face_jpeg)
     oss_bucket.put_object("photos/huge.jpg", face_jpeg + bytes(Settings().max_image_bytes))
     assert oss_bucket.get_object("photos/small.jpg", process="imm/detectface").read()
