@@ -91,4 +91,3 @@ def verify_query(auth: Authenticator, req: SignedRequest, now: float) -> str:
         auth.check_skew(parse_http_date(req.header("x-oss-date")), now)
     additional = [h for h in (req.param("x-oss-additional-headers") or "").split(";") if h]
     return _check(auth, ak, secret, provided, v2_string_to_sign(req, expires.encode(), additional, "x-oss-signature"))
-
