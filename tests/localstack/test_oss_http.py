@@ -72,3 +72,8 @@ def test_get_with_accept_encoding_gzip_is_compressed_and_chunked(oss_bucket: oss
         assert "Content-Encoding" not in plain.headers and plain.headers["ETag"], key
     ranged = oss_bucket.get_object("doc.faces.json", byte_range=(0, 9), headers={"Accept-Encoding": "gzip"})
     assert ranged.read() == text[:10] and "Content-Encoding" not in ranged.headers
+
+
+def test_listing_live_channels_is_empty(oss_bucket: oss2.Bucket) -> None:
+    """The local OSS has no RTMP ingest; a client cleaning a bucket (oss2's own test suite does) lists none."""
+    assert list(oss2.LiveChannelIterator(oss_bucket)) == []
