@@ -46,7 +46,7 @@ async def list_live_channels(be: Backend, c: Call) -> Response:
     cleaning a bucket before deleting it, as oss2's own test suite does, gets the answer OSS gives a bucket without
     channels."""
     await run_in_threadpool(be.storage.get_bucket, c.b)
-    fields = [("Prefix", c.query.get("prefix", "")), ("Marker", c.query.get("marker", "")), ("MaxKeys", 100),
+    fields: list[tuple[str, str | int | None]] = [("Prefix", c.query.get("prefix", "")), ("Marker", c.query.get("marker", "")), ("MaxKeys", 100),
               ("IsTruncated", "false"), ("NextMarker", "")]  # fmt: skip
     return xml_response(xmlcodec.document("ListLiveChannelResult", fields))
 
