@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ossfaces_tools.commands._shared import bucket_access, oss_options, tool_errors
+from ossfaces_tools.commands._shared import bucket_access, oss_options, output_file
 
 
 class _DefaultToUpdate(click.Group):
@@ -46,26 +46,27 @@ def people() -> None:
 )
 @click.option("--rebuild", is_flag=True, help="Re-cluster every face from scratch; named people keep their ids/names.")
 @click.option("--workers", type=click.IntRange(1, 256), default=16, show_default=True, help="Concurrent reads.")
-@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None, help="Write a page of people.")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    callback=output_file,
+    help="Write a page of people.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the update and the people as JSON on stdout.")
 def update_command(**options: Any) -> None:
     """Read every result under --prefix, place new faces with people (new people where enough similar faces), save."""
     from ossfaces_tools.people.service import PeopleRequest, run_people
 
-    access = bucket_access(options)
-    with tool_errors():
-        status = run_people(PeopleRequest(access, **options))
-    raise SystemExit(status)
+    raise SystemExit(run_people(PeopleRequest(bucket_access(options), **options)))
 
 
 def _edit(options: dict[str, Any], change: Any) -> None:
     from ossfaces_tools.people.service import edit_people
 
     options.pop("progress")
-    access = bucket_access(options)
-    with tool_errors():
-        message = edit_people(access, options["prefix"], change)
-    click.echo(message)
+    click.echo(edit_people(bucket_access(options), options["prefix"], change))
 
 
 @people.command("name")
@@ -142,6 +143,5 @@ def forget_command(person: int, yes: bool, **options: Any) -> None:
     access = bucket_access(options)
     if not yes:
         click.confirm(f"forget person {person} and strip their face embeddings from the results?", abort=True)
-    with tool_errors():
-        faces, documents = forget_person(access, options["prefix"], person)
+    faces, documents = forget_person(access, options["prefix"], person)
     click.echo(f"forgot person {person}: {faces} face(s), embeddings removed from {documents} result document(s)")

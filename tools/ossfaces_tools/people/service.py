@@ -88,7 +88,7 @@ def run_people(request: PeopleRequest, out: TextIO | None = None) -> int:
     except PeopleConflict as exc:
         raise ToolError(str(exc)) from exc
     except oss2.exceptions.OssError as exc:
-        raise ToolError(f"oss://{access.bucket}/{request.prefix}: {exc.status} {exc.code}: {exc.message}") from exc
+        raise access.failure(exc, f"reading oss://{access.bucket}/{request.prefix}") from exc
     people = summaries(state, table)
     if request.as_json:
         out.write(json.dumps({"update": report.as_dict(), "people": [p.as_dict() for p in people]}, ensure_ascii=False))
