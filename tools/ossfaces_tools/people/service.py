@@ -67,6 +67,7 @@ def update_people(
     if state.forget_pending:
         state.forget_pending = []  # every result under the prefix was just read, and stripped where needed
         report.changed = True
+    report.changed |= bool(store.set_aside)  # a copy moved aside: people.json is written again, readable
     report.generation = store.save(state) if report.changed else state.generation
     return state, table, report
 

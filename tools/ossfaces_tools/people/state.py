@@ -345,8 +345,8 @@ class StateStore:
         prefix = f" --prefix {self.prefix}" if self.prefix else ""
         return (
             f"{where} cannot be read: {reason}. Fix it by hand, or run `ossfaces people {self.bucket.bucket_name}"
-            f"{prefix} --discard-unreadable` to move it to {self.unreadable} and go on without it (its names and "
-            "merges are lost; forgotten faces stay forgotten)"
+            f"{prefix} --discard-unreadable` to move it to {self.unreadable} and go on from the newest readable copy, "
+            "or from none (forgotten faces stay forgotten)"
         )
 
     def save(self, state: PeopleState) -> int:
