@@ -134,79 +134,31 @@ def run_session(request: BackfillRequest, out: TextIO | None = None) -> int:
     import sys
 
     from rich.console import Console
-    from rich.markup import escape
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
     out = out or sys.stdout
-    access, opts = request.access, request.options
-    access.require_credentials()
-    if not request.local and not opts.dry_run and not request.fc.complete:
-        raise ToolError(
-            "--fc-endpoint, --service and --function are required (or --local for `ossfaces up`'s FC, --in-process, "
-            "or --dry-run)",
-            usage=True,
-        )
-    if not request.local and not opts.dry_run:
-        check_reachable(request.fc.endpoint, "FC", "--fc-endpoint")
+    access = request.access
+    check_request(request)
     err = Console(stderr=True)
     oss_bucket = access.open()
     settings = access.settings().model_copy(update={"oss_endpoint": oss_bucket.endpoint})
     inner, tag = open_dispatcher(request, settings, oss_bucket)
     dispatcher = StopOnSystemic(inner, access, request.fc.endpoint)
-    if opts.checkpoint is None:
-        opts = Options(
-            **{**opts.__dict__, "checkpoint": Checkpoint.default_path(access.bucket, opts.prefix, dispatcher.mode)}
-        )
-    assert opts.checkpoint is not None
-    previous = None if (opts.restart or opts.dry_run) else Checkpoint.load(opts.checkpoint)
+    opts = with_checkpoint(request.options, access.bucket, dispatcher.mode)
+    previous = None if (opts.restart or opts.dry_run) else Checkpoint.load(opts.checkpoint)  # type: ignore[arg-type]
     if previous:
         err.print(
             f"resuming after {previous.after!r} ({len(previous.failed)} earlier failures to retry) from {opts.checkpoint}"
         )
     total = count_objects(oss_bucket, opts.prefix, previous.after if previous else None) if request.count else None
-    bar = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err, disable=not request.progress,
-    )  # fmt: skip
-    task = bar.add_task("backfill", total=total, status="")
-
-    def report(event: str, candidate: Candidate | None, summary: Summary) -> None:
-        scanned = runner.scanner.scanned if runner.scanner else 0
-        bar.update(task, completed=scanned, status=f"sent {summary.dispatched} failed {summary.failed}")
-        if event == "would-dispatch" and candidate:
-            print(f"{candidate.verdict}\t{candidate.key}\t{candidate.reason}", file=out, flush=True)
-        if event == "failed" and candidate and dispatcher.fatal is None:  # one line per failure, with its reason
-            err.print(
-                f"[red]failed[/red] {escape(candidate.key)}: {escape(candidate.reason)}",
-                highlight=False,
-                soft_wrap=True,
-            )
-        if event == "waiting" and candidate and candidate.claim:
-            err.print(
-                f"waiting for {escape(candidate.claim.describe())}: {escape(candidate.key)}",
-                highlight=False,
-                soft_wrap=True,
-            )
-
-    runner = Backfill(oss_bucket, access.region, settings, tag, dispatcher, opts, report)
-
+    bar = Bar(err, total, request.progress)
+    runner = Backfill(oss_bucket, access.region, settings, tag, dispatcher, opts, bar.reporter(out, dispatcher))
+    bar.runner = runner
     dispatcher.stop = runner.stop
-
-    def on_term(signum: int, frame: Any) -> None:
-        runner.stop.set()
-
-    old = signal.signal(signal.SIGTERM, on_term)
+    old = signal.signal(signal.SIGTERM, lambda signum, frame: runner.stop.set())
     try:
-        with bar if request.progress else contextlib.nullcontext():  # a disabled bar still prints a blank line
+        with bar.shown():
             summary = runner.run()
-            bar.update(task, completed=summary.scanned, total=total if total is not None else summary.scanned)
+            bar.done(summary.scanned)
     except oss2.exceptions.OssError as exc:
         raise access.failure(exc, f"listing oss://{access.bucket}/{opts.prefix}") from exc
     except ValueError as exc:
@@ -215,12 +167,85 @@ def run_session(request: BackfillRequest, out: TextIO | None = None) -> int:
         signal.signal(signal.SIGTERM, old)
     if dispatcher.fatal is not None:
         raise ToolError(f"{dispatcher.fatal} (stopped; what was not handed over is kept in {opts.checkpoint})")
+    return finish(summary, inner, err, out if request.as_json else None)
+
+
+def check_request(request: BackfillRequest) -> None:
+    """What no listing can fix, refused before any: credentials, an FC target, FC out of reach."""
+    request.access.require_credentials()
+    if request.local or request.options.dry_run:
+        return
+    if not request.fc.complete:
+        raise ToolError(
+            "--fc-endpoint, --service and --function are required (or --local for `ossfaces up`'s FC, --in-process, "
+            "or --dry-run)",
+            usage=True,
+        )
+    check_reachable(request.fc.endpoint, "FC", "--fc-endpoint")
+
+
+def with_checkpoint(opts: Options, bucket: str, mode: str) -> Options:
+    if opts.checkpoint is not None:
+        return opts
+    return Options(**{**opts.__dict__, "checkpoint": Checkpoint.default_path(bucket, opts.prefix, mode)})
+
+
+class Bar:
+    """The progress bar on stderr, and the lines the run reports beside it (failures, waits, the dry run's list)."""
+
+    def __init__(self, err: Any, total: int | None, progress: bool) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.err, self.total, self.enabled = err, total, progress
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            console=err, disable=not progress,
+        )  # fmt: skip
+        self.task = self.progress.add_task("backfill", total=total, status="")
+        self.runner: Backfill | None = None
+
+    def shown(self) -> Any:
+        return self.progress if self.enabled else contextlib.nullcontext()  # a disabled bar still prints a blank line
+
+    def done(self, scanned: int) -> None:
+        self.progress.update(self.task, completed=scanned, total=self.total if self.total is not None else scanned)
+
+    def reporter(self, out: TextIO, dispatcher: StopOnSystemic) -> Any:
+        from rich.markup import escape
+
+        def report(event: str, candidate: Candidate | None, summary: Summary) -> None:
+            scanner = self.runner.scanner if self.runner else None
+            status = f"sent {summary.dispatched} failed {summary.failed}"
+            self.progress.update(self.task, completed=scanner.scanned if scanner else 0, status=status)
+            if event == "would-dispatch" and candidate:
+                print(f"{candidate.verdict}\t{candidate.key}\t{candidate.reason}", file=out, flush=True)
+            if event == "failed" and candidate and dispatcher.fatal is None:  # one line per failure, with its reason
+                self.line(f"[red]failed[/red] {escape(candidate.key)}: {escape(candidate.reason)}")
+            if event == "waiting" and candidate and candidate.claim:
+                self.line(f"waiting for {escape(candidate.claim.describe())}: {escape(candidate.key)}")
+
+        return report
+
+    def line(self, text: str) -> None:
+        self.err.print(text, highlight=False, soft_wrap=True)
+
+
+def finish(summary: Summary, inner: Dispatcher, err: Any, out: TextIO | None) -> int:
+    """The summary table (and JSON on ``out``); the exit status."""
     if isinstance(inner, FcDispatcher):
         summary.invocations = inner.invocations
     if isinstance(inner, LocalDispatcher):
         summary.verdicts.update({f"local {k}": v for k, v in inner.outcomes.items()})
     print_summary(err, summary)
-    if request.as_json:
+    if out is not None:
         print(json.dumps(summary.as_dict(), ensure_ascii=False), file=out, flush=True)
     if summary.failed:
         return 1

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from ossfaces.forgotten import Box, iou
 from ossfaces_tools.people.cluster import UNASSIGNED, ClusterParams, cluster
-from ossfaces_tools.people.faces import FaceRef, FaceTable
+from ossfaces_tools.people.faces import FaceRef, FaceTable, PhotoFaces
 from ossfaces_tools.people.state import PeopleState, PhotoEntry
 
 LEAVE = -2  # a face clustering must not touch (forgotten, or placed by IMM v2's FigureClusterId)
@@ -83,28 +83,37 @@ def carry_over(state: PeopleState, table: FaceTable, report: UpdateReport) -> di
         entry = PhotoEntry(info.etag, info.engine, list(info.boxes), [None] * len(info.boxes))
         entry.forgotten = list(dict.fromkeys([*(old.forgotten if old else []), *(info.boxes[i] for i in info.marked)]))
         if old is not None and old.etag == info.etag:
-            pairs = _same_faces(old, info.boxes, info.engine)
             report.reanalysed += old.engine != info.engine
-            entry.forgotten += [info.boxes[new] for new, was in pairs.items() if was in old.legacy_forgotten]
-            for new, was in pairs.items():
-                pid = old.faces[was]
-                entry.faces[new] = (
-                    state.resolve(pid) if pid is not None and state.resolve(pid) in state.people else None
-                )
-                if was in old.pinned:
-                    entry.pinned.append(new)
-        for i in range(len(entry.faces)):
-            if entry.is_forgotten(i):
-                entry.faces[i] = None
-                entry.pinned = [p for p in entry.pinned if p != i]
-                report.forgotten += 1
-                if i in info.identified or i not in info.marked:
-                    report.lingering.append(FaceRef(key, i))
+            _keep_people(state, old, entry)
+        _leave_forgotten(FaceRef(key, 0), entry, info, report)
         photos[key] = entry
     for key, old in state.photos.items():
         if key not in photos and old.forgotten:
             photos[key] = PhotoEntry(old.etag, old.engine, [], [], forgotten=old.forgotten)
     return photos
+
+
+def _keep_people(state: PeopleState, old: PhotoEntry, entry: PhotoEntry) -> None:
+    """The faces of ``entry`` found again in ``old`` (same photo version) take over their person, pin and forget."""
+    pairs = _same_faces(old, tuple(entry.boxes), entry.engine)
+    entry.forgotten += [entry.boxes[new] for new, was in pairs.items() if was in old.legacy_forgotten]
+    for new, was in pairs.items():
+        pid = old.faces[was]
+        entry.faces[new] = state.resolve(pid) if pid is not None and state.resolve(pid) in state.people else None
+        if was in old.pinned:
+            entry.pinned.append(new)
+
+
+def _leave_forgotten(photo: FaceRef, entry: PhotoEntry, info: PhotoFaces, report: UpdateReport) -> None:
+    """Faces standing where a forgotten face stood belong to nobody; those whose result still identifies them (or
+    does not mark them) are reported, to be stripped again."""
+    for i in range(len(entry.faces)):
+        if entry.is_forgotten(i):
+            entry.faces[i] = None
+            entry.pinned = [p for p in entry.pinned if p != i]
+            report.forgotten += 1
+            if i in info.identified or i not in info.marked:
+                report.lingering.append(FaceRef(photo.key, i))
 
 
 def _same_faces(old: PhotoEntry, boxes: tuple[Box, ...], engine: str) -> dict[int, int]:
