@@ -223,7 +223,8 @@ def test_local_reaches_the_stack_with_its_keys_whatever_the_environment_says(
 ) -> None:
     monkeypatch.chdir(ROOT)  # --local's FC function: the project's, from s.yaml here
     put_photos(stack, ["local/a.jpg", "local/b.jpg"])
-    cloud = {**CLOUD_KEYS, "OSSFACES_OSS_ENDPOINT": "https://oss-cn-hangzhou.aliyuncs.com"}
+    cloud = {**CLOUD_KEYS, "OSSFACES_OSS_ENDPOINT": "https://oss-cn-hangzhou.aliyuncs.com",
+             "OSSFACES_FC_SERVICE": "cloud-service", "OSSFACES_FC_FUNCTION": "cloud-function"}  # fmt: skip
     local = ["--local", "--oss-endpoint", stack.oss.endpoint, "--no-progress", "--prefix", "local/"]
     assert stack.api is not None
     backfill = run(["backfill", stack.bucket, *local, "--fc-endpoint", stack.api.endpoint, "--checkpoint",

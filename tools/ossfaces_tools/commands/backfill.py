@@ -80,7 +80,7 @@ from ossfaces_tools.commands._shared import FC_ENDPOINT, bucket_access, given, o
 @click.option("--count/--no-count", default=True, help="List once first to give the progress bar a total and an ETA.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 def backfill(function_name: str, **options: Any) -> None:
-    """Process photos already in BUCKET: async FC invocations through fc2 (or --local), for missing or stale results."""
+    """Process photos already in BUCKET: async FC invocations through fc2 (or --in-process), for missing or stale results."""
     from ossfaces_tools.backfill import BackfillRequest, FcTarget, Options, run_session
 
     local = options["local"]
@@ -104,11 +104,13 @@ def backfill(function_name: str, **options: Any) -> None:
 
 
 def local_fc_target(fc: Any) -> Any:
-    """``--local``: FC's API of ``ossfaces up`` (unless --fc-endpoint was typed), and the project's function."""
+    """``--local``: FC's API of ``ossfaces up`` and the project's function, unless typed on the command line (the
+    cloud's ``OSSFACES_FC_*`` variables are left aside)."""
     from dataclasses import replace
 
     from ossfaces_tools.access import LOCAL_FC_ENDPOINT, local_function
 
     endpoint = fc.endpoint if given("fc_endpoint") else LOCAL_FC_ENDPOINT
-    service, function = (fc.service, fc.function) if fc.service and fc.function else local_function()
-    return replace(fc, endpoint=endpoint, service=fc.service or service, function=fc.function or function)
+    typed = (fc.service if given("service") else "", fc.function if given("function_name") else "")
+    service, function = typed if all(typed) else local_function()
+    return replace(fc, endpoint=endpoint, service=typed[0] or service, function=typed[1] or function)
