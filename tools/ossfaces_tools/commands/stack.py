@@ -237,13 +237,14 @@ def invoke(
     import json
 
     from ossfaces.errors import OssFacesError
-    from ossfaces_localstack.stack import invoke_event
+    from ossfaces_localstack.stack import invoke_event, running_imm_endpoint
 
     event = event_file.read()
     check_descriptors(project_dir, ())
     if local:
         endpoint = endpoint or LOCAL_OSS_ENDPOINT
-    if endpoint:
+    unknown_imm = engine == "imm2" and not imm_endpoint and endpoint and running_imm_endpoint(endpoint) is None
+    if endpoint and not unknown_imm:  # (a missing --imm-endpoint is said first, by invoke_event)
         reach(endpoint, access_key_id, access_key_secret, region)
     try:
         invocation = invoke_event(
