@@ -133,7 +133,7 @@ def test_a_replaced_photo_is_new_but_a_forgotten_place_stays_forgotten(
 def test_the_same_face_is_matched_one_to_one_by_overlap() -> None:
     from ossfaces_tools.people.state import PhotoEntry
 
-    old = PhotoEntry("E", "local/1", [(0, 0, 100, 100), (120, 0, 100, 100)], [7, 8])
+    old = PhotoEntry("E", "local/1", ((0, 0, 100, 100), (120, 0, 100, 100)), [7, 8])
     pairs = model._same_faces(old, ((125, 5, 100, 100), (3, 2, 96, 104), (500, 500, 50, 50)), "local/2")
     assert pairs == {0: 1, 1: 0}  # the third face is new; nothing matched twice
 

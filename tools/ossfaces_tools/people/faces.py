@@ -11,6 +11,7 @@ This is the face source of ``people``: anything that fills a :class:`FaceTable` 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,7 +47,10 @@ class FaceRef:
         return cls(key, int(index))
 
 
-@dataclass(frozen=True)
+NONE: frozenset[int] = frozenset()  # shared: an empty frozenset made from an iterable is a new 216-byte object
+
+
+@dataclass(frozen=True, slots=True)
 class PhotoFaces:
     """One result as ``people`` keys it: the photo version it describes (ETag), the engine that analysed it, where
     each of its faces is, and which of them carry an identity or the ``Forgotten`` mark. Every result with faces has
@@ -55,9 +59,9 @@ class PhotoFaces:
     etag: str
     engine: str
     boxes: tuple[Box, ...]
-    identified: frozenset[int] = frozenset()
+    identified: frozenset[int] = NONE
     """Faces with any of ``ossfaces.forgotten.IDENTITY_FIELDS``."""
-    marked: frozenset[int] = frozenset()
+    marked: frozenset[int] = NONE
     """Faces the document marks ``"Forgotten": true``."""
 
 
@@ -67,10 +71,10 @@ def photo_faces(document: dict[str, Any]) -> PhotoFaces:
     faces = [face if isinstance(face, dict) else {} for face in document.get("Faces") or []]
     return PhotoFaces(
         str(source.get("ETag") or ""),
-        f"{engine.get('Name') or ''}/{engine.get('Version') or ''}",
+        sys.intern(f"{engine.get('Name') or ''}/{engine.get('Version') or ''}"),  # one string per engine version
         tuple(box_of(face) or (0, 0, 0, 0) for face in faces),
-        frozenset(i for i, face in enumerate(faces) if any(name in face for name in IDENTITY_FIELDS)),
-        frozenset(i for i, face in enumerate(faces) if face.get("Forgotten") is True),
+        frozenset(i for i, face in enumerate(faces) if any(name in face for name in IDENTITY_FIELDS)) or NONE,
+        frozenset(i for i, face in enumerate(faces) if face.get("Forgotten") is True) or NONE,
     )
 
 

@@ -55,7 +55,7 @@ def update(state: PeopleState, table: FaceTable, params: ClusterParams, *, rebui
     """Bring ``state`` up to date with ``table`` (in place). Faces with a person keep it, through a re-analysis too;
     ``rebuild`` re-clusters all faces but the pinned ones and gives the new clusters the ids (and names) of the old
     people they overlap most. Forgotten faces are never clustered."""
-    before = state.content()
+    before = state.digest()
     report = UpdateReport(faces=len(table), embedded=sum(table.has_embedding))
     photos = carry_over(state, table, report)
     active = sorted(pid for pid, person in state.people.items() if person.merged_into is None)
@@ -69,7 +69,7 @@ def update(state: PeopleState, table: FaceTable, params: ClusterParams, *, rebui
     _drop_empty_unnamed(state)
     report.people = sum(1 for p in state.people.values() if p.merged_into is None)
     report.named_kept = sum(1 for p in state.people.values() if p.name is not None and p.merged_into is None)
-    report.changed = state.content() != before
+    report.changed = state.digest() != before
     return report
 
 
@@ -80,7 +80,7 @@ def carry_over(state: PeopleState, table: FaceTable, report: UpdateReport) -> di
     photos: dict[str, PhotoEntry] = {}
     for key, info in table.photos.items():
         old = state.photos.get(key)
-        entry = PhotoEntry(info.etag, info.engine, list(info.boxes), [None] * len(info.boxes))
+        entry = PhotoEntry(info.etag, info.engine, info.boxes, [None] * len(info.boxes))
         entry.forgotten = list(dict.fromkeys([*(old.forgotten if old else []), *(info.boxes[i] for i in info.marked)]))
         if old is not None and old.etag == info.etag:
             report.reanalysed += old.engine != info.engine
@@ -89,13 +89,13 @@ def carry_over(state: PeopleState, table: FaceTable, report: UpdateReport) -> di
         photos[key] = entry
     for key, old in state.photos.items():
         if key not in photos and old.forgotten:
-            photos[key] = PhotoEntry(old.etag, old.engine, [], [], forgotten=old.forgotten)
+            photos[key] = PhotoEntry(old.etag, old.engine, (), [], forgotten=old.forgotten)
     return photos
 
 
 def _keep_people(state: PeopleState, old: PhotoEntry, entry: PhotoEntry) -> None:
     """The faces of ``entry`` found again in ``old`` (same photo version) take over their person, pin and forget."""
-    pairs = _same_faces(old, tuple(entry.boxes), entry.engine)
+    pairs = _same_faces(old, entry.boxes, entry.engine)
     entry.forgotten += [entry.boxes[new] for new, was in pairs.items() if was in old.legacy_forgotten]
     for new, was in pairs.items():
         pid = old.faces[was]

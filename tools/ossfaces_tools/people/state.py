@@ -20,6 +20,7 @@ it aside to ``.ossfaces/unreadable/`` and goes on from the newest readable copy,
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -119,14 +120,14 @@ class Person:
         return out
 
 
-@dataclass
+@dataclass(slots=True)
 class PhotoEntry:
     """One photo version (its ETag) as last analysed: ``faces[i]`` is the person of face ``i`` (None: nobody yet),
     ``boxes[i]`` where that face is, so that a re-analysis by another engine version finds it again."""
 
     etag: str
     engine: str
-    boxes: list[Box]
+    boxes: tuple[Box, ...]
     faces: list[int | None]
     pinned: list[int] = field(default_factory=list)
     """Faces a user placed (merge, split): a re-cluster from scratch keeps them where they are."""
@@ -184,14 +185,14 @@ class PeopleState:
     def faces_of(self, pid: int) -> list[tuple[str, int]]:
         return [(key, i) for key, entry in self.photos.items() for i, p in enumerate(entry.faces) if p == pid]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, photos: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
             "Format": FORMAT,
             "Generation": self.generation,
             "NextId": self.next_id,
             "Settings": {"MaxDistance": self.max_distance, "MinFaces": self.min_faces, "Model": self.model},
             "People": {str(pid): person.to_json() for pid, person in sorted(self.people.items())},
-            "Photos": {key: entry.to_json() for key, entry in sorted(self.photos.items())},
+            "Photos": {key: entry.to_json() for key, entry in sorted(self.photos.items())} if photos else {},
             "Figures": dict(sorted(self.figures.items())),
         }
         if self.forgotten_people:
@@ -203,11 +204,14 @@ class PeopleState:
     def dumps(self) -> bytes:
         return json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
-    def content(self) -> dict[str, Any]:
-        """Everything but the generation: what "changed" means."""
-        data = self.to_json()
-        del data["Generation"]
-        return data
+    def digest(self) -> str:
+        """A digest of everything but the generation: what "changed" means (a digest, not a copy: a copy of a
+        100,000-photo file held through an update costs more memory than the file's state itself)."""
+        digest = hashlib.sha256()
+        head = {k: v for k, v in self.to_json(photos=False).items() if k != "Generation"}
+        for part in (head, *((key, self.photos[key].to_json()) for key in sorted(self.photos))):
+            digest.update(json.dumps(part, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        return digest.hexdigest()
 
     @classmethod
     def loads(cls, body: bytes) -> PeopleState:
@@ -268,7 +272,7 @@ class PeopleState:
 
 def _photo(wire: _PhotoWire, legacy: bool) -> PhotoEntry:
     etag, _, engine = wire.Version.partition("|") if legacy else (wire.ETag, "", wire.Engine)
-    boxes = [_box(b) for b in wire.Boxes]
+    boxes = tuple(_box(b) for b in wire.Boxes)
     forgotten = [_box(b) for b in wire.Forgotten if isinstance(b, list)]
     indices = [i for i in wire.Forgotten if isinstance(i, int)]
     return PhotoEntry(etag, engine, boxes, list(wire.Faces), list(wire.Pinned), forgotten, indices)
