@@ -72,18 +72,19 @@ def forget_person(access: BucketAccess, prefix: str, pid: int | None) -> ForgetR
         raise ToolError(str(exc), usage=True) from exc
     except PeopleConflict as exc:
         raise ToolError(str(exc)) from exc
-    for attempt in range(3):
-        for key in state.forget_pending:  # 2. the results
+    for _ in range(3):
+        if not state.forget_pending:
+            return result
+        for key in state.forget_pending:  # 2. the results (idempotent: a result already stripped is not written)
             entry = state.photos.get(key)
             if entry is not None and strip_document(bucket, key + settings.result_suffix, entry.forgotten):
                 result.documents += 1
-        done, state.forget_pending = set(state.forget_pending), []
+        state.forget_pending = []
         try:
             store.save(state)  # 3. done
             return result
-        except PeopleConflict:  # another run saved meanwhile: its pending list may hold more (or less) to do
+        except PeopleConflict:  # another run saved meanwhile: do what its file says is pending
             state = store.load()
-            state.forget_pending = [k for k in state.forget_pending if k not in done or attempt == 2]
     raise ToolError(f"the people file under oss://{access.bucket}/{prefix} keeps changing: run the forget again")
 
 
