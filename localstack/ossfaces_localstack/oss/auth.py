@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from . import sigv2
-from .errors import OssError, access_denied, invalid_argument
+from .errors import OssError, access_denied, invalid_argument, signature_mismatch
 from .names import parse_http_date
 
 MAX_SKEW_S = 15 * 60
@@ -178,23 +178,6 @@ def v4_signing_key(secret: str, date: str, region: str, product: str = "oss") ->
     return key
 
 
-def signature_mismatch(ak: str, provided: str, string_to_sign: bytes, canonical: bytes | None = None) -> OssError:
-    extra = {
-        "OSSAccessKeyId": ak,
-        "SignatureProvided": provided,
-        "StringToSign": string_to_sign.decode("utf-8", "replace"),
-        "StringToSignBytes": " ".join(f"{b:02x}" for b in string_to_sign),
-    }
-    if canonical is not None:
-        extra["CanonicalRequest"] = canonical.decode("utf-8", "replace")
-    return OssError(
-        403,
-        "SignatureDoesNotMatch",
-        "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
-        extra=extra,
-    )
-
-
 class Authenticator:
     """Knows the accepted key pairs (static and STS-issued) and checks each request's signature."""
 
@@ -259,14 +242,16 @@ class Authenticator:
         if authorization.startswith(V4_ALGORITHM):
             return self._v4_header(req, authorization[len(V4_ALGORITHM) :], now)
         if authorization.startswith(sigv2.V2_ALGORITHM + " "):
-            return sigv2.verify_header(self, req, authorization[len(sigv2.V2_ALGORITHM) + 1 :], now)
+            return sigv2.verify_header(
+                req, authorization[len(sigv2.V2_ALGORITHM) + 1 :], now, self.secret_for, self.check_skew
+            )
         if authorization:
             raise invalid_argument("Authorization header is invalid.", "Authorization", authorization[:64])
         if req.param("Signature") is not None and req.param("OSSAccessKeyId") is not None:
             return self._v1_query(req, now)
         if req.param("x-oss-signature") is not None:
             if req.param("x-oss-signature-version") == sigv2.V2_ALGORITHM:
-                return sigv2.verify_query(self, req, now)
+                return sigv2.verify_query(req, now, self.secret_for, self.check_skew)
             return self._v4_query(req, now)
         raise access_denied("You have no right to access this object because of bucket acl.")
 

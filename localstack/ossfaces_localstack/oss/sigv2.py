@@ -17,14 +17,37 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
 
-from .errors import access_denied, invalid_argument
+from .errors import access_denied, invalid_argument, signature_mismatch
 from .names import parse_http_date
 
-if TYPE_CHECKING:
-    from .auth import Authenticator, SignedRequest
+SecretFor = Callable[[str, "str | None"], str]  # (access key id, STS token) → secret, or raise (Authenticator)
+CheckSkew = Callable[["datetime | None", float], None]  # (request time, now) → raise when too far apart
+
+
+class SignedRequest(Protocol):  # auth.SignedRequest (a frozen dataclass)
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def bucket(self) -> str | None: ...
+
+    @property
+    def key(self) -> str | None: ...
+
+    @property
+    def params(self) -> Sequence[tuple[str, str]]: ...
+
+    @property
+    def headers(self) -> Mapping[str, bytes]: ...
+
+    def param(self, name: str) -> str | None: ...
+
+    def header(self, name: str) -> str: ...
+
 
 V2_ALGORITHM = "OSS2"
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-~.")
@@ -54,40 +77,38 @@ def v2_string_to_sign(req: SignedRequest, date: bytes, additional: Sequence[str]
     )
 
 
-def _check(auth: Authenticator, ak: str, secret: str, provided: str, string_to_sign: bytes) -> str:
+def _check(ak: str, secret: str, provided: str, string_to_sign: bytes) -> str:
     expected = base64.b64encode(hmac.new(secret.encode(), string_to_sign, hashlib.sha256).digest()).decode()
     if not hmac.compare_digest(expected, provided):
-        from .auth import signature_mismatch
-
         raise signature_mismatch(ak, provided, string_to_sign)
     return ak
 
 
-def verify_header(auth: Authenticator, req: SignedRequest, rest: str, now: float) -> str:
+def verify_header(req: SignedRequest, rest: str, now: float, secret_for: SecretFor, check_skew: CheckSkew) -> str:
     """``Authorization: OSS2 …``: the access key id, or the error OSS answers."""
     fields = dict(item.strip().partition(":")[::2] for item in rest.split(","))
     ak, provided = fields.get("AccessKeyId", ""), fields.get("Signature", "")
     if not ak or not provided:
         raise invalid_argument("Authorization header is invalid.", "Authorization", rest[:64])
-    secret = auth.secret_for(ak, req.header("x-oss-security-token"))
+    secret = secret_for(ak, req.header("x-oss-security-token"))
     date = req.headers.get("date", b"")
     skew_date = req.headers.get("x-oss-date") or date
-    auth.check_skew(parse_http_date(skew_date.decode("latin-1")) if skew_date else None, now)
+    check_skew(parse_http_date(skew_date.decode("latin-1")) if skew_date else None, now)
     additional = [h for h in fields.get("AdditionalHeaders", "").split(";") if h]
-    return _check(auth, ak, secret, provided, v2_string_to_sign(req, date, additional, None))
+    return _check(ak, secret, provided, v2_string_to_sign(req, date, additional, None))
 
 
-def verify_query(auth: Authenticator, req: SignedRequest, now: float) -> str:
+def verify_query(req: SignedRequest, now: float, secret_for: SecretFor, check_skew: CheckSkew) -> str:
     """A URL presigned with ``x-oss-signature-version=OSS2``."""
     ak = req.param("x-oss-access-key-id") or ""
     provided = req.param("x-oss-signature") or ""
     expires = req.param("x-oss-expires") or ""
-    secret = auth.secret_for(ak, req.param("security-token"))
+    secret = secret_for(ak, req.param("security-token"))
     if not expires.isdigit():
         raise invalid_argument("x-oss-expires is invalid.", "x-oss-expires", expires)
     if int(expires) < now:
         raise access_denied("Request has expired.")
     if req.header("x-oss-date"):  # a client's clock sent along is checked as for a signed header
-        auth.check_skew(parse_http_date(req.header("x-oss-date")), now)
+        check_skew(parse_http_date(req.header("x-oss-date")), now)
     additional = [h for h in (req.param("x-oss-additional-headers") or "").split(";") if h]
-    return _check(auth, ak, secret, provided, v2_string_to_sign(req, expires.encode(), additional, "x-oss-signature"))
+    return _check(ak, secret, provided, v2_string_to_sign(req, expires.encode(), additional, "x-oss-signature"))
