@@ -151,7 +151,7 @@ def check_descriptors(project_dir: Path, descriptors: Sequence[Path]) -> None:
     """Read each trigger file the stack will read, so that a broken one is named, with where it breaks."""
     import yaml
 
-    from ossfaces_localstack.fc.triggers import discover, load_triggers
+    from ossfaces_localstack.fc.descriptors import discover, load_triggers
 
     for path in list(descriptors) or discover(project_dir):
         try:
@@ -237,7 +237,7 @@ def invoke(
     import json
 
     from ossfaces.errors import OssFacesError
-    from ossfaces_localstack.stack import invoke_event, running_imm_endpoint
+    from ossfaces_localstack.invoke import invoke_event, running_imm_endpoint
 
     event = event_file.read()
     check_descriptors(project_dir, ())
