@@ -34,14 +34,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "function"), str(ROOT / "localstack"), str(ROOT / "tools"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "function"), str(ROOT / "localstack"), str(ROOT / "tools"), str(ROOT / "tests")]
 
 from ossfaces.document import FaceEmbedding  # noqa: E402
 from ossfaces_tools.people import model  # noqa: E402
 from ossfaces_tools.people.cluster import DEFAULT_MAX_DISTANCE, DEFAULT_MIN_FACES, ClusterParams  # noqa: E402
 from ossfaces_tools.people.faces import FaceTable  # noqa: E402
 from ossfaces_tools.people.state import PeopleState  # noqa: E402
-from tests.tools.people_support import faces_of, identities  # noqa: E402
+from tools.people_support import faces_of, identities  # noqa: E402
 
 
 def scores(
@@ -141,8 +141,8 @@ def real_photos() -> dict[str, Any]:
     from PIL import Image
 
     from ossfaces.vision import FaceAnalyzer
-    from tests.tools.people_support import variants
-    from tests.tools.test_people import GROUPS, PHOTOS, PORTRAITS
+    from tools.people_support import variants
+    from tools.test_people import GROUPS, PHOTOS, PORTRAITS
 
     analyzer = FaceAnalyzer.load()
     vectors, truth, seeds = [], [], []

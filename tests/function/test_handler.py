@@ -7,13 +7,14 @@ from collections.abc import Mapping
 
 import oss2
 import pytest
-from handler_support import Context, Handler, ImmStandIn, event_for, function_settings, raising
 
 from ossfaces.document import FacesDocument
 from ossfaces.errors import ConfigError, TransientError
 from ossfaces.idempotency import META_ENGINE, META_SOURCE_ETAG, META_STATUS
 from ossfaces.invocation import App
 from ossfaces_localstack.oss import LocalOss
+
+from .handler_support import Context, Handler, ImmStandIn, event_for, function_settings, raising
 
 PHOTO = b"\xff\xd8\xff\xe0 not decoded by the IMM stand-in \xff\xd9"
 

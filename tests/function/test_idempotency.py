@@ -8,10 +8,11 @@ from typing import Any
 
 import oss2
 import pytest
-from handler_support import Context, Handler, ImmStandIn, event_for, raising
 
 from ossfaces.errors import TransientError
 from ossfaces.idempotency import CLAIM_SUFFIX, META_CLAIM_REQUEST, META_EXPIRES, META_SOURCE_ETAG
+
+from .handler_support import Context, Handler, ImmStandIn, event_for, raising
 
 PHOTO = b"\xff\xd8\xff\xe0 stand-in photo \xff\xd9"
 CLAIM = "a.jpg.faces.json" + CLAIM_SUFFIX

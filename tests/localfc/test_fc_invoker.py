@@ -6,10 +6,10 @@ import itertools
 import json
 import time
 
-from localfc_support import ScriptedRunner, make_context
-
 from ossfaces_localstack.fc.invoker import DeliveryPolicy, Invoker
 from ossfaces_localstack.fc.triggers import FunctionSpec
+
+from .localfc_support import ScriptedRunner, make_context
 
 FN = FunctionSpec("fn", "svc", max_async_retry_attempts=3)
 FAST = 0.01  # backoff scale: 10 ms, 20 ms, 40 ms instead of 1 s, 2 s, 4 s

@@ -10,12 +10,13 @@ import oss2
 import pytest
 from alibabacloud_tea_openapi.exceptions import ClientException
 from alibabacloud_tea_openapi.utils import Utils
-from localimm_support import detect, sdk_client
 
 from ossfaces_localstack.imm import DEFAULT_PROJECT, ImmError, LocalImm
 from ossfaces_localstack.imm.signature import Request, Verifier
 from ossfaces_localstack.oss import LocalOss, OssError
 from ossfaces_localstack.oss.auth import Authenticator
+
+from .localimm_support import detect, sdk_client
 
 
 @pytest.fixture
