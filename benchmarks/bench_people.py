@@ -4,7 +4,7 @@ Goals (issue 10 item 6): 100,000 faces clustered in ≤ 60 s with ≤ 500 MB pea
 curve at 10k / 100k faces and 1M extrapolated; pairwise precision/recall, BCubed F1 and the share of identities split
 or merged.
 
-No labelled identity set that the project may use can be obtained here (see README "People": every permissive one is
+No labelled identity set that the project may use can be obtained here (see docs/people.md: every permissive one is
 off PyPI/npm or only in Git LFS). So quality is measured (1) on **synthetic identities** whose spread matches what
 SFace gives on the real test photos (printed below: two different people at cosine similarity 0.08 ± 0.09), and
 (2) on the **real photos** we have: four portraits, each in five "photos" (mirrored, darker, turned, smaller), and

@@ -25,12 +25,12 @@ sys.path[:0] = [str(ROOT / "function"), str(ROOT / "localstack"), str(ROOT / "to
 import oss2  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 from PIL import Image  # noqa: E402
+from vision.photos import fetch_photos  # noqa: E402
 
 from ossfaces_localstack.stack import LocalStack  # noqa: E402
 from ossfaces_tools.commands import main as cli  # noqa: E402
 from tools.people_support import variants  # noqa: E402
 from tools.test_people import GROUPS, PORTRAITS  # noqa: E402
-from vision.photos import fetch_photos  # noqa: E402
 
 
 def photos() -> dict[str, bytes]:
@@ -61,7 +61,10 @@ def main() -> None:
             if time.monotonic() > deadline:
                 raise SystemExit("the function did not write every result within 300 s")
             time.sleep(0.5)
-        env = {"ALIBABA_CLOUD_ACCESS_KEY_ID": oss.access_key_id, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": oss.access_key_secret}
+        env = {
+            "ALIBABA_CLOUD_ACCESS_KEY_ID": oss.access_key_id,
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": oss.access_key_secret,
+        }
         common = ["--prefix", "album/", "--oss-endpoint", oss.endpoint, "--no-progress"]
         page = Path(tmp) / "report.html"
         for command in (["people", stack.bucket, *common],

@@ -52,6 +52,7 @@ from ossfaces_localstack.fc.triggers import (
 from ossfaces_localstack.imm import DEFAULT_PROJECT, LocalImm
 from ossfaces_localstack.oss import LocalOss, ObjectCreated, OssError, ProcessError, ProcessRequest, ProcessResult
 from ossfaces_localstack.oss.events import Delivery, FailedDelivery
+from ossfaces_localstack.snippet import upload_snippet
 
 log = logging.getLogger("ossfaces_localstack")
 
@@ -458,14 +459,8 @@ class LocalStack:
         lines.append(f"  triggers          from {sources}")
         lines += [f"    {t.summary()}" for t in self.triggers]
         lines += ["  " + line for line in self.reach_report()]
-        lines += [
-            "  upload a photo with oss2:",
-            "    import oss2",
-            f"    bucket = oss2.Bucket(oss2.Auth({oss.access_key_id!r}, {oss.access_key_secret!r}), "
-            f"{oss.endpoint!r}, {self.bucket!r})",
-            "    bucket.put_object_from_file('photos/me.jpg', 'me.jpg')",
-            "    print(bucket.get_object('photos/me.jpg.faces.json').read().decode())",
-        ]
+        snippet = upload_snippet(oss.endpoint, self.bucket, oss.access_key_id, oss.access_key_secret)
+        lines += ["  upload a photo (me.jpg) with oss2 and wait for its result, pasted into python:", "", snippet]
         return "\n".join(lines)
 
 

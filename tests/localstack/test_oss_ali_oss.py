@@ -36,7 +36,7 @@ def test_ali_oss_with_an_ip_endpoint(local_oss: LocalOss, ali_oss_modules: Path,
     node = shutil.which("node")
     assert node is not None, "node is needed for the ali-oss test (Node 20)"
     options = {
-        "endpoint": local_oss.endpoint,  # http://127.0.0.1:PORT, as README tells users to write it
+        "endpoint": local_oss.endpoint,  # http://127.0.0.1:PORT, as the local stack's endpoint is written
         "region": f"oss-{local_oss.region}",
         "bucket": "test-bucket",
         "accessKeyId": local_oss.access_key_id,
