@@ -87,7 +87,7 @@ def trust_statement(report: StatsReport, calibration: Calibration | None = None)
     )
     through = f" ({stand_in} of them through the local stack's imm/detectface, which it answers)" if stand_in else ""
     engines_line = (
-        f"Documents by engine: {this} by the local engine with this calibration{through}, {other_local} by the local"
+        f"Analysed documents by engine: {this} by the local engine with this calibration{through}, {other_local} by the local"
         " engine with another calibration (not covered by this statement; a backfill re-processes them),"
         f" {other_engines} by other engines"
         + (" (IMM's models: not validated by this project)." if other_engines else ".")
