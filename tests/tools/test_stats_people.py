@@ -89,4 +89,7 @@ def test_by_person_is_in_every_output(local_oss: LocalOss, oss_bucket: oss2.Buck
     assert "People (one vote per person)" in page
 
     with Image.open(out["png"]) as png:
-        assert png.size == (1200, 1275)  # 12 × 12.75 in at 100 dpi: the per-face charts (8.5 in tall) and the people row
+        assert png.size == (
+            1200,
+            1275,
+        )  # 12 × 12.75 in at 100 dpi: the per-face charts (8.5 in tall) and the people row
