@@ -459,9 +459,12 @@ class LocalStack:
         lines.append(f"  triggers          from {sources}")
         lines += [f"    {t.summary()}" for t in self.triggers]
         lines += ["  " + line for line in self.reach_report()]
-        snippet = upload_snippet(oss.endpoint, self.bucket, oss.access_key_id, oss.access_key_secret)
-        lines += ["  upload a photo (me.jpg) with oss2 and wait for its result, pasted into python:", "", snippet]
         return "\n".join(lines)
+
+    def snippet(self) -> str:
+        """Python that uploads ``me.jpg`` to this stack and waits for its result (``ossfaces up`` prints it last)."""
+        oss = self.oss
+        return upload_snippet(oss.endpoint, self.bucket, oss.access_key_id, oss.access_key_secret)
 
 
 def invoke_event(
