@@ -18,21 +18,33 @@ IMM_DETECTFACE = "imm/detectface"
 FaceDetector = Callable[[bytes], list[dict[str, Any]]]  # photo bytes → IMM v1 face dicts; raises BadImage
 
 
-def local_face_detector() -> FaceDetector:
+class LocalFaceDetector:
     """The local engine (``ossfaces.vision``), loaded on first use and shared by every request."""
-    lock = threading.Lock()
-    loaded: list[Any] = []
 
-    def detect(data: bytes) -> list[dict[str, Any]]:
-        if not loaded:
-            with lock:
-                if not loaded:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._analyzer: Any = None
+
+    def _loaded(self) -> Any:
+        if self._analyzer is None:
+            with self._lock:
+                if self._analyzer is None:
                     from ossfaces.vision import FaceAnalyzer
 
-                    loaded.append(FaceAnalyzer.load())
-        return [dict(face) for face in loaded[0].analyze(data).faces]
+                    self._analyzer = FaceAnalyzer.load()
+        return self._analyzer
 
-    return detect
+    @property
+    def version(self) -> str:
+        """The engine version its own documents carry (models and calibration)."""
+        return str(self._loaded().version)
+
+    def __call__(self, data: bytes) -> list[dict[str, Any]]:
+        return [dict(face) for face in self._loaded().analyze(data).faces]
+
+
+def local_face_detector() -> FaceDetector:
+    return LocalFaceDetector()
 
 
 def imm_detectface(
@@ -62,6 +74,8 @@ def imm_detectface(
             "httpStatusCode": 200,
             "success": True,
         }
+        if isinstance(detector, LocalFaceDetector):  # no real IMM answer has it: stats tells these faces from IMM's
+            document["LocalStandIn"] = f"local/{detector.version}"
         return 200, "application/json", json.dumps(document, ensure_ascii=False).encode("utf-8")
 
     return process

@@ -49,6 +49,7 @@ from ossfaces_localstack.fc.triggers import (
 from ossfaces_localstack.imm import DEFAULT_PROJECT, LocalImm
 from ossfaces_localstack.oss import LocalOss, ObjectCreated, OssError
 from ossfaces_localstack.oss.events import Delivery, FailedDelivery
+from ossfaces_localstack.snippet import upload_snippet
 
 log = logging.getLogger("ossfaces_localstack")
 
@@ -412,15 +413,12 @@ class LocalStack:
         lines.append(f"  triggers          from {sources}")
         lines += [f"    {t.summary()}" for t in self.triggers]
         lines += ["  " + line for line in self.reach_report()]
-        lines += [
-            "  upload a photo with oss2:",
-            "    import oss2",
-            f"    bucket = oss2.Bucket(oss2.Auth({oss.access_key_id!r}, {oss.access_key_secret!r}), "
-            f"{oss.endpoint!r}, {self.bucket!r})",
-            "    bucket.put_object_from_file('photos/me.jpg', 'me.jpg')",
-            "    print(bucket.get_object('photos/me.jpg.faces.json').read().decode())",
-        ]
         return "\n".join(lines)
+
+    def snippet(self) -> str:
+        """Python that uploads ``me.jpg`` to this stack and waits for its result (``ossfaces up`` prints it last)."""
+        oss = self.oss
+        return upload_snippet(oss.endpoint, self.bucket, oss.access_key_id, oss.access_key_secret)
 
 
 def run_foreground(stack: LocalStack, on_started: Callable[[LocalStack], None] | None = None) -> None:

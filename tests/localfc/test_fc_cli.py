@@ -132,6 +132,8 @@ def test_up_serves_until_ctrl_c(tmp_path: Path, face_jpeg: bytes) -> None:
     finally:
         process.send_signal(signal.SIGINT)
         code = process.wait(timeout=20)
+        assert process.stdout is not None
+        process.stdout.close()
     assert code == 0
 
 

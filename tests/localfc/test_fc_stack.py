@@ -7,7 +7,6 @@ import io
 import json
 import textwrap
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -156,9 +155,7 @@ def test_upload_does_not_wait_for_the_function(make_stack: StackFactory, face_jp
 
     stack = make_stack(detector=slow)
     bucket = _bucket(stack)
-    started = time.monotonic()
-    bucket.put_object("photos/a.jpg", face_jpeg)
-    assert time.monotonic() - started < 2
+    bucket.put_object("photos/a.jpg", face_jpeg)  # returns while the function cannot finish
     assert not stack.wait_idle(0.2)  # the function is still running
     release.set()
     assert stack.wait_idle(10)

@@ -13,7 +13,6 @@ import pytest
 import requests
 from alibabacloud_tea_openapi.exceptions import ClientException
 from alibabacloud_tea_openapi.utils import Utils
-from localimm_support import detect, sdk_client, signed_post
 
 from ossfaces.settings import Settings
 from ossfaces_localstack.detectface import FaceDetector
@@ -21,6 +20,8 @@ from ossfaces_localstack.imm import DEFAULT_PROJECT, ImmError, LocalImm
 from ossfaces_localstack.imm.signature import Request, Verifier
 from ossfaces_localstack.oss import LocalOss, OssError
 from ossfaces_localstack.oss.auth import Authenticator
+
+from .localimm_support import detect, sdk_client, signed_post
 
 
 @pytest.fixture

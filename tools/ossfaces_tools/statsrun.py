@@ -118,7 +118,7 @@ def run_stats(request: StatsRequest, out: TextIO | None = None) -> int:
 
         print_people_figures(people, console)
     for path in write_outputs(
-        report, csv_path=request.csv_path, png_path=request.png_path, html_path=request.html_path
+        report, people=people, csv_path=request.csv_path, png_path=request.png_path, html_path=request.html_path
     ):
         err.print(f"wrote {path}")
     return 0

@@ -1,4 +1,4 @@
-"""The ``ossfaces`` command line: one group, one module per command group (README, "Commands").
+"""The ``ossfaces`` command line: one group, one module per command group (README, "The `ossfaces` command").
 
 Each module only translates arguments into calls of :mod:`ossfaces_tools` (or the local stack); they import their tool
 lazily so that ``ossfaces --help`` stays fast. Every failure a user can cause ends in one line (``_shared.OneLineErrors``).

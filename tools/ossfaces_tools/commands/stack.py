@@ -136,7 +136,8 @@ def up(
 
 
 def started(stack: Any) -> str:
-    """What ``ossfaces up`` prints: the stack's own description, its warnings, and how the tools reach it."""
+    """What ``ossfaces up`` prints: the stack's own description, its warnings, how the tools reach it, and the snippet
+    README shows (upload a photo, wait for its result)."""
     from ossfaces_tools.access import local_flags
 
     flags = local_flags(stack.oss.endpoint, stack.api.endpoint if stack.api is not None else None)
@@ -144,6 +145,7 @@ def started(stack: Any) -> str:
     lines.append(
         f"  the tools on this stack: ossfaces stats {stack.bucket} {flags}   (also people, backfill; invoke {flags})"
     )
+    lines += ["  upload a photo (me.jpg) with oss2 and wait for its result, pasted into python:", "", stack.snippet()]
     return "\n".join(lines)
 
 
