@@ -266,7 +266,7 @@ def main() -> None:
     cv2.setNumThreads(args.threads)
     analyzer = FaceAnalyzer.load(threads=args.threads)
     data = photos()
-    import onnxruntime
+    import onnxruntime  # type: ignore[import-untyped]
 
     print(
         f"engine {analyzer.version}, onnxruntime {onnxruntime.__version__}, OpenCV {cv2.__version__}, "

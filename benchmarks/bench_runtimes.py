@@ -12,6 +12,7 @@ passes, random pixels (the networks' cost does not depend on them). The load ave
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -83,7 +84,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    import onnxruntime
+    import onnxruntime  # type: ignore[import-untyped]
 
     cv2.setNumThreads(args.threads)
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
@@ -100,7 +101,7 @@ def main() -> None:
         blob = (rng.random(shape, dtype=np.float32) * 255).astype(np.float32)
         old = median_ms(opencv(original(role, scratch), blob), args.runs)
         net = Net(paths[role], args.threads, shape)
-        new = median_ms(lambda net=net, blob=blob: net.run_all(blob), args.runs)
+        new = median_ms(functools.partial(net.run_all, blob), args.runs)
         print(f"  {name:46s} {old:9.2f} {new:12.2f} {old / new:8.2f}x  [load {os.getloadavg()[0]:.2f}]")
 
 
