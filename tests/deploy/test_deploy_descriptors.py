@@ -29,7 +29,12 @@ PLUMBING_S = {"PYTHONPATH": "/code/python"}
 FC_VALUES = {
     "OSSFACES_MODELS_DIR": "/code/models"
 }  # the default "models/ beside the code" spelled out: FC's code is /code
-CREATED = {"oss:ObjectCreated:PutObject", "oss:ObjectCreated:PostObject", "oss:ObjectCreated:CompleteMultipartUpload"}
+CREATED = {
+    "oss:ObjectCreated:PutObject",
+    "oss:ObjectCreated:PostObject",
+    "oss:ObjectCreated:CopyObject",
+    "oss:ObjectCreated:CompleteMultipartUpload",
+}
 LAST_LETTERS = {"g", "G", "p", "P", "f", "F", "c", "C"}  # template.yml: the last letters of the image suffixes
 POLICY_ACTIONS = {"oss:GetObject", "oss:PutObject", "oss:ProcessImm"}
 

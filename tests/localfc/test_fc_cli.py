@@ -16,13 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from ossfaces_localstack.imm import DEFAULT_PROJECT
-from ossfaces_localstack.stack import (
-    DEFAULT_FC_PORT,
-    DEFAULT_IMM_PORT,
-    DEFAULT_OSS_PORT,
-    LocalStack,
-    running_imm_endpoint,
-)
+from ossfaces_localstack.invoke import running_imm_endpoint
+from ossfaces_localstack.stack import DEFAULT_FC_PORT, DEFAULT_IMM_PORT, DEFAULT_OSS_PORT, LocalStack
 from ossfaces_tools.commands import main
 from ossfaces_tools.commands.stack import up
 

@@ -17,10 +17,11 @@ import oss2
 import pytest
 
 from ossfaces.idempotency import CLAIM_SUFFIX
+from ossfaces_localstack.detectface import imm_detectface, local_face_detector
 from ossfaces_localstack.fc.invoker import DeliveryPolicy
 from ossfaces_localstack.fc.runner import default_code_dir
 from ossfaces_localstack.oss import ProcessError, ProcessRequest, ProcessResult
-from ossfaces_localstack.stack import LocalStack, imm_detectface, local_face_detector
+from ossfaces_localstack.stack import LocalStack
 
 S_YAML = textwrap.dedent(
     """
