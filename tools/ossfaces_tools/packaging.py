@@ -208,6 +208,12 @@ def download_wheels(
     raise PackagingError(f"gave up after building {len(built)} sdists: {', '.join(built)}")
 
 
+UNUSED_AT_RUN_TIME = ("sympy", "mpmath", "coloredlogs", "humanfriendly", "flatbuffers", "protobuf")
+"""Distributions onnxruntime 1.23 declares that its inference never imports (only its tools do: symbolic shape
+inference, ORT-format conversion, coloured logs): left out of the bundle, about 80 MiB unzipped. A test runs the engine
+with each of them made unimportable (``tests/deploy/test_deploy_packaging.py``)."""
+
+
 def install_wheels(
     requirements: Path, wheelhouse: Path, target: Path, python_version: str, platforms: Sequence[str]
 ) -> None:
@@ -222,6 +228,24 @@ def install_wheels(
         raise PackagingError(f"installing the wheels into {target} failed:\n{_tail(done.stderr)}")
     for junk in target.glob("bin"):
         shutil.rmtree(junk)  # console scripts of the dependencies: FC never runs them
+    for name in UNUSED_AT_RUN_TIME:
+        remove_distribution(target, name)
+
+
+def remove_distribution(target: Path, name: str) -> None:
+    """Delete every file an installed distribution's ``RECORD`` lists under ``target``, then its emptied folders."""
+    for info in target.glob(f"{name.replace('-', '_')}-*.dist-info"):
+        folders: set[Path] = set()
+        for line in (info / "RECORD").read_text(encoding="utf-8").splitlines():
+            path = (target / line.split(",")[0]).resolve()
+            if line and path.is_relative_to(target.resolve()):
+                path.unlink(missing_ok=True)
+                folders.update(path.parents)
+        shutil.rmtree(info, ignore_errors=True)
+        root = target.resolve()
+        for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+            if folder.is_relative_to(root) and folder != root and folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
 
 
 def _tail(text: str, lines: int = 15) -> str:
