@@ -67,6 +67,10 @@ CREATE TABLE IF NOT EXISTS parts (
     md5 BLOB NOT NULL, crc TEXT NOT NULL, mtime INTEGER NOT NULL,
     PRIMARY KEY (upload_id, part_number)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS inventories (
+    bucket TEXT NOT NULL, id TEXT NOT NULL, config TEXT NOT NULL,
+    PRIMARY KEY (bucket, id)
+) WITHOUT ROWID;
 """
 
 

@@ -63,6 +63,7 @@ class ObjectStore(DeliveryStore):
                     409, "BucketNotEmpty", "The bucket you tried to delete is not empty.", extra={"BucketName": name}
                 )
             db.execute("DELETE FROM buckets WHERE name=?", (name,))
+            db.execute("DELETE FROM inventories WHERE bucket=?", (name,))
 
     # -- objects ----------------------------------------------------------------------------------------------------
 
@@ -215,6 +216,21 @@ class ObjectStore(DeliveryStore):
             if cur.rowcount == 0:
                 self._require_bucket(db, bucket)
                 raise no_such_key(key)
+
+    def scan(self, bucket: str, *, prefix: str, after: str, limit: int) -> list[ObjectMeta]:
+        """Full metadata of up to ``limit`` objects under ``prefix`` after ``after``, in key order (inventory reports)."""
+        pfx = prefix.encode()
+        end = _prefix_end(pfx) if pfx else None
+        lo, op = (after.encode(), ">") if after.encode() >= pfx else (pfx, ">=")
+        sql = f"SELECT key, {self._META_COLS} FROM objects WHERE bucket=? AND key {op} ?"
+        args: list[Any] = [bucket, lo]
+        if end is not None:
+            sql += " AND key < ?"
+            args.append(end)
+        with self._lock:
+            self._require_bucket(self._db, bucket)
+            rows = self._db.execute(sql + " ORDER BY key LIMIT ?", [*args, limit]).fetchall()
+        return [self._row_to_meta(bucket, bytes(row[0]).decode(), row[1:]) for row in rows]
 
     def list_objects(self, bucket: str, *, prefix: str, delimiter: str, after: str, max_keys: int) -> Listing:
         """Keys (and common prefixes, if ``delimiter``) after ``after`` in UTF-8 byte order, at most ``max_keys``."""
