@@ -190,3 +190,33 @@ def run_local_inventory(bucket: oss2.Bucket, inventory_id: str) -> str | None:
     start, end = body.find(b"<ManifestKey>"), body.find(b"</ManifestKey>")
     key = body[start + len(b"<ManifestKey>") : end].decode("utf-8") if start >= 0 and end > start else ""
     return key or None
+
+
+def resolve(bucket: oss2.Bucket, where: str, open_bucket: Any) -> tuple[oss2.Bucket, Manifest]:
+    """The report ``--inventory`` names: ``oss://BUCKET/PATH`` (a manifest, or a folder holding reports: the newest),
+    or ``latest``: the newest report of the source bucket's own enabled rules (``ListBucketInventory``).
+    ``open_bucket(name)`` opens a destination bucket with the same credentials."""
+    if where.startswith("oss://"):
+        name, _, path = where[len("oss://") :].partition("/")
+        dest = open_bucket(name)
+        return dest, open_report(dest, path)
+    if where != "latest":
+        raise ToolError(f"--inventory {where!r}: give oss://BUCKET/PATH or 'latest'", usage=True, param="--inventory")
+    try:
+        rules = bucket.list_bucket_inventory_configurations().inventory_configurations
+    except oss2.exceptions.OssError as exc:
+        raise InventoryError(f"listing the inventory rules of {bucket.bucket_name}: {exc.status} {exc.code}") from exc
+    newest: tuple[str, oss2.Bucket, str] | None = None
+    for rule in rules:
+        destination = rule.inventory_destination.bucket_destination if rule.inventory_destination else None
+        if not rule.is_enabled or destination is None or not destination.bucket:
+            continue
+        dest = open_bucket(destination.bucket)
+        prefix = (destination.prefix or "").strip("/")
+        found = find_latest(dest, f"{prefix + '/' if prefix else ''}{bucket.bucket_name}/{rule.inventory_id}/")
+        if found and (newest is None or found.rsplit("/", 2)[-2] > newest[0]):
+            newest = (found.rsplit("/", 2)[-2], dest, found)
+    if newest is None:
+        raise InventoryError(f"no inventory report of {bucket.bucket_name}: configure a rule (ossfaces inventory put) "
+                             "and wait for its first report, or leave --inventory out to list the bucket")  # fmt: skip
+    return newest[1], read_manifest(newest[1], newest[2])

@@ -33,6 +33,13 @@ from ossfaces_tools.commands._shared import bucket_access, oss_options, tool_err
     show_default=True,
     help="person: also one vote per person (median age, weighted gender), photos per person, people per photo.",
 )
+@click.option(
+    "--source",
+    type=click.Choice(["auto", "index", "scan"]),
+    default="auto",
+    show_default=True,
+    help="index: the face index (ossfaces index); scan: read every result; auto: the index when there is one.",
+)
 def stats(**options: Any) -> None:
     """Age, gender and emotion statistics over every .faces.json under --prefix in BUCKET."""
     from ossfaces_tools.statsrun import StatsRequest, run_stats

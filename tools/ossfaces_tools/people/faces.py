@@ -160,3 +160,64 @@ def collect_faces(documents: Iterable[tuple[str, bytes | None]], model: str = EM
         if body is not None:
             table.add_raw(key, body)
     return table
+
+
+def faces_from_index(con: Any, model: str = EMBEDDING_MODEL, batch: int = 100_000) -> FaceTable:
+    """The same table from the face index (``ossfaces_tools.index``): its ``faces`` view, read column-wise in
+    batches; embeddings come as one float16 matrix, never as Python objects. Photos in key order (OSS's order)."""
+    table = FaceTable(model=model)
+    (table.documents,) = con.execute("SELECT count(*) FROM photos").fetchone()
+    (table.other_model,) = con.execute(
+        "SELECT count(*) FROM faces WHERE face IS NOT NULL AND embedding_model IS NOT NULL "
+        "AND (embedding_model <> ? OR embedding IS NULL)",
+        [model],
+    ).fetchone()
+    reserved = ", ".join(f"'{f}'" for f in sorted(RESERVED_FIGURES))
+    result = con.execute(
+        "SELECT key, source_etag, engine, faces, face, can_seed, "
+        f"CASE WHEN figure IN ({reserved}) THEN NULL ELSE figure END AS figure, age, gender, gender_confidence, "
+        "box_left, box_top, box_width, box_height, quality, "
+        "CASE WHEN embedding_model = ? THEN embedding END AS embedding "
+        "FROM faces WHERE status = 'ok' AND face IS NOT NULL "
+        f"AND ((embedding_model = ? AND embedding IS NOT NULL) OR (figure IS NOT NULL AND figure NOT IN ({reserved}))) "
+        "ORDER BY key, face",
+        [model, model],
+    )
+    blocks: list[NDArray[np.float16]] = []
+    zero = bytes(2 * DIM)
+    while rows := result.fetchmany(batch):
+        for key, etag, engine, faces, face, seed, figure, age, gender, confidence, *box, quality, vector in rows:
+            if not table.keys or table.keys[-1] != key:
+                table.keys.append(key)
+                table.versions[key] = f"{etag or ''}|{engine or ''}"
+                table.photo_faces[key] = int(faces)
+            table.photo.append(len(table.keys) - 1)
+            table.index.append(int(face))
+            table.can_seed.append(bool(seed) and vector is not None)
+            table.figure.append(figure)
+            table.age.append(float(age) if age is not None else float("nan"))
+            table.gender.append(gender if gender in ("FEMALE", "MALE") else "")
+            table.gender_confidence.append(float(confidence or 1.0))
+            table.box.append(tuple(int(v or 0) for v in box))  # type: ignore[arg-type]
+            table.quality.append(float(quality or 0.0))
+            table.has_embedding.append(vector is not None)
+        raw = b"".join(row[-1] if row[-1] is not None else zero for row in rows)
+        blocks.append(np.frombuffer(raw, dtype="<f2").reshape(-1, DIM).astype(np.float16))
+    table._blocks = blocks
+    return table
+
+
+def load_faces(bucket: Any, prefix: str, suffix: str, workers: int, model: str) -> FaceTable:
+    """The face source of ``people`` and ``stats --by person``: the face index when the prefix has one (a few columns,
+    seconds), else every result read (``stats.read_documents``)."""
+    from ossfaces_tools.index.layout import IndexStore
+
+    store = IndexStore(bucket, prefix)
+    if store.exists():
+        from ossfaces_tools.index.local import IndexReader
+
+        with IndexReader(store) as reader:
+            return faces_from_index(reader.con, model)
+    from ossfaces_tools.stats import read_documents
+
+    return collect_faces(read_documents(bucket, prefix, suffix, workers=workers), model)
