@@ -220,3 +220,13 @@ def resolve(bucket: oss2.Bucket, where: str, open_bucket: Any) -> tuple[oss2.Buc
         raise InventoryError(f"no inventory report of {bucket.bucket_name}: configure a rule (ossfaces inventory put) "
                              "and wait for its first report, or leave --inventory out to list the bucket")  # fmt: skip
     return newest[1], read_manifest(newest[1], newest[2])
+
+
+def open_for(access: Any, bucket: oss2.Bucket, where: str | None) -> tuple[oss2.Bucket, Manifest] | None:
+    """``--inventory`` of a command: the report and the bucket it lies in (opened with the same credentials), or
+    None to list the bucket."""
+    if where is None:
+        return None
+    from dataclasses import replace
+
+    return resolve(bucket, where, lambda name: replace(access, bucket=name).open())

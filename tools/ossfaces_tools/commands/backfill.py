@@ -72,6 +72,13 @@ from ossfaces_tools.commands._shared import bucket_access, oss_options, tool_err
     metavar="SECONDS",
     help="With --wait-claims: give up on a claim after this long (default: until it expires).",
 )
+@click.option(
+    "--inventory",
+    default=None,
+    metavar="WHERE",
+    help="Objects from an inventory report instead of listing: oss://BUCKET/PATH (a manifest.json, or a folder: its "
+    "newest report) or 'latest' (the newest report of the bucket's own rules). For millions of objects.",
+)
 @click.option("--count/--no-count", default=True, help="List once first to give the progress bar a total and an ETA.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 def backfill(function_name: str, **options: Any) -> None:
@@ -88,7 +95,7 @@ def backfill(function_name: str, **options: Any) -> None:
             wait_claims=options["wait_claims"], max_claim_wait=options["max_claim_wait"],
         ),
         FcTarget(options["fc_endpoint"], options["service"], function_name, options["qualifier"]),
-        local=options["local"], engine_tag=options["engine_tag"], count=options["count"],
+        local=options["local"], engine_tag=options["engine_tag"], inventory=options["inventory"], count=options["count"],
         as_json=options["as_json"], progress=options["progress"],
     )  # fmt: skip
     with tool_errors():

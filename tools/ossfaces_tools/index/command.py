@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from ossfaces_tools.access import BucketAccess, ToolError
 from ossfaces_tools.index.build import BuildOptions, BuildSummary, build_index
 from ossfaces_tools.index.fanout import Fanout, FcFanout, LocalPool
 from ossfaces_tools.index.layout import IndexStore
+from ossfaces_tools.inventory import open_for
 
 
 @dataclass(frozen=True)
@@ -30,15 +31,6 @@ class IndexRequest:
     compact: bool = False
     as_json: bool = False
     progress: bool = True
-
-
-def open_inventory(access: BucketAccess, bucket: Any, where: str | None) -> Any:
-    """``(report bucket, Manifest)`` for ``--inventory``, or None to list the bucket."""
-    if where is None:
-        return None
-    from ossfaces_tools.inventory import resolve
-
-    return resolve(bucket, where, lambda name: replace(access, bucket=name).open())
 
 
 def _fanout(request: IndexRequest) -> Fanout:
@@ -62,7 +54,7 @@ def run_index(request: IndexRequest, out: TextIO | None = None) -> int:
     settings = access.settings()
     bucket = access.open(settings)
     err = Console(stderr=True)
-    inventory = open_inventory(access, bucket, request.inventory)
+    inventory = open_for(access, bucket, request.inventory)
     if inventory is not None:
         err.print(
             f"inventory oss://{inventory[1].bucket}/{inventory[1].key} ({inventory[1].objects_hint})", highlight=False
