@@ -16,8 +16,10 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
@@ -27,16 +29,17 @@ from tests.tools.people_support import faces_of, identities  # noqa: E402
 K = 16
 
 
-def library(n: int) -> np.ndarray:
+def library(n: int) -> NDArray[Any]:
     rng = np.random.default_rng(0)
     k = max(1, n // 10)
     weights = 1.0 / np.arange(1, k + 1) ** 1.1
     truth = rng.choice(k, size=n, p=weights / weights.sum())
     vectors = np.asarray(faces_of(identities(k, rng), truth, rng), np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit: NDArray[Any] = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return unit
 
 
-def exact(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
+def exact(vectors: NDArray[Any], queries: NDArray[Any]) -> NDArray[Any]:
     out = np.empty((len(queries), K), np.int64)
     for first in range(0, len(queries), 1024):
         sims = queries[first : first + 1024] @ vectors.T
@@ -44,7 +47,7 @@ def exact(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
     return out
 
 
-def recall(found: np.ndarray, truth: np.ndarray) -> float:
+def recall(found: NDArray[Any], truth: NDArray[Any]) -> float:
     return float(np.mean([len(set(a) & set(b)) / K for a, b in zip(found, truth, strict=True)]))
 
 
@@ -59,8 +62,8 @@ def main() -> None:
     exact_s = (time.perf_counter() - started) * args.faces / len(queries)
     results = {"command": f"benchmarks/bench_ann.py --faces {args.faces}", "load_average": os.getloadavg()[0],
                "exact_all_faces_s (extrapolated)": round(exact_s, 1)}  # fmt: skip
-    import faiss
-    from usearch.index import Index
+    import faiss  # type: ignore[import-not-found,unused-ignore]  # measured when installed (pip install faiss-cpu usearch)
+    from usearch.index import Index  # type: ignore[import-not-found,unused-ignore]
 
     started = time.perf_counter()
     index = Index(

@@ -69,7 +69,7 @@ def embed(data_dir: Path) -> dict[str, Any]:
     return out
 
 
-def figures(photos: dict[str, Any], split: str, grid: np.ndarray) -> dict[str, Any]:
+def figures(photos: dict[str, Any], split: str, grid: Any) -> dict[str, Any]:
     rows = [
         (p["person"], np.asarray(p["vector"], np.float32))
         for p in photos.values()

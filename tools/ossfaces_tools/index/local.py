@@ -65,6 +65,24 @@ class PartCache:
             return list(pool.map(lambda p: self.fetch(p, repair_hint), parts))
 
 
+def create_views(con: Any, parts: list[str], deletes: list[str]) -> None:
+    """Views ``faces`` (the parts' rows, superseded ones left out) and ``photos`` over local Parquet files."""
+    if not parts:
+        from ossfaces.indexpart import SCHEMA
+
+        columns = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in SCHEMA)
+        con.execute(f"CREATE VIEW faces AS SELECT {columns} WHERE false")
+    else:
+        files = "[" + ", ".join(_sql_string(p) for p in parts) + "]"
+        source = f"read_parquet({files})"
+        if deletes:
+            gone = "[" + ", ".join(_sql_string(p) for p in deletes) + "]"
+            con.execute(f"CREATE VIEW superseded AS SELECT key, max(gen) AS gen FROM read_parquet({gone}) GROUP BY key")
+            source = f"(SELECT p.* FROM {source} p ANTI JOIN superseded d ON p.key = d.key AND p.gen < d.gen)"
+        con.execute(f"CREATE VIEW faces AS SELECT * FROM {source}")
+    con.execute("CREATE VIEW photos AS SELECT * FROM faces WHERE coalesce(face, 0) = 0")
+
+
 class IndexReader:
     """One manifest's rows in DuckDB: views ``faces`` (every current row) and ``photos`` (one row per photo)."""
 
@@ -85,22 +103,7 @@ class IndexReader:
         self._views([str(p) for p in parts], [str(p) for p in deletes])
 
     def _views(self, parts: list[str], deletes: list[str]) -> None:
-        if not parts:
-            from ossfaces.indexpart import SCHEMA
-
-            columns = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in SCHEMA)
-            self.con.execute(f"CREATE VIEW faces AS SELECT {columns} WHERE false")
-        else:
-            files = "[" + ", ".join(_sql_string(p) for p in parts) + "]"
-            source = f"read_parquet({files})"
-            if deletes:
-                gone = "[" + ", ".join(_sql_string(p) for p in deletes) + "]"
-                self.con.execute(
-                    f"CREATE VIEW superseded AS SELECT key, max(gen) AS gen FROM read_parquet({gone}) GROUP BY key"
-                )
-                source = f"(SELECT p.* FROM {source} p ANTI JOIN superseded d ON p.key = d.key AND p.gen < d.gen)"
-            self.con.execute(f"CREATE VIEW faces AS SELECT * FROM {source}")
-        self.con.execute("CREATE VIEW photos AS SELECT * FROM faces WHERE coalesce(face, 0) = 0")
+        create_views(self.con, parts, deletes)
 
     def close(self) -> None:
         self.con.close()
