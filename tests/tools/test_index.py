@@ -107,4 +107,6 @@ def test_incremental_reads_only_what_is_new_or_changed(local_oss: LocalOss, oss_
     assert (third.read, third.superseded, third.generation) == (4, 2, 2)  # type: ignore[attr-defined]
     same(from_index(oss_bucket), scan(oss_bucket))
     with IndexReader(IndexStore(oss_bucket, "")) as reader:
-        assert reader.con.execute("SELECT count(*) FROM photos WHERE key = ?", [keys[0]]).fetchone() == (1,)  # the changed photo counts once, with its new result
+        assert reader.con.execute("SELECT count(*) FROM photos WHERE key = ?", [keys[0]]).fetchone() == (
+            1,
+        )  # the changed photo counts once, with its new result
