@@ -43,9 +43,9 @@ SCHEMA: tuple[tuple[str, str], ...] = (
     ("age", "SMALLINT"),
     ("age_sd", "DOUBLE"),
     ("gender", "VARCHAR"),  # upper-cased as written
-    ("gender_confidence", "FLOAT"),
+    ("gender_confidence", "DOUBLE"),
     ("emotion", "VARCHAR"),  # upper-cased as written; NULL when absent or empty
-    ("quality", "FLOAT"),
+    ("quality", "DOUBLE"),
     ("box_left", "INTEGER"),
     ("box_top", "INTEGER"),
     ("box_width", "INTEGER"),

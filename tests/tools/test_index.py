@@ -110,3 +110,21 @@ def test_incremental_reads_only_what_is_new_or_changed(local_oss: LocalOss, oss_
         assert reader.con.execute("SELECT count(*) FROM photos WHERE key = ?", [keys[0]]).fetchone() == (
             1,
         )  # the changed photo counts once, with its new result
+
+
+def test_people_read_the_same_faces_from_the_index(local_oss: LocalOss, oss_bucket: oss2.Bucket) -> None:
+    from ossfaces_tools.people.faces import collect_faces, faces_from_index, load_faces
+
+    random_documents(oss_bucket, 80, seed=4)
+    scanned = collect_faces(read_documents(oss_bucket, "", SUFFIX, workers=4))
+    build(local_oss, oss_bucket)
+    with IndexReader(IndexStore(oss_bucket, "")) as reader:
+        indexed = faces_from_index(reader.con)
+    for column in ("keys", "versions", "photo_faces", "photo", "index", "can_seed", "figure", "gender",
+                   "gender_confidence", "box", "quality", "has_embedding", "other_model"):  # fmt: skip
+        assert getattr(indexed, column) == getattr(scanned, column), column
+    assert [a == b or (a != a and b != b) for a, b in zip(indexed.age, scanned.age, strict=True)] == [True] * len(
+        scanned
+    )
+    assert (indexed.embeddings() == scanned.embeddings()).all() and len(scanned) > 50
+    assert load_faces(oss_bucket, "", SUFFIX, 4, indexed.model).keys == indexed.keys  # people's source: the index
