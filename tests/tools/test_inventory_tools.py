@@ -86,7 +86,9 @@ def test_index_and_stats_from_an_inventory(
     )
     indexed = cli(["stats", *where, "--json", "--no-progress"], env=env_of(stack))
     scanned = cli(["stats", *where, "--json", "--no-progress", "--source", "scan"], env=env_of(stack))
-    assert json.loads(indexed.stdout) == json.loads(scanned.stdout)
+    from_report = cli(["stats", *where, "--json", "--no-progress", "--inventory", report], env=env_of(stack))
+    assert json.loads(indexed.stdout) == json.loads(scanned.stdout) == json.loads(from_report.stdout)
+    assert "from the face index" not in from_report.stderr  # --inventory means the scan, of the report's results
 
 
 def test_run_is_refused_by_a_real_oss_shape(stack: LocalStack, cli: CLI) -> None:

@@ -17,6 +17,7 @@ import oss2
 
 from ossfaces_tools.access import BucketAccess, ToolError
 from ossfaces_tools.index.layout import IndexStore
+from ossfaces_tools.inventory import iter_objects, open_for
 from ossfaces_tools.report import write_outputs
 from ossfaces_tools.report.table import print_table
 from ossfaces_tools.report.trust import trust_statement
@@ -64,6 +65,8 @@ class StatsRequest:
     progress: bool = True
     by: str = "face"
     """``person``: also the figures with one vote per person (needs the people file of ``ossfaces people``)."""
+    inventory: str | None = None
+    """Scan the results an inventory report names instead of listing (``--inventory``)."""
     source: str = "auto"
     """``index``: the face index; ``scan``: read every result; ``auto``: the index when the prefix has one."""
 
@@ -94,8 +97,12 @@ def _scan(
     bar: Any, task: Any,
 ) -> None:  # fmt: skip
     """Every result read (bounded window); each body also feeds ``faces`` for ``--by person``."""
+    objects = None
+    found = open_for(request.access, bucket, request.inventory)
+    if found is not None:
+        objects = iter_objects(found[0], found[1], request.prefix)
     with bar:
-        documents = read_documents(bucket, request.prefix, suffix, workers=request.workers)
+        documents = read_documents(bucket, request.prefix, suffix, workers=request.workers, objects=objects)
         if faces is not None:
             documents = _also_into(faces, documents)
         collect(documents, accumulator, lambda: bar.advance(task))
@@ -125,7 +132,7 @@ def run_stats(request: StatsRequest, out: TextIO | None = None) -> int:
     by_person = request.by == "person"
     state, faces = _people_state(oss_bucket, access, request.prefix) if by_person else (None, None)
     store = IndexStore(oss_bucket, request.prefix)
-    use_index = request.source == "index" or (request.source == "auto" and store.exists())
+    use_index = request.source == "index" or (request.source == "auto" and not request.inventory and store.exists())
     try:
         if use_index:
             accumulator, faces = _from_index(store, accumulator, state, request, err)

@@ -40,6 +40,12 @@ from ossfaces_tools.commands._shared import bucket_access, oss_options, tool_err
     show_default=True,
     help="index: the face index (ossfaces index); scan: read every result; auto: the index when there is one.",
 )
+@click.option(
+    "--inventory",
+    default=None,
+    metavar="WHERE",
+    help="With the scan: read the results an inventory report names instead of listing (oss://BUCKET/PATH or latest).",
+)
 def stats(**options: Any) -> None:
     """Age, gender and emotion statistics over every .faces.json under --prefix in BUCKET."""
     from ossfaces_tools.statsrun import StatsRequest, run_stats
