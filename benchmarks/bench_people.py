@@ -184,7 +184,7 @@ def index_child(n: int, directory: Path) -> dict[str, Any]:
     import duckdb
 
     from ossfaces.indexpart import Rows
-    from ossfaces_tools.index.local import create_views
+    from ossfaces_tools.index.local import create_views, spill_dir
     from ossfaces_tools.people.faces import faces_from_index
 
     part = directory / f"people-{n}.parquet"
@@ -210,7 +210,9 @@ def index_child(n: int, directory: Path) -> dict[str, Any]:
         rows.close()
     truth = np.load(directory / f"people-{n}-truth.npy")
     started = time.perf_counter()
-    con = duckdb.connect(config={"memory_limit": "512MB"})
+    con = duckdb.connect(
+        config={"memory_limit": PEOPLE_DUCKDB_MEMORY, "temp_directory": str(spill_dir())}
+    )  # as load_faces
     create_views(con, [str(part)], [])
     table = faces_from_index(con)
     con.close()

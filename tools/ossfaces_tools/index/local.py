@@ -23,6 +23,13 @@ def cache_dir() -> Path:
     return Path(os.environ.get("OSSFACES_CACHE_DIR") or Path.home() / ".cache" / "ossfaces")
 
 
+def spill_dir() -> Path:
+    """Where DuckDB may spill a sort or join larger than its memory limit (an in-memory database spills nowhere)."""
+    path = cache_dir() / "duckdb-spill"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -94,7 +101,7 @@ class IndexReader:
         self.manifest = manifest if manifest is not None else store.load()
         self.cache = cache or PartCache(store.bucket)
         hint = f"run `ossfaces index {store.bucket.bucket_name}{' --prefix ' + store.prefix if store.prefix else ''}` to repair it"
-        config: dict[str, Any] = {"memory_limit": memory_limit}
+        config: dict[str, Any] = {"memory_limit": memory_limit, "temp_directory": str(spill_dir())}
         if threads:
             config["threads"] = threads
         self.con = duckdb.connect(config=config)
