@@ -210,9 +210,7 @@ def index_child(n: int, directory: Path) -> dict[str, Any]:
         rows.close()
     truth = np.load(directory / f"people-{n}-truth.npy")
     started = time.perf_counter()
-    con = duckdb.connect(
-        config={"memory_limit": PEOPLE_DUCKDB_MEMORY, "temp_directory": str(spill_dir())}
-    )  # as load_faces
+    con = duckdb.connect(config={"memory_limit": "1GB", "temp_directory": str(spill_dir())})  # as IndexReader
     create_views(con, [str(part)], [])
     table = faces_from_index(con)
     con.close()
