@@ -22,9 +22,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT)]
+sys.path[:0] = [str(ROOT / "function"), str(ROOT / "tools"), str(ROOT / "tests")]
 
-from tests.tools.people_support import faces_of, identities  # noqa: E402
+from tools.people_support import faces_of, identities  # noqa: E402
 
 K = 16
 

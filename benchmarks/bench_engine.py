@@ -269,7 +269,7 @@ def main() -> None:
     print(f"engine {analyzer.version}, OpenCV {cv2.__version__}, {args.threads} threads, median of {args.runs} runs")
     results: dict[str, float] = {}
     other = peer()
-    print(f"peer: {PEER}" if other else "peer: not installed (pip install -r requirements-peer.txt --no-deps)")
+    print(f"peer: {PEER}" if other else "peer: not installed (bash scripts/setup.sh --bench)")
     for name, blob in data.items():
         runs = args.runs if "24" not in name else max(3, args.runs // 4)
         faces = len(analyzer.analyze(blob).faces)

@@ -4,7 +4,7 @@ Goals (issue 10 item 6): 100,000 faces clustered in ≤ 60 s with ≤ 500 MB pea
 curve at 10k / 100k faces and 1M extrapolated; pairwise precision/recall, BCubed F1 and the share of identities split
 or merged.
 
-No labelled identity set that the project may use can be obtained here (see README "People": every permissive one is
+No labelled identity set that the project may use can be obtained here (see docs/people.md: every permissive one is
 off PyPI/npm or only in Git LFS). So quality is measured (1) on **synthetic identities** whose spread matches what
 SFace gives on the real test photos (printed below: two different people at cosine similarity 0.08 ± 0.09), and
 (2) on the **real photos** we have: four portraits, each in five "photos" (mirrored, darker, turned, smaller), and
@@ -34,14 +34,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "function"), str(ROOT / "localstack"), str(ROOT / "tools"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "function"), str(ROOT / "localstack"), str(ROOT / "tools"), str(ROOT / "tests")]
 
 from ossfaces.document import FaceEmbedding  # noqa: E402
 from ossfaces_tools.people import model  # noqa: E402
 from ossfaces_tools.people.cluster import DEFAULT_MAX_DISTANCE, DEFAULT_MIN_FACES, ClusterParams  # noqa: E402
 from ossfaces_tools.people.faces import FaceTable  # noqa: E402
 from ossfaces_tools.people.state import PeopleState  # noqa: E402
-from tests.tools.people_support import faces_of, identities  # noqa: E402
+from tools.people_support import faces_of, identities  # noqa: E402
 
 
 def scores(
@@ -141,8 +141,8 @@ def real_photos() -> dict[str, Any]:
     from PIL import Image
 
     from ossfaces.vision import FaceAnalyzer
-    from tests.tools.people_support import variants
-    from tests.tools.test_people import GROUPS, PHOTOS, PORTRAITS
+    from tools.people_support import variants
+    from tools.test_people import GROUPS, PHOTOS, PORTRAITS
 
     analyzer = FaceAnalyzer.load()
     vectors, truth, seeds = [], [], []

@@ -67,9 +67,9 @@ def onnxruntime_session(path: Path, role: str, blob: NDArray[Any], scratch: Path
     """A session over ``path`` (YuNet with symbolic height and width), or why there is none."""
     try:
         import onnx
-        import onnxruntime as ort  # type: ignore[import-untyped]
+        import onnxruntime as ort
     except ImportError:
-        return "not installed (pip install -r requirements-peer.txt --no-deps)"
+        return "not installed (bash scripts/setup.sh --bench)"
     model = onnx.load(str(path))
     if role == "detector":
         dims = model.graph.input[0].type.tensor_type.shape.dim

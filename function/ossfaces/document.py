@@ -132,7 +132,8 @@ class Face(_Imm):
     Attractive: float | None = None
     FaceAttributes: Attributes | None = None
     AgeSD: float | None = Field(
-        None, description="Spread of Age in years (IMM v2; the local engine: its age model's own spread, README)."
+        None,
+        description="Spread of Age in years (IMM v2; the local engine: its age model's own spread, docs/calibration.md).",
     )
     Landmarks: list[Point] | None = Field(
         None, description="Local engine: eyes, nose tip, mouth corners (image pixels)."
@@ -150,6 +151,11 @@ class Face(_Imm):
     FigureType: str | None = Field(None, description="IMM v2 only: face.")
     Embedding: FaceEmbedding | None = Field(
         None, description="Local engine: identity vector for faces large and sharp enough to identify; else absent."
+    )
+    Forgotten: bool | None = Field(
+        None,
+        description="True for a face `ossfaces people forget` forgot: it carries no Embedding and no Figure* field, "
+        "and no re-analysis gives it one (docs/people.md).",
     )
 
 

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from ossfaces.document import FacesDocument
 from ossfaces.embedding import EMBEDDING_DIMENSIONS, EMBEDDING_FORMAT
+from ossfaces.forgotten import IDENTITY_FIELDS
 
 FORMAT = "ossfaces-index/1"
 SCHEMA: tuple[tuple[str, str], ...] = (
@@ -35,6 +36,7 @@ SCHEMA: tuple[tuple[str, str], ...] = (
     ("result_etag", "VARCHAR"),  # the ETag of <key>.faces.json as read: an incremental run compares it
     ("source_etag", "VARCHAR"),  # Source.ETag: the photo version the result describes
     ("engine", "VARCHAR"),  # Engine.Name/Engine.Version
+    ("stand_in", "VARCHAR"),  # LocalStandIn: the local stack's imm/detectface answered by local/<version>
     ("gen", "INTEGER"),  # the index generation that wrote the row
     ("status", "VARCHAR"),  # ok | error | unreadable
     ("error", "VARCHAR"),  # Error.Code of an error document
@@ -52,6 +54,8 @@ SCHEMA: tuple[tuple[str, str], ...] = (
     ("box_height", "INTEGER"),
     ("figure", "VARCHAR"),  # IMM v2 FigureClusterId
     ("can_seed", "BOOLEAN"),
+    ("identified", "BOOLEAN"),  # the face has an identity field (ossfaces.forgotten.IDENTITY_FIELDS)
+    ("forgotten", "BOOLEAN"),  # "Forgotten": true (ossfaces people forget)
     ("embedding_model", "VARCHAR"),
     ("embedding", "BLOB"),  # 128 little-endian float16 (the document's Data, base64-decoded); NULL when unusable
 )
@@ -92,7 +96,9 @@ class Rows:
         except (ValidationError, ValueError):
             self.add(**base, status="unreadable", faces=0)
             return
-        base |= {"source_etag": document.Source.ETag, "engine": f"{document.Engine.Name}/{document.Engine.Version}"}
+        stand_in = (document.model_extra or {}).get("LocalStandIn")
+        base |= {"source_etag": document.Source.ETag, "engine": f"{document.Engine.Name}/{document.Engine.Version}",
+                 "stand_in": stand_in if isinstance(stand_in, str) else None}  # fmt: skip
         if document.Error is not None:
             self.add(**base, status="error", error=document.Error.Code, faces=0)
             return
@@ -102,6 +108,7 @@ class Rows:
             return
         for position, face in enumerate(faces):
             box = face.FaceAttributes.FaceBoundary if face.FaceAttributes else None
+            identified = any(getattr(face, name, None) is not None for name in IDENTITY_FIELDS)
             model, vector, can_seed = None, None, None
             if face.Embedding is not None:
                 model, can_seed = face.Embedding.Model, face.Embedding.CanSeed
@@ -113,6 +120,7 @@ class Rows:
                 box_left=box.Left if box else None, box_top=box.Top if box else None,
                 box_width=box.Width if box else None, box_height=box.Height if box else None,
                 figure=face.FigureClusterId, can_seed=can_seed, embedding_model=model, embedding=vector,
+                identified=identified, forgotten=face.Forgotten is True,
             )  # fmt: skip
 
     def write_parquet(self, path: str) -> None:

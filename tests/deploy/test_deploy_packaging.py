@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from deploy_support import FUN_CACHE, REPO, Fun
 
 from ossfaces_tools.commands import main
 from ossfaces_tools.packaging import IgnoreRules, funignore_text, py310_problems, walk
+
+from .deploy_support import FUN_CACHE, REPO, Fun
 
 FUNCTION = REPO / "function"
 SETUP_ONLY_CODE = ("import onnx", "import h5py", "from onnx", "from h5py")

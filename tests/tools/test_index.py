@@ -120,7 +120,7 @@ def test_people_read_the_same_faces_from_the_index(local_oss: LocalOss, oss_buck
     build(local_oss, oss_bucket)
     with IndexReader(IndexStore(oss_bucket, "")) as reader:
         indexed = faces_from_index(reader.con)
-    for column in ("keys", "versions", "photo_faces", "photo", "index", "can_seed", "figure", "gender",
+    for column in ("keys", "photos", "photo", "index", "can_seed", "figure", "gender",
                    "gender_confidence", "box", "quality", "has_embedding", "other_model"):  # fmt: skip
         assert getattr(indexed, column) == getattr(scanned, column), column
     assert [a == b or (a != a and b != b) for a, b in zip(indexed.age, scanned.age, strict=True)] == [True] * len(

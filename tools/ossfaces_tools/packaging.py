@@ -347,7 +347,7 @@ def build(
 
     if in_place:
         install_wheels(requirements, wheelhouse, source / "python", python_version, platforms)
-        compiled, more = compile_bytecode(source, work_dir, python_version)
+        compiled, more = compile_bytecode(source, python_version)
         size, count = _dir_size_kept(source, rules)
         return Bundle(source, None, size, 0, count, built, warnings + more, compiled)
 
@@ -359,20 +359,20 @@ def build(
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target)
     install_wheels(requirements, wheelhouse, bundle / "python", python_version, platforms)
-    compiled, more = compile_bytecode(bundle, work_dir, python_version)
+    compiled, more = compile_bytecode(bundle, python_version)
     size, count = _dir_size(bundle)
     zipped = write_zip(bundle, output) if output is not None else 0
     return Bundle(bundle, output, size, zipped, count, built, warnings + more, compiled)
 
 
-def compile_bytecode(root: Path, work_dir: Path, python_version: str) -> tuple[str, list[str]]:
+def compile_bytecode(root: Path, python_version: str) -> tuple[str, list[str]]:
     """CPython 3.10 ``.pyc`` beside every module of the bundle (:mod:`ossfaces_tools.bytecode`: FC's ``/code`` is
     read-only, so without them every cold start compiles everything it imports). Returns the report's line and the
     warnings; never fails the build: a bundle without bytecode works, it only starts slower."""
     if python_version != bytecode.PYTHON_VERSION:
         return "none", [f"no bytecode: it is compiled for CPython {bytecode.PYTHON_VERSION} only, not {python_version}"]
     try:
-        done = bytecode.compile_tree(root, work_dir / "pyodide")
+        done = bytecode.compile_tree(root)
     except bytecode.BytecodeError as exc:
         return "none", [f"no bytecode, every cold start will compile the code it imports: {exc}"]
     warnings = [f"CPython 3.10 cannot compile {failure}" for failure in done.failed]

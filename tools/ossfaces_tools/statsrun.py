@@ -6,6 +6,7 @@ neither of those imports the other's caller.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sys
@@ -101,7 +102,7 @@ def _scan(
     found = open_for(request.access, bucket, request.inventory)
     if found is not None:
         objects = iter_objects(found[0], found[1], request.prefix)
-    with bar:
+    with bar if request.progress else contextlib.nullcontext():  # a disabled bar still prints a blank line
         documents = read_documents(bucket, request.prefix, suffix, workers=request.workers, objects=objects)
         if faces is not None:
             documents = _also_into(faces, documents)
@@ -139,9 +140,7 @@ def run_stats(request: StatsRequest, out: TextIO | None = None) -> int:
         else:
             _scan(oss_bucket, settings.result_suffix, request, accumulator, faces, bar, task)
     except oss2.exceptions.OssError as exc:
-        raise ToolError(
-            f"reading oss://{access.bucket}/{request.prefix}: {exc.status} {exc.code}: {exc.message}"
-        ) from exc
+        raise access.failure(exc, f"reading oss://{access.bucket}/{request.prefix}") from exc
     report = dataclasses.replace(accumulator.report(), prefix=request.prefix, bucket=access.bucket)
     report = dataclasses.replace(report, trust=trust_statement(report))
     people = None
@@ -163,7 +162,7 @@ def run_stats(request: StatsRequest, out: TextIO | None = None) -> int:
 
         print_people_figures(people, console)
     for path in write_outputs(
-        report, csv_path=request.csv_path, png_path=request.png_path, html_path=request.html_path
+        report, people=people, csv_path=request.csv_path, png_path=request.png_path, html_path=request.html_path
     ):
         err.print(f"wrote {path}")
     return 0

@@ -29,6 +29,7 @@ from ossfaces.vision.attributes import (
     aligned,
     face_quality,
 )
+from ossfaces.vision.budget import within_memory_budget
 from ossfaces.vision.calibration import Calibration, load_calibration
 from ossfaces.vision.decode import ImageInfo, decode
 from ossfaces.vision.detect import CHECK_SCORE, Detection, Detector
@@ -152,6 +153,7 @@ class FaceAnalyzer:
             load_all([*sface, analyzer._detector.net, nets["age"], nets["gender"], nets["emotion"]], pool)
         return analyzer
 
+    @within_memory_budget  # the analyses one process runs at once share one memory budget
     def analyze(self, data: bytes) -> Analysis:
         """Decode, detect, describe. Raises ``ImageError`` (a ``BadImage``) for anything that is not a usable image."""
         decoded = decode(data, max_pixels=self.max_pixels, work_side=WORK_SIDE)

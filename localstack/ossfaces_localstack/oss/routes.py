@@ -61,6 +61,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", BKT, buckets.get_location, sub="location"),
     Route("GET", BKT, buckets.get_bucket_acl, sub="acl"),
     Route("GET", BKT, multipart.list_uploads, sub="uploads"),
+    Route("GET", BKT, buckets.list_live_channels, sub="live"),
     Route("GET", BKT, refuse("bucket tagging"), sub="tagging"),
     Route("GET", BKT, inventory.get_inventory, sub="inventory"),
     Route("GET", BKT, listing.list_objects),

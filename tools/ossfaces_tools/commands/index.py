@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ossfaces_tools.commands._shared import bucket_access, oss_options, tool_errors
+from ossfaces_tools.commands._shared import bucket_access, oss_options
 
 INVENTORY_HELP = (
     "Read the results' list from an inventory report instead of listing the bucket: oss://BUCKET/PATH (a "
@@ -42,8 +42,7 @@ def index(function_name: str, **options: Any) -> None:
 
     access = bucket_access(options)
     request = IndexRequest(access, function=function_name, **options)
-    with tool_errors():
-        status = run_index(request)
+    status = run_index(request)
     raise SystemExit(status)
 
 
@@ -61,8 +60,7 @@ def query(sql: str, as_json: bool, limit: int | None, **options: Any) -> None:
 
     options.pop("progress")
     access = bucket_access(options)
-    with tool_errors():
-        columns, rows = run_sql(access, options["prefix"], sql, limit)
+    columns, rows = run_sql(access, options["prefix"], sql, limit)
     if as_json:
         for row in rows:
             sys.stdout.write(json.dumps(dict(zip(columns, row, strict=True)), default=str, ensure_ascii=False) + "\n")

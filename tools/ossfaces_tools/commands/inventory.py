@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ossfaces_tools.commands._shared import bucket_access, oss_options, tool_errors
+from ossfaces_tools.commands._shared import bucket_access, oss_options
 
 
 @click.group()
@@ -40,8 +40,7 @@ def put_command(inventory_id: str, destination: str, destination_prefix: str, fr
             account_id=account_id, role_arn=role_arn, bucket=destination, inventory_format="CSV",
             prefix=destination_prefix or None)),
     )  # fmt: skip
-    with tool_errors():
-        _oss(lambda: access.open().put_bucket_inventory_configuration(config), f"inventory {inventory_id}")
+    _oss(lambda: access.open().put_bucket_inventory_configuration(config), f"inventory {inventory_id}")
     click.echo(f"inventory {inventory_id}: reports go to oss://{destination}/{destination_prefix}")
 
 
@@ -52,8 +51,7 @@ def list_command(**options: Any) -> None:
     options.pop("prefix")
     options.pop("progress")
     access = bucket_access(options)
-    with tool_errors():
-        rules = _oss(lambda: access.open().list_bucket_inventory_configurations().inventory_configurations, "rules")
+    rules = _oss(lambda: access.open().list_bucket_inventory_configurations().inventory_configurations, "rules")
     for rule in rules:
         dest = rule.inventory_destination.bucket_destination
         flt = rule.inventory_filter.prefix if rule.inventory_filter else ""
@@ -71,9 +69,8 @@ def run_command(inventory_id: str, **options: Any) -> None:
     options.pop("prefix")
     options.pop("progress")
     access = bucket_access(options)
-    with tool_errors():
-        access.require_credentials()
-        manifest = run_local_inventory(access.open(), inventory_id)
+    access.require_credentials()
+    manifest = run_local_inventory(access.open(), inventory_id)
     click.echo(manifest or "no object matched the rule: no report written (as OSS)")
 
 

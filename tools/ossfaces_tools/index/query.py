@@ -33,18 +33,18 @@ def index_stats(con: Any, bins: AgeBins | None = None, group_depth: int = 0) -> 
         return out
 
     photo_rows = con.execute(
-        f"SELECT {folder} AS folder, status, error, engine, faces > 0 AS with_faces, count(*) FROM photos GROUP BY ALL"
+        f"SELECT {folder} AS folder, status, error, engine, stand_in, faces, count(*) FROM photos GROUP BY ALL"
     ).fetchall()
-    for group, status, error, engine, faces, n in photo_rows:
+    for group, status, error, engine, stand_in, faces, n in photo_rows:
         for t in totals(group):
             if status == "unreadable":
                 t.unreadable += n
                 continue
             t.documents += n
-            t.engines[engine] += n
             if status == "error":
                 t.errors[error] += n
             else:
+                t.engines[f"{engine} via {stand_in}" if stand_in else engine] += n
                 t.images += n
                 t.images_with_faces += n if faces else 0
     # One pass over the raw face columns (expressions per row cost 3x the grouping); the rules are applied to the

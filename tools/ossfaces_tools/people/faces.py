@@ -1,13 +1,17 @@
 """Faces as ``people`` sees them: read from result documents, kept column-wise so 100,000 faces stay small.
 
 A face takes part when its result carries an embedding of the model the people file was made with (the local engine's
-SFace vector, PLAN "Shared contract") or an IMM v2 ``FigureClusterId``. Everything else about the face that people
-needs (age, gender and its confidence, box, quality) is kept beside it; the document itself is dropped at once.
+SFace vector, PLAN "Shared contract") or an IMM v2 ``FigureClusterId``, and is not marked ``Forgotten``. Everything
+else about the face that people needs (age, gender and its confidence, box, quality) is kept beside it; of every
+result with faces, where its faces are (:class:`PhotoFaces`); the document itself is dropped at once.
+
+This is the face source of ``people``: anything that fills a :class:`FaceTable` (``add`` per result) can feed it.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +22,7 @@ from pydantic import ValidationError
 
 from ossfaces.document import FaceEmbedding
 from ossfaces.embedding import EMBEDDING_MODEL
+from ossfaces.forgotten import IDENTITY_FIELDS, Box, box_of
 
 DIM = 128
 RESERVED_FIGURES = frozenset({"figure-cluster-id-independent", "figure-cluster-id-unavailable"})
@@ -42,11 +47,35 @@ class FaceRef:
         return cls(key, int(index))
 
 
-def photo_version(document: dict[str, Any]) -> str:
-    """What a photo's face positions were computed from: its ETag and the engine; when it changes, so may the faces."""
+NONE: frozenset[int] = frozenset()  # shared: an empty frozenset made from an iterable is a new 216-byte object
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoFaces:
+    """One result as ``people`` keys it: the photo version it describes (ETag), the engine that analysed it, where
+    each of its faces is, and which of them carry an identity or the ``Forgotten`` mark. Every result with faces has
+    one, usable faces or not: a re-analysis is matched face by face against it (:mod:`.model`)."""
+
+    etag: str
+    engine: str
+    boxes: tuple[Box, ...]
+    identified: frozenset[int] = NONE
+    """Faces with any of ``ossfaces.forgotten.IDENTITY_FIELDS``."""
+    marked: frozenset[int] = NONE
+    """Faces the document marks ``"Forgotten": true``."""
+
+
+def photo_faces(document: dict[str, Any]) -> PhotoFaces:
     source = document.get("Source") or {}
     engine = document.get("Engine") or {}
-    return f"{source.get('ETag') or ''}|{engine.get('Name') or ''}/{engine.get('Version') or ''}"
+    faces = [face if isinstance(face, dict) else {} for face in document.get("Faces") or []]
+    return PhotoFaces(
+        str(source.get("ETag") or ""),
+        sys.intern(f"{engine.get('Name') or ''}/{engine.get('Version') or ''}"),  # one string per engine version
+        tuple(box_of(face) or (0, 0, 0, 0) for face in faces),
+        frozenset(i for i, face in enumerate(faces) if any(name in face for name in IDENTITY_FIELDS)) or NONE,
+        frozenset(i for i, face in enumerate(faces) if face.get("Forgotten") is True) or NONE,
+    )
 
 
 @dataclass
@@ -56,9 +85,8 @@ class FaceTable:
     model: str = EMBEDDING_MODEL
     keys: list[str] = field(default_factory=list)
     """Photo keys, one per photo that has at least one usable face."""
-    versions: dict[str, str] = field(default_factory=dict)
-    photo_faces: dict[str, int] = field(default_factory=dict)
-    """Photo key → number of faces in its document (usable or not)."""
+    photos: dict[str, PhotoFaces] = field(default_factory=dict)
+    """Photo key → its result as people keys it, for every result with faces (usable or not)."""
     photo: list[int] = field(default_factory=list)
     index: list[int] = field(default_factory=list)
     can_seed: list[bool] = field(default_factory=list)
@@ -94,10 +122,13 @@ class FaceTable:
 
     def add(self, key: str, document: dict[str, Any]) -> None:
         faces = document.get("Faces") or []
-        if document.get("Error") or not faces:
+        if document.get("Error") or not faces or not isinstance(faces, list):
             return
+        self.photos[key] = info = photo_faces(document)
         photo = -1
         for position, face in enumerate(faces):
+            if not isinstance(face, dict) or position in info.marked:
+                continue
             vector, can_seed = self._embedding(face)
             figure = face.get("FigureClusterId")
             figure = figure if isinstance(figure, str) and figure not in RESERVED_FIGURES else None
@@ -106,9 +137,6 @@ class FaceTable:
             if photo < 0:
                 photo = len(self.keys)
                 self.keys.append(key)
-                self.versions[key] = photo_version(document)
-                self.photo_faces[key] = len(faces)
-            boundary = (face.get("FaceAttributes") or {}).get("FaceBoundary") or face.get("Boundary") or {}
             gender = str(face.get("Gender") or "").upper()
             self.photo.append(photo)
             self.index.append(position)
@@ -117,7 +145,7 @@ class FaceTable:
             self.age.append(float(face["Age"]) if isinstance(face.get("Age"), (int, float)) else float("nan"))
             self.gender.append(gender if gender in ("FEMALE", "MALE") else "")
             self.gender_confidence.append(float(face.get("GenderConfidence") or 1.0))
-            self.box.append(tuple(int(boundary.get(k, 0)) for k in ("Left", "Top", "Width", "Height")))  # type: ignore[arg-type]
+            self.box.append(info.boxes[position])
             self.quality.append(float(face.get("FaceQuality") or 0.0))
             self.has_embedding.append(vector is not None)
             self._block.append(vector if vector is not None else np.zeros(DIM, np.float32))
@@ -163,46 +191,65 @@ def collect_faces(documents: Iterable[tuple[str, bytes | None]], model: str = EM
 
 
 def faces_from_index(con: Any, model: str = EMBEDDING_MODEL, batch: int = 100_000) -> FaceTable:
-    """The same table from the face index (``ossfaces_tools.index``): its ``faces`` view, read column-wise in
-    batches; embeddings come as one float16 matrix, never as Python objects. Photos in key order (OSS's order)."""
+    """The same table from the face index (``ossfaces_tools.index``): its ``faces`` view, read in batches, every face
+    of every photo with faces (for ``photos``), the usable ones into the columns; embeddings come as one float16
+    matrix, never as Python objects. Photos in key order (OSS's order)."""
     table = FaceTable(model=model)
     (table.documents,) = con.execute("SELECT count(*) FROM photos").fetchone()
-    (table.other_model,) = con.execute(
-        "SELECT count(*) FROM faces WHERE face IS NOT NULL AND embedding_model IS NOT NULL "
-        "AND (embedding_model <> ? OR embedding IS NULL)",
-        [model],
-    ).fetchone()
-    reserved = ", ".join(f"'{f}'" for f in sorted(RESERVED_FIGURES))
     result = con.execute(
-        "SELECT key, source_etag, engine, faces, face, can_seed, "
-        f"CASE WHEN figure IN ({reserved}) THEN NULL ELSE figure END AS figure, age, gender, gender_confidence, "
-        "box_left, box_top, box_width, box_height, quality, "
-        "CASE WHEN embedding_model = ? THEN embedding END AS embedding "
-        "FROM faces WHERE status = 'ok' AND face IS NOT NULL "
-        f"AND ((embedding_model = ? AND embedding IS NOT NULL) OR (figure IS NOT NULL AND figure NOT IN ({reserved}))) "
-        "ORDER BY key, face",
-        [model, model],
+        "SELECT key, source_etag, engine, face, can_seed, figure, age, gender, gender_confidence, "
+        "box_left, box_top, box_width, box_height, quality, embedding_model, embedding, identified, forgotten "
+        "FROM faces WHERE status = 'ok' AND face IS NOT NULL ORDER BY key, face"
     )
     blocks: list[NDArray[np.float16]] = []
-    zero = bytes(2 * DIM)
-    while rows := result.fetchmany(batch):
-        for key, etag, engine, faces, face, seed, figure, age, gender, confidence, *box, quality, vector in rows:
-            if not table.keys or table.keys[-1] != key:
+    vectors: list[bytes] = []
+    group: list[tuple[Any, ...]] = []
+
+    def photo(rows: list[tuple[Any, ...]]) -> None:
+        key, etag, engine = rows[0][0], rows[0][1], rows[0][2]
+        boxes = tuple(tuple(int(v or 0) for v in row[9:13]) for row in rows)
+        info = PhotoFaces(str(etag or ""), sys.intern(str(engine or "/")), boxes,  # type: ignore[arg-type]
+                          frozenset(r[3] for r in rows if r[16]) or NONE, frozenset(r[3] for r in rows if r[17]) or NONE)  # fmt: skip
+        table.photos[key] = info
+        first = True
+        for row in rows:
+            (_, _, _, face, seed, figure, age, gender, confidence, *box, quality, emb_model, vector, _, _) = row
+            if face in info.marked:
+                continue
+            usable = vector is not None and emb_model == model
+            if emb_model is not None and not usable:
+                table.other_model += 1
+            figure = figure if isinstance(figure, str) and figure not in RESERVED_FIGURES else None
+            if not usable and figure is None:
+                continue
+            if first:
                 table.keys.append(key)
-                table.versions[key] = f"{etag or ''}|{engine or ''}"
-                table.photo_faces[key] = int(faces)
+                first = False
             table.photo.append(len(table.keys) - 1)
             table.index.append(int(face))
-            table.can_seed.append(bool(seed) and vector is not None)
+            table.can_seed.append(bool(seed) and usable)
             table.figure.append(figure)
             table.age.append(float(age) if age is not None else float("nan"))
             table.gender.append(gender if gender in ("FEMALE", "MALE") else "")
             table.gender_confidence.append(float(confidence or 1.0))
-            table.box.append(tuple(int(v or 0) for v in box))  # type: ignore[arg-type]
+            table.box.append(info.boxes[face])
             table.quality.append(float(quality or 0.0))
-            table.has_embedding.append(vector is not None)
-        raw = b"".join(row[-1] if row[-1] is not None else zero for row in rows)
-        blocks.append(np.frombuffer(raw, dtype="<f2").reshape(-1, DIM).astype(np.float16))
+            table.has_embedding.append(usable)
+            vectors.append(vector if usable else bytes(2 * DIM))
+
+    while rows := result.fetchmany(batch):
+        for row in rows:
+            if group and group[0][0] != row[0]:
+                photo(group)
+                group = []
+            group.append(row)
+        if len(vectors) >= batch:
+            blocks.append(np.frombuffer(b"".join(vectors), dtype="<f2").reshape(-1, DIM).astype(np.float16))
+            vectors = []
+    if group:
+        photo(group)
+    if vectors:
+        blocks.append(np.frombuffer(b"".join(vectors), dtype="<f2").reshape(-1, DIM).astype(np.float16))
     table._blocks = blocks
     return table
 
