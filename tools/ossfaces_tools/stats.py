@@ -221,11 +221,13 @@ class StatsReport:
 
 
 def read_documents(
-    bucket: oss2.Bucket, prefix: str, suffix: str, workers: int = 16, window: int | None = None
-) -> Iterator[tuple[str, bytes | None]]:
+    bucket: oss2.Bucket, prefix: str, suffix: str, workers: int = 16, window: int | None = None,
+    objects: Iterable[Any] | None = None,
+) -> Iterator[tuple[str, bytes | None]]:  # fmt: skip
     """``(photo key, result body)`` for every result under ``prefix``, in listing order; None if it vanished meanwhile.
 
     At most ``window`` reads are in flight or waiting to be consumed, so memory does not grow with the bucket.
+    ``objects`` (anything with ``.key``: an inventory report's rows) replaces the listing.
     """
     window = window or workers * 4
     pending: deque[tuple[str, Future[bytes | None]]] = deque()
@@ -243,7 +245,8 @@ def read_documents(
         return None
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stats") as pool:
-        for info in oss2.ObjectIteratorV2(bucket, prefix=prefix, max_keys=1000):
+        listing = objects if objects is not None else oss2.ObjectIteratorV2(bucket, prefix=prefix, max_keys=1000)
+        for info in listing:
             if not info.key.endswith(suffix):
                 continue
             pending.append((info.key[: -len(suffix)], pool.submit(fetch, info.key)))

@@ -52,6 +52,19 @@ from ossfaces_tools.commands._shared import bucket_access, oss_options, output_f
     show_default=True,
     help="person: also one vote per person (median age, weighted gender), photos per person, people per photo.",
 )
+@click.option(
+    "--source",
+    type=click.Choice(["auto", "index", "scan"]),
+    default="auto",
+    show_default=True,
+    help="index: the face index (ossfaces index); scan: read every result; auto: the index when there is one.",
+)
+@click.option(
+    "--inventory",
+    default=None,
+    metavar="WHERE",
+    help="With the scan: read the results an inventory report names instead of listing (oss://BUCKET/PATH or latest).",
+)
 def stats(**options: Any) -> None:
     """Age, gender and emotion statistics over every .faces.json under --prefix in BUCKET."""
     from ossfaces_tools.statsrun import StatsRequest, run_stats
