@@ -24,7 +24,7 @@ from PIL import Image
 from ossfaces.vision import FaceAnalyzer
 from ossfaces.vision.decode import decode
 
-from .conftest import encode, iou
+from .conftest import encode, iou, without_coverage
 from .worst_cases import at_budget, write_all
 
 PEAK_RSS_LIMIT_MIB = 400
@@ -110,6 +110,7 @@ def test_worst_case_files_stay_under_400_mib_in_a_fresh_process(worst_files: dic
             text=True,
             timeout=120,
             check=True,
+            env=without_coverage(),
         )
         outcome, kib = proc.stdout.split()
         outcomes[name] = (outcome, int(kib) // 1024)
