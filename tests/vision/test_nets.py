@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import platform
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from ossfaces.vision import FaceAnalyzer
+from ossfaces.vision.heap import keep_large_blocks_mapped
 from ossfaces.vision.models import BY_ROLE, resolve_models_dir
 from ossfaces.vision.nets import Net, cpu_budget, load_all
 
@@ -42,3 +45,8 @@ def test_the_analyzer_sessions_use_the_threads_asked_for() -> None:
     nets = {id(n): n for n in [analyzer._detector.yunet.net, *analyzer._attributes.nets.values()]}.values()
     assert len(nets) == 5
     assert all(n.session.get_session_options().intra_op_num_threads == 1 for n in nets)
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the heap policy is glibc's (FC's runtimes are Debian)")
+def test_the_heap_keeps_large_blocks_mapped_on_glibc() -> None:
+    assert keep_large_blocks_mapped()

@@ -8,7 +8,6 @@ needed a copy per thread) one session serves every thread of the process.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -19,6 +18,8 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
+
+from ossfaces.vision.heap import release_freed_memory
 
 
 def cpu_budget() -> int:
@@ -69,10 +70,3 @@ def load_all(makers: Sequence[Callable[[], Net]], pool: Executor) -> list[Net]:
     nets = list(pool.map(lambda make: make(), makers))
     release_freed_memory()
     return nets
-
-
-def release_freed_memory() -> None:
-    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``). Each pool thread has its own malloc
-    arena, which keeps what building the networks freed. Nothing happens where libc is not glibc."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
