@@ -233,7 +233,7 @@ def index_child(n: int, directory: Path) -> dict[str, Any]:
     clustered = time.perf_counter() - started
     peak = vm_hwm_mb()  # before the scoring below, which is the benchmark's, not people's
     labels = np.asarray([state.photos[table.keys[table.photo[r]]].faces[0] or -1 for r in range(n)], dtype=np.int64)
-    seeds = np.asarray(table.can_seed)
+    seeds = np.asarray(table.can_seed, dtype=bool)
     load = [round(a, 2) for a in (*load_before, *os.getloadavg())]
     return {"faces": n, "source": "index", "people": report.people, "read_s": round(read, 2),
             "cluster_s": round(clustered, 2), "total_min": round((read + clustered) / 60, 2),
