@@ -133,8 +133,8 @@ def test_a_stranger_file_among_the_generations_is_left_alone(local_oss: LocalOss
 
 
 def test_the_file_written_one_photo_at_a_time_is_the_whole_state_as_json() -> None:
-    """``dumps`` encodes photo by photo (a million photos' dicts at once were half a gigabyte): the bytes are still
-    exactly ``json.dumps(to_json())``, whatever the state holds, and read back to the same state."""
+    """``dumps`` encodes photo by photo and ``loads`` checks photo by photo (a million photos' dicts and models at
+    once were gigabytes): the bytes are still exactly ``json.dumps(to_json())``, read back to the same state."""
     from ossfaces_tools.people.state import PeopleState, Person, PhotoEntry
 
     state = PeopleState(generation=4, next_id=9, figures={"fig-ü": 3}, forgotten_people=[7], forget_pending=["b.jpg"])
@@ -146,6 +146,10 @@ def test_the_file_written_one_photo_at_a_time_is_the_whole_state_as_json() -> No
     body = state.dumps()
     assert body == json.dumps(state.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
     assert PeopleState.loads(body).dumps() == body
+    bad = json.loads(body)
+    bad["Photos"]["z/ü 1.jpg"]["Faces"] = ["x"]  # photos are checked one at a time: the message still names the photo
+    with pytest.raises(ValueError, match=r"^Photos\.z/ü 1\.jpg\.Faces\.0: Input should be a valid integer"):
+        PeopleState.loads(json.dumps(bad).encode())
     assert (
         PeopleState().dumps() == json.dumps(PeopleState().to_json(), ensure_ascii=False, separators=(",", ":")).encode()
     )

@@ -25,6 +25,7 @@ import io
 import itertools
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -245,28 +246,35 @@ class PeopleState:
             raise ValueError(f"not a people file (a JSON {type(data).__name__}, not an object)")
         if data.get("Format") not in (FORMAT, FORMAT_1):
             raise ValueError(f"not a people file of format {FORMAT} (Format is {data.get('Format')!r})")
+        raw: dict[str, Any] = data["Photos"] if isinstance(data.get("Photos"), dict) else {}
+        if raw:
+            data["Photos"] = {}  # validated below one photo at a time, each parsed photo dropped as it is taken
+        photos: dict[str, PhotoEntry] = {}
+        where: tuple[str, ...] = ()
         try:
             wire = _FileWire.model_validate(data)
+            legacy = wire.Format == FORMAT_1
+            for key in list(raw):
+                where = ("Photos", key)
+                photos[key] = _photo(_PhotoWire.model_validate(raw.pop(key)), legacy)
         except ValidationError as exc:
             error = exc.errors()[0]
-            where = ".".join(str(part) for part in error["loc"])
-            raise ValueError(f"{where}: {error['msg']}") from exc
-        state = cls._from_wire(wire)
+            place = ".".join(str(part) for part in (*where, *error["loc"]))
+            raise ValueError(f"{place}: {error['msg']}") from exc
+        state = cls._from_wire(wire, photos)
         state.check()
         return state
 
     @classmethod
-    def _from_wire(cls, wire: _FileWire) -> PeopleState:
+    def _from_wire(cls, wire: _FileWire, photos: dict[str, PhotoEntry]) -> PeopleState:
         people: dict[int, Person] = {}
         for key, p in wire.People.items():
             if not key.isdigit() or int(key) < 1:
                 raise ValueError(f"People.{key}: a person id is a whole number from 1")
             people[int(key)] = Person(p.Name, p.Hidden, p.MergedInto, p.Created)
-        legacy = wire.Format == FORMAT_1
-        photos = {key: _photo(e, legacy) for key, e in wire.Photos.items()}
         settings = wire.Settings
         return cls(wire.Generation, wire.NextId, settings.MaxDistance, settings.MinFaces, settings.Model, people,
-                   photos, dict(wire.Figures), list(wire.ForgottenPeople), list(wire.ForgetPending), legacy)  # fmt: skip
+                   photos, dict(wire.Figures), list(wire.ForgottenPeople), list(wire.ForgetPending), wire.Format == FORMAT_1)  # fmt: skip
 
     def check(self) -> None:
         """Every id points at a person, every index into its photo: what a hand edit most often breaks."""
@@ -296,7 +304,7 @@ def _photo(wire: _PhotoWire, legacy: bool) -> PhotoEntry:
     boxes = tuple(_box(b) for b in wire.Boxes)
     forgotten = tuple(_box(b) for b in wire.Forgotten if isinstance(b, list))
     indices = tuple(i for i in wire.Forgotten if isinstance(i, int))
-    return PhotoEntry(etag, engine, boxes, list(wire.Faces), tuple(wire.Pinned), forgotten, indices)
+    return PhotoEntry(etag, sys.intern(engine), boxes, list(wire.Faces), tuple(wire.Pinned), forgotten, indices)
 
 
 def _box(values: list[int]) -> Box:
