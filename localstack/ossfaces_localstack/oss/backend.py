@@ -29,6 +29,7 @@ class Backend:
     region: str
     processors: dict[str, Processor] = field(default_factory=dict)
     listeners: list[Listener] = field(default_factory=list)
+    restore_seconds: float = 60.0  # how long a RestoreObject takes before the archived object can be read
 
     @staticmethod
     def announcement(c: Call, event: str, *, delta: int | None = None, position: int | None = None) -> Announcement:

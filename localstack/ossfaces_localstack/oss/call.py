@@ -26,6 +26,8 @@ MAX_PUT_SIZE = 5 * 1024**3  # single PUT / append / part: 5 GB
 OWNER_ID = "1000000000000000"
 # Standard headers OSS stores with an object and returns on GET/HEAD.
 STORED_HEADERS = ("cache-control", "content-disposition", "content-encoding", "content-language", "expires")
+STORAGE_CLASSES = ("Standard", "IA", "Archive", "ColdArchive", "DeepColdArchive")
+OBJECT_ACLS = ("default", "private", "public-read", "public-read-write")
 
 
 def new_request_id() -> str:
@@ -146,6 +148,24 @@ class Call:
                 raise invalid_argument("Invalid tag.", "x-oss-tagging", raw)
             pairs.append((unquote(k), unquote(v)))
         return tags_from_pairs(pairs)
+
+    def storage_class(self, default: str = "Standard") -> str:
+        """``x-oss-storage-class``: the class of the object being written (OSS's five names, case as OSS spells them)."""
+        if "x-oss-storage-class" not in self.headers:
+            return default
+        value = self.header("x-oss-storage-class").strip()
+        if value not in STORAGE_CLASSES:
+            raise invalid_argument("Invalid storage class.", "x-oss-storage-class", value, ec="0017-00000132")
+        return value
+
+    def object_acl(self) -> str | None:
+        """``x-oss-object-acl``, or None when the request names none."""
+        if "x-oss-object-acl" not in self.headers:
+            return None
+        value = self.header("x-oss-object-acl").strip()
+        if value not in OBJECT_ACLS:
+            raise invalid_argument("no such object access control exists", "x-oss-object-acl", value)
+        return value
 
     def content_type(self) -> str:
         return self.header("content-type") or "application/octet-stream"
