@@ -68,5 +68,5 @@ class Backend:
 
 
 def write_headers(meta: ObjectMeta) -> dict[str, str]:
-    """What every write answers: the ETag and the CRC-64 oss2 checks against its own."""
-    return {"ETag": checksums.quoted(meta.etag), "x-oss-hash-crc64ecma": str(meta.crc)}
+    """What every write answers: the ETag, the CRC-64 oss2 checks against its own, the server-side encryption."""
+    return {"ETag": checksums.quoted(meta.etag), "x-oss-hash-crc64ecma": str(meta.crc), **meta.attrs.sse_headers()}

@@ -12,7 +12,7 @@ from ..backend import Backend, write_headers
 from ..call import Call, xml_response
 from ..errors import OssError, invalid_argument, no_such_upload
 from ..names import iso8601
-from ..storage import MAX_PART_NUMBER, ObjectMeta, Part
+from ..storage import MAX_PART_NUMBER, ObjectMeta, Part, Upload
 from .conditions import check_conditions
 from .objects import copy_source, new_attrs
 from .symlinks import open_object
@@ -50,7 +50,9 @@ async def init_upload(be: Backend, c: Call) -> Response:
             ]
         ),
     )
-    return xml_response(root)
+    response = xml_response(root)
+    response.headers.update(attrs.sse_headers())
+    return response
 
 
 def part_number(c: Call) -> int:
@@ -60,20 +62,22 @@ def part_number(c: Call) -> int:
     return int(number_s)
 
 
-def part_headers(part: Part) -> dict[str, str]:
+def part_headers(part: Part, upload: Upload) -> dict[str, str]:
     return {
         "ETag": checksums.quoted(part.etag),
         "x-oss-hash-crc64ecma": str(part.crc),
         "Content-MD5": base64.b64encode(part.md5).decode(),
+        **upload.attrs.sse_headers(),  # a part is encrypted as its upload says
     }
 
 
 async def upload_part(be: Backend, c: Call) -> Response:
     number, upload_id = part_number(c), c.query.get("uploadId", "")
-    await run_in_threadpool(be.storage.check_sequence, c.b, c.k, upload_id, number)  # before the body is read
+    c.refuse_encryption_headers()
+    upload = await run_in_threadpool(be.storage.check_sequence, c.b, c.k, upload_id, number)  # before the body
     w = await c.receive_body(be.storage)
     part = await run_in_threadpool(be.storage.put_part, c.b, c.k, upload_id, number, w)
-    return Response(b"", 200, headers=part_headers(part))
+    return Response(b"", 200, headers=part_headers(part, upload))
 
 
 def copy_range(c: Call, size: int) -> tuple[int, int]:
@@ -108,8 +112,8 @@ async def upload_part_copy(be: Backend, c: Call) -> Response:
     number, upload_id = part_number(c), c.query.get("uploadId", "")
     src_bucket, src_key = copy_source(c)
 
-    def work() -> tuple[Part, ObjectMeta]:
-        be.storage.check_sequence(c.b, c.k, upload_id, number)
+    def work() -> tuple[Part, Upload, ObjectMeta]:
+        upload = be.storage.check_sequence(c.b, c.k, upload_id, number)
         meta, f, _ = open_object(be.storage, src_bucket, src_key, body=True)
         with f:
             check_conditions(c, meta, prefix="x-oss-copy-source-")
@@ -124,14 +128,14 @@ async def upload_part_copy(be: Backend, c: Call) -> Response:
             except BaseException:
                 w.discard()
                 raise
-        return be.storage.put_part(c.b, c.k, upload_id, number, w), meta
+        return be.storage.put_part(c.b, c.k, upload_id, number, w), upload, meta
 
-    part, source = await run_in_threadpool(work)
+    part, upload, source = await run_in_threadpool(work)
     root = xmlcodec.document(
         "CopyPartResult", [("LastModified", iso8601(part.mtime)), ("ETag", checksums.quoted(part.etag))]
     )
     response = xml_response(root)
-    response.headers.update(part_headers(part))
+    response.headers.update(part_headers(part, upload))
     response.headers["x-oss-copy-source-etag"] = checksums.quoted(source.etag)
     return response
 
@@ -139,6 +143,7 @@ async def upload_part_copy(be: Backend, c: Call) -> Response:
 async def complete_upload(be: Backend, c: Call) -> Response:
     upload_id = c.query["uploadId"]
     forbid, acl = c.forbid_overwrite(), c.object_acl()
+    c.refuse_encryption_headers()
     body = await c.read_xml_body()
     chosen: list[tuple[int, str]] | None
     if c.header("x-oss-complete-all").lower() == "yes":

@@ -36,8 +36,10 @@ RESPONSE_OVERRIDES = {
 
 
 def new_attrs(c: Call) -> ObjectAttrs:
-    """The storage class and ACL a write names (refused before its body is read)."""
-    return ObjectAttrs(storage_class=c.storage_class(), acl=c.object_acl() or "default")
+    """The storage class, ACL and server-side encryption a write names (refused before its body is read)."""
+    sse, sse_data, sse_key = c.server_side_encryption()
+    return ObjectAttrs(storage_class=c.storage_class(), acl=c.object_acl() or "default", sse=sse, sse_data=sse_data,
+                       sse_key=sse_key)  # fmt: skip
 
 
 async def put_object(be: Backend, c: Call) -> Response:
@@ -196,6 +198,7 @@ def object_headers(meta: ObjectMeta, link: ObjectMeta | None = None) -> dict[str
     }
     if meta.attrs.md5:
         headers["Content-MD5"] = meta.attrs.md5
+    headers |= meta.attrs.sse_headers()
     if (restore := restore_header(meta.attrs, time.time())) is not None:
         headers["x-oss-restore"] = restore
     for k, v in {**meta.headers, **own.user_meta}.items():

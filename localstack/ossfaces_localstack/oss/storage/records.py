@@ -53,6 +53,11 @@ class ObjectAttrs:
     md5: str = ""  # base64 MD5 of the whole body when known (simple uploads, sequential multipart): Content-MD5
     symlink: str | None = None  # a symlink's target key
     restore: Restore | None = None
+    # server-side encryption as requested (x-oss-server-side-encryption AES256 | KMS | SM4, the data cipher and KMS
+    # key of KMS): reported back like OSS does, the bytes are stored as they came (a stand-in, see docs/localstack.md)
+    sse: str = ""
+    sse_data: str = ""
+    sse_key: str = ""
 
     def to_json(self) -> str:
         d: dict[str, Any] = {}
@@ -66,16 +71,25 @@ class ObjectAttrs:
             d["symlink"] = self.symlink
         if self.restore is not None:
             d["restore"] = [self.restore.ready, self.restore.expires]
+        if self.sse:
+            d["sse"] = [self.sse, self.sse_data, self.sse_key]
         return json.dumps(d, ensure_ascii=False, sort_keys=True)
 
     @classmethod
     def from_json(cls, s: str) -> ObjectAttrs:
         d = json.loads(s)
         restore = d.get("restore")
+        sse, sse_data, sse_key = d.get("sse", ("", "", ""))
         return cls(
             d.get("class", "Standard"), d.get("acl", "default"), d.get("md5", ""), d.get("symlink"),
-            Restore(int(restore[0]), int(restore[1])) if restore else None,
+            Restore(int(restore[0]), int(restore[1])) if restore else None, sse, sse_data, sse_key,
         )  # fmt: skip
+
+    def sse_headers(self) -> dict[str, str]:
+        """What OSS answers about an object's server-side encryption (writes, GET and HEAD)."""
+        pairs = [("x-oss-server-side-encryption", self.sse), ("x-oss-server-side-data-encryption", self.sse_data),
+                 ("x-oss-server-side-encryption-key-id", self.sse_key)]  # fmt: skip
+        return {name: value for name, value in pairs if value}
 
     def frozen(self, now: float) -> bool:
         """True if the body cannot be read now: an archived class not restored (or whose restored copy expired)."""
