@@ -10,7 +10,7 @@ from pathlib import Path
 
 import oss2
 import pytest
-from oss2.exceptions import NoSuchKey, OperationNotSupported, RestoreAlreadyInProgress, ServerError
+from oss2.exceptions import MalformedXml, NoSuchKey, OperationNotSupported, RestoreAlreadyInProgress, ServerError
 from oss2.models import RestoreConfiguration
 
 from ossfaces_localstack.oss import LocalOss
@@ -100,4 +100,9 @@ def test_restore_errors(bucket: oss2.Bucket) -> None:
         bucket.restore_object("cold", input=RestoreConfiguration(days=30, job_parameters=job))
     assert e.value.ec == "0016-00000703"
     job = oss2.models.RestoreJobParameters(oss2.models.RESTORE_TIER_EXPEDITED)
-    assert bucket.restore_object("cold", input=RestoreConfiguration(days=30, job_parameters=job)).status == 202
+    restored = bucket.restore_object("cold", input=RestoreConfiguration(days=30, job_parameters=job))
+    assert restored.status == 202 and restored.headers["x-oss-object-restore-priority"] == "Expedited"
+    bucket.put_object("cold2", b"x", headers={"x-oss-storage-class": "DeepColdArchive"})
+    assert bucket.restore_object("cold2").headers["x-oss-object-restore-priority"] == "Standard"
+    with pytest.raises(MalformedXml):  # Archive has no priorities
+        bucket.restore_object("archive", input=RestoreConfiguration(days=1, job_parameters=job))
