@@ -3,6 +3,8 @@ the real oss2 SDK over HTTP."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from email.utils import parsedate_to_datetime
@@ -13,7 +15,8 @@ import pytest
 from oss2.exceptions import MalformedXml, NoSuchKey, OperationNotSupported, RestoreAlreadyInProgress, ServerError
 from oss2.models import RestoreConfiguration
 
-from ossfaces_localstack.oss import LocalOss
+from ossfaces_localstack.oss import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, LocalOss
+from ossfaces_localstack.oss.process import child_env, free_port
 
 RESTORE_S = 1.0  # how long this server takes to restore (OSS: about a minute for Archive)
 
@@ -106,3 +109,27 @@ def test_restore_errors(bucket: oss2.Bucket) -> None:
     assert bucket.restore_object("cold2").headers["x-oss-object-restore-priority"] == "Standard"
     with pytest.raises(MalformedXml):  # Archive has no priorities
         bucket.restore_object("archive", input=RestoreConfiguration(days=1, job_parameters=job))
+
+
+def test_restore_time_is_set_from_the_command_line(tmp_path: Path) -> None:
+    """``python -m ossfaces_localstack.oss --restore-seconds 0``: a restored object is readable at once."""
+    port = free_port()
+    command = [sys.executable, "-m", "ossfaces_localstack.oss", "--data-dir", str(tmp_path / "oss"), "--port",
+               str(port), "--bucket", "cli", "--restore-seconds", "0"]  # fmt: skip
+    server = subprocess.Popen(command, env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        bucket = oss2.Bucket(oss2.Auth(DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET), f"http://127.0.0.1:{port}",
+                             "cli", connect_timeout=30)  # fmt: skip
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                bucket.put_object("a", b"cold", headers={"x-oss-storage-class": "Archive"})
+                break
+            except oss2.exceptions.RequestError:
+                assert time.monotonic() < deadline and server.poll() is None, "the CLI server never listened"
+                time.sleep(0.1)
+        bucket.restore_object("a")
+        assert bucket.get_object("a").read() == b"cold"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
