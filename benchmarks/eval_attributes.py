@@ -8,7 +8,8 @@ or on any labelled manifest (columns in :mod:`ossfaces_tools.calibration.labels`
 The REAL engine runs on each photo's bytes (``FaceAnalyzer.analyze``: decoding and detection included), once per
 engine build (raw outputs cached: ``--cache``); each calibration is then applied through the engine's own
 ``Calibration.face_fields``. ``--calibration both`` (default) prints the engine before calibration (``identity``: raw
-age, a gender on every face) and the ``shipped`` file side by side; ``shipped``, ``identity`` or a PATH print one.
+age, a gender on every face) and the ``shipped`` file side by side; ``identity``, ``shipped`` or a PATH print one, a
+comma-separated list prints one column each (e.g. an earlier file from ``git show`` beside ``shipped``).
 The figures (:mod:`ossfaces_tools.calibration.evaluate`): FairFace right bin and error to the bin per bin; exact-age
 MAE and bias per band; Congress against its upper-bound ages; AgeSD coverage; gender accuracy where written and
 coverage per set, bin and group; the share of smiling and neutral faces called HAPPY.
@@ -43,16 +44,18 @@ from ossfaces_tools.calibration.render import render  # noqa: E402
 
 
 def choices(which: str, shipped_file: Path) -> list[tuple[str, Calibration]]:
+    """``identity``, ``shipped``, ``both`` (= identity,shipped) or paths, comma-separated, in the order given."""
     shipped = load_calibration(shipped_file)
-    named = {
-        "identity": [("identity", Calibration.identity())],
-        "shipped": [(f"shipped {shipped.digest}", shipped)],
-        "both": [("identity", Calibration.identity()), (f"shipped {shipped.digest}", shipped)],
-    }
-    if which in named:
-        return named[which]
-    other = load_calibration(Path(which))
-    return [(f"{Path(which).name} {other.digest}", other)]
+    out: list[tuple[str, Calibration]] = []
+    for item in ("identity,shipped" if which == "both" else which).split(","):
+        if item == "identity":
+            out.append(("identity", Calibration.identity()))
+        elif item == "shipped":
+            out.append((f"shipped {shipped.digest}", shipped))
+        else:
+            other = load_calibration(Path(item))
+            out.append((f"{Path(item).name} {other.digest}", other))
+    return out
 
 
 def fitted_splits(calibration: Calibration) -> set[str]:
@@ -68,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="attribute figures of the local engine on labelled faces")
     add_source_arguments(parser)
     parser.add_argument("--split", help="only rows of this split (holdout: the figures that may be quoted)")
-    parser.add_argument("--calibration", default="both", help="identity | shipped | both | PATH to a calibration file")
+    parser.add_argument(
+        "--calibration", default="both", help="identity | shipped | both | PATH, or several comma-separated (columns)"
+    )
     parser.add_argument("--calibration-file", type=Path, default=CALIBRATION_FILE, help="the file 'shipped' means")
     parser.add_argument("--write-metadata", action="store_true", help="write the validation block of the shipped file")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON instead of tables")

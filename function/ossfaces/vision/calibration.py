@@ -233,7 +233,7 @@ class Calibration:
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> Calibration:
         """Parse and check a calibration document; ``ValueError`` saying what is wrong."""
-        if doc.get("format") != FORMAT:
+        if doc.get("format") not in (1, FORMAT):  # format 1: no AgeSD model, no gender head
             raise ValueError(f"calibration format {doc.get('format')!r} is not {FORMAT}")
         age = AgeMap.from_knots(doc["age"]["knots"])
         g = doc["gender"]

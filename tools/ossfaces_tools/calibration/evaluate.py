@@ -98,13 +98,44 @@ def evaluate(records: Sequence[Record], calibration: Calibration) -> dict[str, A
             "no_face_found": len(records) - len(rows),
             "by_set": _count_by(r.label.dataset for r in records),
         },
-        "age_binned": _age_binned([(lab, p) for lab, p in rows if lab.age_bin is not None]),
+        "age_binned": _age_binned([(lab, p) for lab, p in rows if lab.age_bin is not None])
+        | {"monotone_ceiling": monotone_ceiling(records)},
         "age_exact": _age_exact([(lab, p) for lab, p in rows if lab.age is not None]),
         "age_upper": _age_upper([(lab, p) for lab, p in rows if lab.age_upper is not None]),
         "age_sd": _age_sd(rows),
         "gender": _gender([(lab, p) for lab, p in rows if lab.gender]),
-        "emotion": _emotion([(lab, p) for lab, p in rows if lab.emotion]),
+        "emotion": _emotion([(lab, p) for lab, p in rows if lab.emotion]) | {"happy_share_by_set": _happy(rows)},
     }
+
+
+def _happy(rows: list[Row]) -> dict[str, float | None]:
+    """Share of each set's faces called HAPPY, labelled or not: what a HAPPY prior does to photos without labels."""
+    sets = sorted({lab.dataset for lab, _ in rows})
+    return {
+        s: _share(
+            sum(p.emotion == "HAPPY" for lab, p in rows if lab.dataset == s), sum(lab.dataset == s for lab, _ in rows)
+        )
+        for s in sets
+    }
+
+
+def monotone_ceiling(records: Sequence[Record]) -> float | None:
+    """The largest share of binned faces in their right bin that ANY monotone map of the raw estimate can reach on
+    ``records``, the map fitted on these very faces (dynamic programme over the faces sorted by raw estimate): a
+    limit of this engine's age network, not of a calibration."""
+    cal = Calibration.identity()
+    rows = sorted(
+        ((cal.expected_age(r.raw.age_probs), r.label.age_bin[0]) for r in records if r.raw and r.label.age_bin),
+        key=lambda t: t[0],
+    )
+    if not rows:
+        return None
+    starts = sorted({b for _, b in rows})
+    best = [0] * len(starts)  # best[k]: most hits so far with the last face assigned to bin k or lower
+    for _, b in rows:
+        hits = [best[k] + (starts[k] == b) for k in range(len(starts))]
+        best = [max(hits[: k + 1]) for k in range(len(starts))]
+    return best[-1] / len(rows)
 
 
 def _count_by(keys: Iterable[str]) -> dict[str, int]:

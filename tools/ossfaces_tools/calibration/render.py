@@ -50,7 +50,7 @@ def _section(
 ) -> list[str]:
     """Rows ``keys``, each a dict at ``cell(key)`` with an ``n``; per column (label, field, format) one cell per
     report."""
-    header = ["", "n", *(f"{label} {name}" for label, _, _ in columns for name in names)]
+    header = ["", "n", *(f"{label}{tag}" for label, _, _ in columns for tag in _tags(names))]
     rows = []
     for key in keys:
         n = _get(reports[-1], [*cell(key), "n"])
@@ -61,9 +61,15 @@ def _section(
     return ["", f"-- {title}", *table(header, rows)]
 
 
+def _tags(names: Sequence[str]) -> list[str]:
+    """Short column tags: ``[1]``, ``[2]``… (the legend above each set of tables names them)."""
+    return [f"[{i}]" for i in range(1, len(names) + 1)]
+
+
 def render(reports: Sequence[tuple[str, Report]], title: str) -> str:
     """Every table for the named reports (same records, different calibrations), one column per report."""
     names = [n for n, _ in reports]
+    tags = _tags(names)
     reps = [r for _, r in reports]
     last = reps[-1]
     f = last["faces"]
@@ -71,13 +77,14 @@ def render(reports: Sequence[tuple[str, Report]], title: str) -> str:
         f"== {title}",
         f"faces: {f['labelled']} labelled, {f['matched']} matched, {f['no_face_found']} without a"
         f" detected face; by set: {', '.join(f'{k} {v}' for k, v in f['by_set'].items())}",
-        f"columns: {' | '.join(names)}",
+        "columns: " + ", ".join(f"{tag} {name}" for tag, name in zip(tags, names, strict=True)),
     ]
     b = last["age_binned"]
     if b["n"]:
         out += _section(
             f"age, binned labels (right bin overall: {' | '.join(pct(r['age_binned']['right_bin']) for r in reps)};"
-            f" error to the bin: 0 inside it; {b['open_bin']})",
+            f" the most any monotone map of the raw estimate reaches, fitted on these faces:"
+            f" {pct(b['monotone_ceiling'])}; error to the bin: 0 inside it; {b['open_bin']})",
             names,
             reps,
             list(b["bins"]),
@@ -131,16 +138,21 @@ def render(reports: Sequence[tuple[str, Report]], title: str) -> str:
     if g["n"]:
         out += _gender(names, reps)
     e = last["emotion"]
+    header = ["", "n", *(f"HAPPY{tag}" for tag in tags)]
+    rows = [
+        [f"label {t}", str(e["support"][t]), *(pct(r["emotion"]["happy_share"].get(t)) for r in reps)]
+        for t in e["support"]
+    ]
+    rows += [
+        [f"set {k}", str(f["by_set"].get(k, "-")), *(pct(r["emotion"]["happy_share_by_set"].get(k)) for r in reps)]
+        for k in e["happy_share_by_set"]
+    ]
+    out += [
+        "",
+        "-- emotion: share called HAPPY, per label (London: smiling = HAPPY, neutral = CALM) and per set",
+        *table(header, rows),
+    ]
     if e["n"]:
-        header = ["label", "n", *(f"HAPPY {n}" for n in names)]
-        rows = [
-            [t, str(e["support"][t]), *(pct(r["emotion"]["happy_share"].get(t)) for r in reps)] for t in e["support"]
-        ]
-        out += [
-            "",
-            "-- emotion: share of each label called HAPPY (London: smiling = HAPPY, neutral = CALM)",
-            *table(header, rows),
-        ]
         rows = [[t, *(str(e["confusion"][t][p]) for p in IMM_EMOTIONS)] for t in e["confusion"]]
         out += [
             "",
