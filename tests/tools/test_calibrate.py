@@ -190,7 +190,7 @@ def test_fit_then_validate_is_two_commands_on_licensed_data(tmp_path: Path) -> N
     done = run_script(*common, "--split", "holdout")
     assert done.returncode == 0, done.stderr
     assert (
-        "columns: identity | shipped" in done.stdout
+        "columns: [1] identity, [2] shipped" in done.stdout
         and "-- AgeSD" in done.stdout
         and "-- gender per set" in done.stdout
     )

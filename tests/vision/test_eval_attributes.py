@@ -111,7 +111,7 @@ def test_holdout_tables_on_the_real_engine(first_run: tuple[subprocess.Completed
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "faces: 4 labelled, 4 matched, 0 without a detected face; by set: congress 1, fairface540 3" in out
-    assert "columns: identity | shipped" in out
+    assert "columns: [1] identity, [2] shipped" in out
     for section in (
         "-- age, binned labels",
         "-- age against an upper bound",
