@@ -119,5 +119,7 @@ def test_every_figure_counted_by_hand() -> None:
     e = rep["emotion"]
     assert e["happy_share"] == {"CALM": 0.0, "HAPPY": 1.0}
     text = render([("before", rep), ("after", rep)], "by hand")
-    assert "faces: 8 labelled, 7 matched, 1 without a detected face" in text and "columns: [1] before, [2] after" in text
+    assert (
+        "faces: 8 labelled, 7 matched, 1 without a detected face" in text and "columns: [1] before, [2] after" in text
+    )
     assert "right bin overall: 33.3% | 33.3%" in text
