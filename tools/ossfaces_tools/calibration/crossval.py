@@ -56,7 +56,7 @@ def choose(
 ) -> tuple[P, dict[str, float]]:
     """(the grid value with the lowest score, every value's score). Among values within ``prefer_last_within`` of
     the best, the last one wins: grids are ordered from the most flexible to the most regularised."""
-    scores = {repr(g): float(score(g)) for g in grid}
+    scores = {repr(g): round(float(score(g)), 4) for g in grid}
     best = min(scores.values())
     chosen = [g for g in grid if scores[repr(g)] <= best + prefer_last_within][-1]
     return chosen, scores

@@ -34,8 +34,8 @@ from ossfaces_tools.calibration.evaluate import AGE_BANDS, error_to_interval
 
 KNOTS = (1.0, 6.0, 14.5, 24.5, 34.5, 44.5, 54.5, 64.5, 77.0)
 """Ages where ``g`` has its knots: the middles of FairFace's bins 0-2 … 70+ (70+ read as 70-84)."""
-LAMBDAS = (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0)
-"""Smoothness penalties tried, from the most flexible; large values make ``g`` nearly a straight line."""
+LAMBDAS = (0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0, 100000.0)
+"""Smoothness penalties tried, from the most flexible; the largest make ``g`` a straight line."""
 ESTIMATE_RANGE = (0.25, 80.0)
 """The raw estimate's range: the age network's smallest and largest class ages."""
 SD_START = (1.0, 0.5, 0.0)
