@@ -69,101 +69,121 @@ def _tags(names: Sequence[str]) -> list[str]:
 def render(reports: Sequence[tuple[str, Report]], title: str) -> str:
     """Every table for the named reports (same records, different calibrations), one column per report."""
     names = [n for n, _ in reports]
-    tags = _tags(names)
     reps = [r for _, r in reports]
-    last = reps[-1]
-    f = last["faces"]
+    f = reps[-1]["faces"]
     out = [
         f"== {title}",
         f"faces: {f['labelled']} labelled, {f['matched']} matched, {f['no_face_found']} without a"
         f" detected face; by set: {', '.join(f'{k} {v}' for k, v in f['by_set'].items())}",
-        "columns: " + ", ".join(f"{tag} {name}" for tag, name in zip(tags, names, strict=True)),
+        "columns: " + ", ".join(f"{tag} {name}" for tag, name in zip(_tags(names), names, strict=True)),
     ]
-    b = last["age_binned"]
-    if b["n"]:
-        out += _section(
-            f"age, binned labels (right bin overall: {' | '.join(pct(r['age_binned']['right_bin']) for r in reps)};"
-            f" the most any monotone map of the raw estimate reaches, fitted on these faces:"
-            f" {pct(b['monotone_ceiling'])}; error to the bin: 0 inside it; {b['open_bin']})",
-            names,
-            reps,
-            list(b["bins"]),
-            [
-                ("right", "right_bin", pct),
-                ("to bin", "signed_error_to_bin", signed),
-                ("to middle", "signed_error_to_middle", signed),
-            ],
-            lambda k: ["age_binned", "bins", k],
-        )
-    x = last["age_exact"]
-    if x["n"]:
-        out += [
-            "",
-            "-- age, exact labels: MAE "
-            + " | ".join(num(r["age_exact"]["mae"]) for r in reps)
-            + ", within 5 years "
-            + " | ".join(pct(r["age_exact"]["within_5_years"]) for r in reps),
-        ]
-        out += _section(
+    for section in (_binned, _exact, _upper, _spread, _gender, _emotion):
+        out += section(names, reps)
+    return "\n".join(out) + "\n"
+
+
+def _binned(names: Sequence[str], reps: Sequence[Report]) -> list[str]:
+    b = reps[-1]["age_binned"]
+    if not b["n"]:
+        return []
+    return _section(
+        f"age, binned labels (right bin overall: {' | '.join(pct(r['age_binned']['right_bin']) for r in reps)};"
+        f" the most any monotone map of the raw estimate reaches, fitted on these faces:"
+        f" {pct(b['monotone_ceiling'])}; error to the bin: 0 inside it; {b['open_bin']})",
+        names,
+        reps,
+        list(b["bins"]),
+        [
+            ("right", "right_bin", pct),
+            ("to bin", "signed_error_to_bin", signed),
+            ("to middle", "signed_error_to_middle", signed),
+        ],
+        lambda k: ["age_binned", "bins", k],
+    )
+
+
+def _exact(names: Sequence[str], reps: Sequence[Report]) -> list[str]:
+    x = reps[-1]["age_exact"]
+    if not x["n"]:
+        return []
+    headline = (
+        "-- age, exact labels: MAE "
+        + " | ".join(num(r["age_exact"]["mae"]) for r in reps)
+        + ", within 5 years "
+        + " | ".join(pct(r["age_exact"]["within_5_years"]) for r in reps)
+    )
+    return [
+        "",
+        headline,
+        *_section(
             "exact-age bands",
             names,
             reps,
             [k for k, v in x["bands"].items() if v["n"]],
             [("signed", "mean_signed_error", signed), ("MAE", "mae", num)],
             lambda k: ["age_exact", "bands", k],
-        )
-    u = last["age_upper"]
-    if u["n"]:
-        out += _section(
-            "age against an upper bound (Congress: Age minus the age at the copy date; the portrait is older)",
-            names,
-            reps,
-            list(u["decades"]),
-            [("mean", "mean_error_to_upper_bound", signed)],
-            lambda k: ["age_upper", "decades", k],
-        )
-    sd = last["age_sd"]
-    if sd["n"]:
-        out += _section(
-            f"AgeSD: share of the true age within {sd['interval']} (goal 85-95 %)",
-            names,
-            reps,
-            ["all", *sd["sets"], *(f"bin {k}" for k in sd["bins"])],
-            [("coverage", "coverage_90", pct), ("mean SD", "mean_age_sd", num)],
-            lambda k: ["age_sd"]
-            if k == "all"
-            else (["age_sd", "bins", k[4:]] if k.startswith("bin ") else ["age_sd", "sets", k]),
-        )
-    g = last["gender"]
-    if g["n"]:
-        out += _gender(names, reps)
-    e = last["emotion"]
-    header = ["", "n", *(f"HAPPY{tag}" for tag in tags)]
+        ),
+    ]
+
+
+def _upper(names: Sequence[str], reps: Sequence[Report]) -> list[str]:
+    u = reps[-1]["age_upper"]
+    if not u["n"]:
+        return []
+    return _section(
+        "age against an upper bound (Congress: Age minus the age at the copy date; the portrait is older)",
+        names,
+        reps,
+        list(u["decades"]),
+        [("mean", "mean_error_to_upper_bound", signed)],
+        lambda k: ["age_upper", "decades", k],
+    )
+
+
+def _spread(names: Sequence[str], reps: Sequence[Report]) -> list[str]:
+    sd = reps[-1]["age_sd"]
+    if not sd["n"]:
+        return []
+
+    def cell(key: str) -> list[str]:
+        if key == "all":
+            return ["age_sd"]
+        return ["age_sd", "bins", key[4:]] if key.startswith("bin ") else ["age_sd", "sets", key]
+
+    return _section(
+        f"AgeSD: share of the true age within {sd['interval']} (goal 85-95 %)",
+        names,
+        reps,
+        ["all", *sd["sets"], *(f"bin {k}" for k in sd["bins"])],
+        [("coverage", "coverage_90", pct), ("mean SD", "mean_age_sd", num)],
+        cell,
+    )
+
+
+def _emotion(names: Sequence[str], reps: Sequence[Report]) -> list[str]:
+    e, by_set = reps[-1]["emotion"], reps[-1]["faces"]["by_set"]
+    header = ["", "n", *(f"HAPPY{tag}" for tag in _tags(names))]
     rows = [
         [f"label {t}", str(e["support"][t]), *(pct(r["emotion"]["happy_share"].get(t)) for r in reps)]
         for t in e["support"]
     ]
     rows += [
-        [f"set {k}", str(f["by_set"].get(k, "-")), *(pct(r["emotion"]["happy_share_by_set"].get(k)) for r in reps)]
+        [f"set {k}", str(by_set.get(k, "-")), *(pct(r["emotion"]["happy_share_by_set"].get(k)) for r in reps)]
         for k in e["happy_share_by_set"]
     ]
-    out += [
-        "",
-        "-- emotion: share called HAPPY, per label (London: smiling = HAPPY, neutral = CALM) and per set",
-        *table(header, rows),
-    ]
+    out = ["", "-- emotion: share called HAPPY, per label (London: smiling = HAPPY, neutral = CALM) and per set"]
+    out += table(header, rows)
     if e["n"]:
         rows = [[t, *(str(e["confusion"][t][p]) for p in IMM_EMOTIONS)] for t in e["confusion"]]
-        out += [
-            "",
-            f"confusion of {names[-1]} (rows: label, columns: engine):",
-            *table(["label", *(t[:4] for t in IMM_EMOTIONS)], rows),
-        ]
-    return "\n".join(out) + "\n"
+        out += ["", f"confusion of {names[-1]} (rows: label, columns: engine):"]
+        out += table(["label", *(t[:4] for t in IMM_EMOTIONS)], rows)
+    return out
 
 
 def _gender(names: Sequence[str], reps: Sequence[Report]) -> list[str]:
     g = reps[-1]["gender"]
+    if not g["n"]:
+        return []
     cols = [("cov", "coverage", pct), ("acc", "accuracy_where_written", pct)]
     out = [
         "",
