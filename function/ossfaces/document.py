@@ -151,6 +151,11 @@ class Face(_Imm):
     Embedding: FaceEmbedding | None = Field(
         None, description="Local engine: identity vector for faces large and sharp enough to identify; else absent."
     )
+    Forgotten: bool | None = Field(
+        None,
+        description="True for a face `ossfaces people forget` forgot: it carries no Embedding and no Figure* field, "
+        "and no re-analysis gives it one (docs/people.md).",
+    )
 
 
 class SourceInfo(_Ours):

@@ -35,15 +35,15 @@ META_CLAIM_REQUEST = "x-oss-meta-ossfaces-claim-request"
 CLAIM_SUFFIX = ".claim"
 
 
-def is_done(bucket: oss2.Bucket, result: str, etag: str, engine_tag: str) -> bool:
-    """Whether ``result`` already describes source version ``etag`` as analysed by ``engine_tag`` (one HEAD)."""
+def result_meta(bucket: oss2.Bucket, result: str) -> Mapping[str, str] | None:
+    """The metadata headers of ``result`` (one HEAD), or None when there is no result yet."""
     try:
-        meta = bucket.head_object(result).headers
+        headers: Mapping[str, str] = bucket.head_object(result).headers
     except (oss2.exceptions.OssError, OSError) as exc:
         if is_missing(exc):
-            return False
+            return None
         raise classify(exc, f"checking oss://{bucket.bucket_name}/{result}") from exc
-    return staleness(meta, etag, engine_tag) == "up-to-date"
+    return headers
 
 
 Staleness = Literal["stale-source", "stale-engine", "up-to-date"]

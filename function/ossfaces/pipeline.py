@@ -1,7 +1,8 @@
 """The per-record pipeline: guard → up to date? → engine → write ``<key>.faces.json`` → one JSON log line.
 
 Decisions live here once: which records are skipped and why, how idempotency is decided (the result object's metadata,
-never its body), and how each failure ends (docs/design.md "Errors").
+never its body), how each failure ends (docs/design.md "Errors"), and that a face a user had forgotten gets no
+identity back (the same HEAD's metadata names it: ``ossfaces.forgotten``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,7 +21,8 @@ from ossfaces.document import EngineInfo, FacesDocument, SourceInfo
 from ossfaces.engines import Engine, Photo, engine_tag
 from ossfaces.errors import BadImage
 from ossfaces.events import OssRecord
-from ossfaces.idempotency import META_ENGINE, META_FACES, META_SOURCE_ETAG, META_STATUS, claimed, is_done
+from ossfaces.forgotten import META_FORGOTTEN, decode_boxes, forget_faces
+from ossfaces.idempotency import META_ENGINE, META_FACES, META_SOURCE_ETAG, META_STATUS, claimed, result_meta, staleness
 from ossfaces.settings import Settings
 from ossfaces.storage import Credentials, classify, is_missing, is_superseded
 
@@ -147,22 +149,33 @@ class Pipeline:
             raise classify(exc, f"opening bucket {record.bucket!r}") from exc
         target = result_key(record.key, self.settings)
         etag = record.etag
+        meta = result_meta(bucket, target)
         if etag is None:  # nothing to be idempotent on (no ETag in the event): analyse
-            return self._analyse(record, bucket, target, outcome)
-        if is_done(bucket, target, etag, self.engine_tag):
+            return self._analyse(record, bucket, target, outcome, meta or {})
+        if meta is not None and staleness(meta, etag, self.engine_tag) == "up-to-date":
             return outcome("skipped", UP_TO_DATE)
         with claimed(bucket, target, etag, self.lease_s, request_id):
-            if is_done(bucket, target, etag, self.engine_tag):  # finished by another invocation while we claimed
+            meta = result_meta(bucket, target)  # finished by another invocation, or forgotten, while we claimed?
+            if meta is not None and staleness(meta, etag, self.engine_tag) == "up-to-date":
                 return outcome("skipped", UP_TO_DATE)
-            return self._analyse(record, bucket, target, outcome)
+            return self._analyse(record, bucket, target, outcome, meta or {})
 
-    def _analyse(self, record: OssRecord, bucket: oss2.Bucket, target: str, outcome: Callable[..., Outcome]) -> Outcome:
-        """Engine → document → one PUT; the failure policy of docs/design.md "Errors"."""
+    def _analyse(
+        self,
+        record: OssRecord,
+        bucket: oss2.Bucket,
+        target: str,
+        outcome: Callable[..., Outcome],
+        previous: Mapping[str, str],
+    ) -> Outcome:
+        """Engine → document → one PUT; the failure policy of docs/design.md "Errors". ``previous``: the metadata of
+        the result this one replaces (its forgotten faces stay forgotten)."""
+        forgotten = previous.get(META_FORGOTTEN, "")
         try:
             result = self.engine.analyze(Photo(bucket, record.key, record.etag, record.region, self.credentials))
         except BadImage as exc:
             document = self._document(record, error=exc)
-            self._write(bucket, target, document, record.etag, status="error")
+            self._write(bucket, target, document, record.etag, status="error", forgotten=forgotten)
             return outcome("error-document", exc.message, error_code=exc.code, document=document)
         except oss2.exceptions.OssError as exc:
             if is_superseded(exc):
@@ -172,8 +185,9 @@ class Pipeline:
             raise classify(exc, f"analysing oss://{record.bucket}/{record.key}") from exc
         except OSError as exc:
             raise classify(exc, f"analysing oss://{record.bucket}/{record.key}") from exc
+        forget_faces(result.faces, decode_boxes(forgotten))
         document = self._document(record, faces=result.faces, image=result.image, extra=result.extra)
-        self._write(bucket, target, document, record.etag, status="ok")
+        self._write(bucket, target, document, record.etag, status="ok", forgotten=forgotten)
         return outcome("processed", document=document)
 
     @property
@@ -192,7 +206,9 @@ class Pipeline:
         )
         return FacesDocument.build(source, EngineInfo(Name=self.engine.name, Version=self.engine.version), **parts)
 
-    def _write(self, bucket: oss2.Bucket, target: str, document: FacesDocument, etag: str | None, status: str) -> None:
+    def _write(
+        self, bucket: oss2.Bucket, target: str, document: FacesDocument, etag: str | None, status: str, forgotten: str
+    ) -> None:
         """One PUT: the object appears whole or not at all, with the idempotency metadata beside it."""
         headers = {
             "Content-Type": "application/json",
@@ -202,6 +218,8 @@ class Pipeline:
         }
         if etag:
             headers[META_SOURCE_ETAG] = etag
+        if forgotten:
+            headers[META_FORGOTTEN] = forgotten
         try:
             bucket.put_object(target, document.to_json(), headers=headers)
         except (oss2.exceptions.OssError, OSError) as exc:

@@ -49,9 +49,9 @@ def face_json(vector: Any, *, can_seed: bool = True, age: float = 30, gender: st
             "Embedding": FaceEmbedding.of(vector, can_seed=can_seed).model_dump()}  # fmt: skip
 
 
-def document(key: str, faces: list[dict[str, Any]], etag: str = "E1") -> bytes:
-    return json.dumps({"Faces": faces, "Source": {"Key": key, "ETag": etag}, "Engine": {"Name": "local", "Version": "t"},
-                       "SchemaVersion": "1.0"}).encode()  # fmt: skip
+def document(key: str, faces: list[dict[str, Any]], etag: str = "E1", version: str = "t") -> bytes:
+    return json.dumps({"Faces": faces, "Source": {"Key": key, "ETag": etag},
+                       "Engine": {"Name": "local", "Version": version}, "SchemaVersion": "1.0"}).encode()  # fmt: skip
 
 
 def jpeg(image: Any, quality: int = 90) -> bytes:

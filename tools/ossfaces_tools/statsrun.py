@@ -6,6 +6,7 @@ neither of those imports the other's caller.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sys
@@ -89,15 +90,13 @@ def run_stats(request: StatsRequest, out: TextIO | None = None) -> int:
     by_person = request.by == "person"
     state, faces = _people_state(oss_bucket, access, request.prefix) if by_person else (None, None)
     try:
-        with bar:
+        with bar if request.progress else contextlib.nullcontext():  # a disabled bar still prints a blank line
             documents = read_documents(oss_bucket, request.prefix, settings.result_suffix, workers=request.workers)
             if faces is not None:
                 documents = _also_into(faces, documents)
             collect(documents, accumulator, lambda: bar.advance(task))
     except oss2.exceptions.OssError as exc:
-        raise ToolError(
-            f"reading oss://{access.bucket}/{request.prefix}: {exc.status} {exc.code}: {exc.message}"
-        ) from exc
+        raise access.failure(exc, f"reading oss://{access.bucket}/{request.prefix}") from exc
     report = dataclasses.replace(accumulator.report(), prefix=request.prefix, bucket=access.bucket)
     report = dataclasses.replace(report, trust=trust_statement(report))
     people = None

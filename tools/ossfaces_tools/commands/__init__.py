@@ -1,7 +1,8 @@
 """The ``ossfaces`` command line: one group, one module per command group (README, "Commands").
 
 Each module only translates arguments into calls of :mod:`ossfaces_tools` (or the local stack); they import their tool
-lazily so that ``ossfaces --help`` stays fast. Not deployed to FC.
+lazily so that ``ossfaces --help`` stays fast. Every failure a user can cause ends in one line (``_shared.OneLineErrors``).
+Not deployed to FC.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import click
 
 from ossfaces import __version__
+from ossfaces_tools.commands._shared import OneLineErrors
 from ossfaces_tools.commands.analyze import analyze
 from ossfaces_tools.commands.backfill import backfill
 from ossfaces_tools.commands.demo import demo
@@ -20,7 +22,7 @@ from ossfaces_tools.commands.stack import invoke, up
 from ossfaces_tools.commands.stats import stats
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ossfaces")
 def main() -> None:
     """Face metadata for photos in Alibaba Cloud OSS, and the local stack to develop it without the cloud."""

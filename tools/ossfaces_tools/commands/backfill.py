@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ossfaces_tools.commands._shared import bucket_access, oss_options, tool_errors
+from ossfaces_tools.commands._shared import FC_ENDPOINT, bucket_access, given, oss_options
 
 
 @click.command()
@@ -16,12 +16,17 @@ from ossfaces_tools.commands._shared import bucket_access, oss_options, tool_err
     "--fc-endpoint",
     envvar="OSSFACES_FC_ENDPOINT",
     default="",
-    help="https://<account>.<region>.fc.aliyuncs.com (env OSSFACES_FC_ENDPOINT).",
+    help="https://<account>.<region>.fc.aliyuncs.com (env OSSFACES_FC_ENDPOINT); with --local, `ossfaces up`'s.",
 )
-@click.option("--service", envvar="OSSFACES_FC_SERVICE", default="", help="FC 2.0 service of the deployed function.")
+@click.option(
+    "--service",
+    envvar="OSSFACES_FC_SERVICE",
+    default="",
+    help="FC 2.0 service of the deployed function (with --local: the project's, from s.yaml / template.yml here).",
+)
 @click.option("--function", "function_name", envvar="OSSFACES_FC_FUNCTION", default="", help="The deployed function.")
 @click.option("--qualifier", default=None, help="Version or alias to invoke (default: LATEST).")
-@click.option("--local", is_flag=True, help="Process in this process with a worker pool instead of invoking FC.")
+@click.option("--in-process", is_flag=True, help="Process in this process with a worker pool instead of invoking FC.")
 @click.option(
     "--workers",
     type=click.IntRange(1, 256),
@@ -75,10 +80,15 @@ from ossfaces_tools.commands._shared import bucket_access, oss_options, tool_err
 @click.option("--count/--no-count", default=True, help="List once first to give the progress bar a total and an ETA.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 def backfill(function_name: str, **options: Any) -> None:
-    """Process photos already in BUCKET: async FC invocations through fc2 (or --local), for missing or stale results."""
+    """Process photos already in BUCKET: async FC invocations through fc2 (or --in-process), for missing or stale results."""
     from ossfaces_tools.backfill import BackfillRequest, FcTarget, Options, run_session
 
+    local = options["local"]
     access = bucket_access(options)
+    fc = FcTarget(options["fc_endpoint"], options["service"], function_name, options["qualifier"])
+    if local:
+        fc = local_fc_target(fc)
+    click.get_current_context().meta[FC_ENDPOINT] = fc.endpoint
     request = BackfillRequest(
         access,
         Options(
@@ -87,10 +97,20 @@ def backfill(function_name: str, **options: Any) -> None:
             restart=options["restart"], max_failures=options["max_failures"], stop_after=options["stop_after"],
             wait_claims=options["wait_claims"], max_claim_wait=options["max_claim_wait"],
         ),
-        FcTarget(options["fc_endpoint"], options["service"], function_name, options["qualifier"]),
-        local=options["local"], engine_tag=options["engine_tag"], count=options["count"],
+        fc, local=options["in_process"], engine_tag=options["engine_tag"], count=options["count"],
         as_json=options["as_json"], progress=options["progress"],
     )  # fmt: skip
-    with tool_errors():
-        status = run_session(request)
-    raise SystemExit(status)
+    raise SystemExit(run_session(request))
+
+
+def local_fc_target(fc: Any) -> Any:
+    """``--local``: FC's API of ``ossfaces up`` and the project's function, unless typed on the command line (the
+    cloud's ``OSSFACES_FC_*`` variables are left aside)."""
+    from dataclasses import replace
+
+    from ossfaces_tools.access import LOCAL_FC_ENDPOINT, local_function
+
+    endpoint = fc.endpoint if given("fc_endpoint") else LOCAL_FC_ENDPOINT
+    typed = (fc.service if given("service") else "", fc.function if given("function_name") else "")
+    service, function = typed if all(typed) else local_function()
+    return replace(fc, endpoint=endpoint, service=typed[0] or service, function=typed[1] or function)

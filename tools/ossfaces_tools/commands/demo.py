@@ -27,8 +27,10 @@ def demo(photos: Path | None, project_dir: Path, timeout: float) -> None:
     import tempfile
 
     from ossfaces_localstack.stack import LocalStack
+    from ossfaces_tools.commands.stack import check_descriptors
     from ossfaces_tools.demo import run
 
+    check_descriptors(project_dir, ())
     with (
         tempfile.TemporaryDirectory(prefix="ossfaces-demo-") as data_dir,
         LocalStack(Path(data_dir), project_dir=project_dir, fc_port=None, fsync=False) as stack,

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ossfaces_tools.commands._shared import bucket_access, oss_options, tool_errors
+from ossfaces_tools.commands._shared import bucket_access, oss_options, output_file
 
 
 class _DefaultToUpdate(click.Group):
@@ -45,27 +45,34 @@ def people() -> None:
     help="Similar seeding faces needed to found a person [default: the people file's, else 3].",
 )
 @click.option("--rebuild", is_flag=True, help="Re-cluster every face from scratch; named people keep their ids/names.")
+@click.option(
+    "--discard-unreadable",
+    is_flag=True,
+    help="A people file that cannot be read is moved to <prefix>/.ossfaces/unreadable/ and the run goes on without it "
+    "(from an older readable copy, or from scratch).",
+)
 @click.option("--workers", type=click.IntRange(1, 256), default=16, show_default=True, help="Concurrent reads.")
-@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None, help="Write a page of people.")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    callback=output_file,
+    help="Write a page of people.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the update and the people as JSON on stdout.")
 def update_command(**options: Any) -> None:
     """Read every result under --prefix, place new faces with people (new people where enough similar faces), save."""
     from ossfaces_tools.people.service import PeopleRequest, run_people
 
-    access = bucket_access(options)
-    with tool_errors():
-        status = run_people(PeopleRequest(access, **options))
-    raise SystemExit(status)
+    raise SystemExit(run_people(PeopleRequest(bucket_access(options), **options)))
 
 
 def _edit(options: dict[str, Any], change: Any) -> None:
     from ossfaces_tools.people.service import edit_people
 
     options.pop("progress")
-    access = bucket_access(options)
-    with tool_errors():
-        message = edit_people(access, options["prefix"], change)
-    click.echo(message)
+    click.echo(edit_people(bucket_access(options), options["prefix"], change))
 
 
 @people.command("name")
@@ -132,16 +139,33 @@ def hide_command(person: int, unhide: bool, **options: Any) -> None:
 
 @people.command("forget")
 @oss_options
-@click.argument("person", type=int)
+@click.argument("person", type=int, required=False)
 @click.option("--yes", is_flag=True, help="Do not ask.")
-def forget_command(person: int, yes: bool, **options: Any) -> None:
-    """Delete PERSON: name and faces out of the people file, embeddings out of their result documents."""
-    from ossfaces_tools.people.service import forget_person
+@click.option("--check", is_flag=True, help="Only check: list every forgotten face whose result still identifies it.")
+def forget_command(person: int | None, yes: bool, check: bool, **options: Any) -> None:
+    """Delete PERSON: name and faces out of the people file, identities (embeddings) out of their results, for good.
+
+    Resumable: without PERSON (or with one already forgotten) it finishes a forget that was cut short. --check lists
+    what is left (exit 1 if anything is).
+    """
+    from ossfaces_tools.people.forget import check_forgotten, forget_person
 
     options.pop("progress")
     access = bucket_access(options)
-    if not yes:
+    if check:
+        problems = check_forgotten(access, options["prefix"])
+        for line in problems:
+            click.echo(line)
+        click.echo(f"{len(problems)} problem(s)" if problems else "every forgotten face is without identity and marked")
+        raise SystemExit(1 if problems else 0)
+    if person is not None and not yes:
         click.confirm(f"forget person {person} and strip their face embeddings from the results?", abort=True)
-    with tool_errors():
-        faces, documents = forget_person(access, options["prefix"], person)
-    click.echo(f"forgot person {person}: {faces} face(s), embeddings removed from {documents} result document(s)")
+    done = forget_person(access, options["prefix"], person)
+    if person is None:
+        click.echo(f"finished: identities removed from {done.documents} result document(s)")
+    elif done.already:
+        click.echo(f"person {person} was already forgotten; identities removed from {done.documents} more result(s)")
+    else:
+        click.echo(
+            f"forgot person {person}: {done.faces} face(s), embeddings removed from {done.documents} result document(s)"
+        )

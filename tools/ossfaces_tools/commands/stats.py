@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ossfaces_tools.commands._shared import bucket_access, oss_options, tool_errors
+from ossfaces_tools.commands._shared import bucket_access, oss_options, output_file
 
 
 @click.command()
@@ -21,10 +21,29 @@ from ossfaces_tools.commands._shared import bucket_access, oss_options, tool_err
 )
 @click.option("--workers", type=click.IntRange(1, 256), default=16, show_default=True, help="Concurrent reads.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Write the report as CSV.")
-@click.option("--png", "png_path", type=click.Path(dir_okay=False), default=None, help="Write the charts as PNG.")
 @click.option(
-    "--html", "html_path", type=click.Path(dir_okay=False), default=None, help="Write a self-contained HTML report."
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    callback=output_file,
+    help="Write the report as CSV.",
+)
+@click.option(
+    "--png",
+    "png_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    callback=output_file,
+    help="Write the charts as PNG.",
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    callback=output_file,
+    help="Write a self-contained HTML report.",
 )
 @click.option(
     "--by",
@@ -37,7 +56,5 @@ def stats(**options: Any) -> None:
     """Age, gender and emotion statistics over every .faces.json under --prefix in BUCKET."""
     from ossfaces_tools.statsrun import StatsRequest, run_stats
 
-    access = bucket_access(options)
-    with tool_errors():
-        status = run_stats(StatsRequest(access, **options))
+    status = run_stats(StatsRequest(bucket_access(options), **options))
     raise SystemExit(status)

@@ -1,13 +1,17 @@
 """Faces as ``people`` sees them: read from result documents, kept column-wise so 100,000 faces stay small.
 
 A face takes part when its result carries an embedding of the model the people file was made with (the local engine's
-SFace vector, PLAN "Shared contract") or an IMM v2 ``FigureClusterId``. Everything else about the face that people
-needs (age, gender and its confidence, box, quality) is kept beside it; the document itself is dropped at once.
+SFace vector, PLAN "Shared contract") or an IMM v2 ``FigureClusterId``, and is not marked ``Forgotten``. Everything
+else about the face that people needs (age, gender and its confidence, box, quality) is kept beside it; of every
+result with faces, where its faces are (:class:`PhotoFaces`); the document itself is dropped at once.
+
+This is the face source of ``people``: anything that fills a :class:`FaceTable` (``add`` per result) can feed it.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +22,7 @@ from pydantic import ValidationError
 
 from ossfaces.document import FaceEmbedding
 from ossfaces.embedding import EMBEDDING_MODEL
+from ossfaces.forgotten import IDENTITY_FIELDS, Box, box_of
 
 DIM = 128
 RESERVED_FIGURES = frozenset({"figure-cluster-id-independent", "figure-cluster-id-unavailable"})
@@ -42,11 +47,35 @@ class FaceRef:
         return cls(key, int(index))
 
 
-def photo_version(document: dict[str, Any]) -> str:
-    """What a photo's face positions were computed from: its ETag and the engine; when it changes, so may the faces."""
+NONE: frozenset[int] = frozenset()  # shared: an empty frozenset made from an iterable is a new 216-byte object
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoFaces:
+    """One result as ``people`` keys it: the photo version it describes (ETag), the engine that analysed it, where
+    each of its faces is, and which of them carry an identity or the ``Forgotten`` mark. Every result with faces has
+    one, usable faces or not: a re-analysis is matched face by face against it (:mod:`.model`)."""
+
+    etag: str
+    engine: str
+    boxes: tuple[Box, ...]
+    identified: frozenset[int] = NONE
+    """Faces with any of ``ossfaces.forgotten.IDENTITY_FIELDS``."""
+    marked: frozenset[int] = NONE
+    """Faces the document marks ``"Forgotten": true``."""
+
+
+def photo_faces(document: dict[str, Any]) -> PhotoFaces:
     source = document.get("Source") or {}
     engine = document.get("Engine") or {}
-    return f"{source.get('ETag') or ''}|{engine.get('Name') or ''}/{engine.get('Version') or ''}"
+    faces = [face if isinstance(face, dict) else {} for face in document.get("Faces") or []]
+    return PhotoFaces(
+        str(source.get("ETag") or ""),
+        sys.intern(f"{engine.get('Name') or ''}/{engine.get('Version') or ''}"),  # one string per engine version
+        tuple(box_of(face) or (0, 0, 0, 0) for face in faces),
+        frozenset(i for i, face in enumerate(faces) if any(name in face for name in IDENTITY_FIELDS)) or NONE,
+        frozenset(i for i, face in enumerate(faces) if face.get("Forgotten") is True) or NONE,
+    )
 
 
 @dataclass
@@ -56,9 +85,8 @@ class FaceTable:
     model: str = EMBEDDING_MODEL
     keys: list[str] = field(default_factory=list)
     """Photo keys, one per photo that has at least one usable face."""
-    versions: dict[str, str] = field(default_factory=dict)
-    photo_faces: dict[str, int] = field(default_factory=dict)
-    """Photo key → number of faces in its document (usable or not)."""
+    photos: dict[str, PhotoFaces] = field(default_factory=dict)
+    """Photo key → its result as people keys it, for every result with faces (usable or not)."""
     photo: list[int] = field(default_factory=list)
     index: list[int] = field(default_factory=list)
     can_seed: list[bool] = field(default_factory=list)
@@ -94,10 +122,13 @@ class FaceTable:
 
     def add(self, key: str, document: dict[str, Any]) -> None:
         faces = document.get("Faces") or []
-        if document.get("Error") or not faces:
+        if document.get("Error") or not faces or not isinstance(faces, list):
             return
+        self.photos[key] = info = photo_faces(document)
         photo = -1
         for position, face in enumerate(faces):
+            if not isinstance(face, dict) or position in info.marked:
+                continue
             vector, can_seed = self._embedding(face)
             figure = face.get("FigureClusterId")
             figure = figure if isinstance(figure, str) and figure not in RESERVED_FIGURES else None
@@ -106,9 +137,6 @@ class FaceTable:
             if photo < 0:
                 photo = len(self.keys)
                 self.keys.append(key)
-                self.versions[key] = photo_version(document)
-                self.photo_faces[key] = len(faces)
-            boundary = (face.get("FaceAttributes") or {}).get("FaceBoundary") or face.get("Boundary") or {}
             gender = str(face.get("Gender") or "").upper()
             self.photo.append(photo)
             self.index.append(position)
@@ -117,7 +145,7 @@ class FaceTable:
             self.age.append(float(face["Age"]) if isinstance(face.get("Age"), (int, float)) else float("nan"))
             self.gender.append(gender if gender in ("FEMALE", "MALE") else "")
             self.gender_confidence.append(float(face.get("GenderConfidence") or 1.0))
-            self.box.append(tuple(int(boundary.get(k, 0)) for k in ("Left", "Top", "Width", "Height")))  # type: ignore[arg-type]
+            self.box.append(info.boxes[position])
             self.quality.append(float(face.get("FaceQuality") or 0.0))
             self.has_embedding.append(vector is not None)
             self._block.append(vector if vector is not None else np.zeros(DIM, np.float32))

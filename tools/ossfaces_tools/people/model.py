@@ -7,17 +7,21 @@ the file is :mod:`.service`'s job.
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ossfaces.forgotten import Box, iou
 from ossfaces_tools.people.cluster import UNASSIGNED, ClusterParams, cluster
-from ossfaces_tools.people.faces import FaceRef, FaceTable
+from ossfaces_tools.people.faces import FaceRef, FaceTable, PhotoFaces
 from ossfaces_tools.people.state import PeopleState, PhotoEntry
 
 LEAVE = -2  # a face clustering must not touch (forgotten, or placed by IMM v2's FigureClusterId)
+SAME_FACE = 0.5
+"""Intersection over union from which a face of a re-analysis is the same face as before (PASCAL VOC's rule for
+"the same object"); matched one to one, largest overlaps first."""
 
 
 @dataclass
@@ -32,42 +36,114 @@ class UpdateReport:
     unassigned: int = 0
     people: int = 0
     named_kept: int = 0
+    reanalysed: int = 0
+    """Photos analysed again (another engine version) whose faces were matched to the faces known before."""
+    forgotten: int = 0
+    """Faces that stand where a forgotten face stood: left out."""
+    lingering: list[FaceRef] = field(default_factory=list)
+    """Forgotten faces whose result still holds an identity or lacks the mark: the service strips them."""
     changed: bool = False
     generation: int = 0
 
     def as_dict(self) -> dict[str, int | bool]:
-        return dict(self.__dict__)
+        out = {k: v for k, v in self.__dict__.items() if k != "lingering"}
+        out["lingering"] = len(self.lingering)
+        return out
 
 
 def update(state: PeopleState, table: FaceTable, params: ClusterParams, *, rebuild: bool = False) -> UpdateReport:
-    """Bring ``state`` up to date with ``table`` (in place). Faces with a person keep it; ``rebuild`` re-clusters all
-    faces but the pinned ones and gives the new clusters the ids (and names) of the old people they overlap most."""
-    before = state.content()
+    """Bring ``state`` up to date with ``table`` (in place). Faces with a person keep it, through a re-analysis too;
+    ``rebuild`` re-clusters all faces but the pinned ones and gives the new clusters the ids (and names) of the old
+    people they overlap most. Forgotten faces are never clustered."""
+    before = state.digest()
     report = UpdateReport(faces=len(table), embedded=sum(table.has_embedding))
-    previous = {key: entry for key, entry in state.photos.items()}
-    rows_of: dict[str, list[int]] = defaultdict(list)
-    for row, photo in enumerate(table.photo):
-        rows_of[table.keys[photo]].append(row)
-
-    photos: dict[str, PhotoEntry] = {}
-    for key in rows_of:
-        entry = previous.get(key)
-        count = table.photo_faces[key]
-        if entry is None or entry.version != table.versions[key] or len(entry.faces) != count:
-            entry = PhotoEntry(table.versions[key], [None] * count)  # new photo, or re-analysed: its faces are new
-        else:
-            entry.faces = [state.resolve(p) if p is not None else None for p in entry.faces]
-        photos[key] = entry
-    old_pid = {r: photos[table.keys[table.photo[r]]].faces[table.index[r]] for r in range(len(table))}
-
+    photos = carry_over(state, table, report)
     active = sorted(pid for pid, person in state.people.items() if person.merged_into is None)
+    labels, old_pid = starting_labels(photos, table, active, rebuild, report)
+    labels, total = cluster(table.embeddings(), np.asarray(table.can_seed, dtype=bool), labels, len(active), params)
+    new_ids, report.new_people = _name_new_people(state, labels, len(active), total, old_pid, rebuild)
+    place(state, photos, table, labels, {**dict(enumerate(active)), **new_ids})
+    report.joined = sum(1 for r in range(len(table)) if old_pid[r] is None and labels[r] >= 0)
+    report.unassigned = int((labels == UNASSIGNED).sum())
+    state.photos = photos
+    _drop_empty_unnamed(state)
+    report.people = sum(1 for p in state.people.values() if p.merged_into is None)
+    report.named_kept = sum(1 for p in state.people.values() if p.name is not None and p.merged_into is None)
+    report.changed = state.digest() != before
+    return report
+
+
+def carry_over(state: PeopleState, table: FaceTable, report: UpdateReport) -> dict[str, PhotoEntry]:
+    """Each photo's entry for this run: a photo version (key and ETag) already known keeps its faces' people and pins
+    through a re-analysis (faces matched by position); where a forgotten face stood stays forgotten, whatever ETag.
+    A photo whose result is gone keeps only its forgotten positions."""
+    photos: dict[str, PhotoEntry] = {}
+    for key, info in table.photos.items():
+        old = state.photos.get(key)
+        entry = PhotoEntry(info.etag, info.engine, info.boxes, [None] * len(info.boxes))
+        entry.forgotten = list(dict.fromkeys([*(old.forgotten if old else []), *(info.boxes[i] for i in info.marked)]))
+        if old is not None and old.etag == info.etag:
+            report.reanalysed += old.engine != info.engine
+            _keep_people(state, old, entry)
+        _leave_forgotten(FaceRef(key, 0), entry, info, report)
+        photos[key] = entry
+    for key, old in state.photos.items():
+        if key not in photos and old.forgotten:
+            photos[key] = PhotoEntry(old.etag, old.engine, (), [], forgotten=old.forgotten)
+    return photos
+
+
+def _keep_people(state: PeopleState, old: PhotoEntry, entry: PhotoEntry) -> None:
+    """The faces of ``entry`` found again in ``old`` (same photo version) take over their person, pin and forget."""
+    pairs = _same_faces(old, entry.boxes, entry.engine)
+    entry.forgotten += [entry.boxes[new] for new, was in pairs.items() if was in old.legacy_forgotten]
+    for new, was in pairs.items():
+        pid = old.faces[was]
+        entry.faces[new] = state.resolve(pid) if pid is not None and state.resolve(pid) in state.people else None
+        if was in old.pinned:
+            entry.pinned.append(new)
+
+
+def _leave_forgotten(photo: FaceRef, entry: PhotoEntry, info: PhotoFaces, report: UpdateReport) -> None:
+    """Faces standing where a forgotten face stood belong to nobody; those whose result still identifies them (or
+    does not mark them) are reported, to be stripped again."""
+    for i in range(len(entry.faces)):
+        if entry.is_forgotten(i):
+            entry.faces[i] = None
+            entry.pinned = [p for p in entry.pinned if p != i]
+            report.forgotten += 1
+            if i in info.identified or i not in info.marked:
+                report.lingering.append(FaceRef(photo.key, i))
+
+
+def _same_faces(old: PhotoEntry, boxes: tuple[Box, ...], engine: str) -> dict[int, int]:
+    """New face index → old face index for the faces of one photo version seen by two analyses."""
+    if old.engine == engine and (list(old.boxes) == list(boxes) or (not old.boxes and len(old.faces) == len(boxes))):
+        return {i: i for i in range(len(boxes))}  # the same analysis (or format 1's, whose boxes were not kept)
+    overlaps = sorted(
+        ((iou(new, was), n, w) for n, new in enumerate(boxes) for w, was in enumerate(old.boxes)), reverse=True
+    )
+    pairs: dict[int, int] = {}
+    for overlap, n, w in overlaps:
+        if overlap < SAME_FACE:
+            break
+        if n not in pairs and w not in pairs.values():
+            pairs[n] = w
+    return pairs
+
+
+def starting_labels(
+    photos: dict[str, PhotoEntry], table: FaceTable, active: list[int], rebuild: bool, report: UpdateReport
+) -> tuple[NDArray[np.int64], dict[int, int | None]]:
+    """What clustering starts from: each face's person index (kept), ``UNASSIGNED`` (to place), or ``LEAVE``."""
     index_of = {pid: i for i, pid in enumerate(active)}
     labels: NDArray[np.int64] = np.full(len(table), UNASSIGNED, np.int64)
+    old_pid: dict[int, int | None] = {}
     for row in range(len(table)):
         entry = photos[table.keys[table.photo[row]]]
         face = table.index[row]
-        pid = entry.faces[face]
-        if face in entry.forgotten:
+        pid = old_pid[row] = entry.faces[face]
+        if entry.is_forgotten(face):
             labels[row] = LEAVE
         elif not table.has_embedding[row]:
             labels[row] = LEAVE
@@ -75,12 +151,17 @@ def update(state: PeopleState, table: FaceTable, params: ClusterParams, *, rebui
         elif pid is not None and pid in index_of and (not rebuild or face in entry.pinned):
             labels[row] = index_of[pid]
     report.assigned_before = sum(p is not None for p in old_pid.values())
-    embeddings = table.embeddings()
-    can_seed = np.asarray(table.can_seed, dtype=bool)
-    labels, total = cluster(embeddings, can_seed, labels, len(active), params)
+    return labels, old_pid
 
-    new_ids, report.new_people = _name_new_people(state, labels, len(active), total, old_pid, rebuild)
-    pid_of = {**dict(enumerate(active)), **new_ids}
+
+def place(
+    state: PeopleState,
+    photos: dict[str, PhotoEntry],
+    table: FaceTable,
+    labels: NDArray[np.int64],
+    pid_of: dict[int, int],
+) -> None:
+    """Write each face's person back into its photo's entry (IMM v2's figures for the faces it clustered)."""
     for row in range(len(table)):
         entry = photos[table.keys[table.photo[row]]]
         face = table.index[row]
@@ -88,16 +169,8 @@ def update(state: PeopleState, table: FaceTable, params: ClusterParams, *, rebui
             entry.faces[face] = pid_of[int(labels[row])]
         elif labels[row] == UNASSIGNED:
             entry.faces[face] = None
-        elif table.figure[row] is not None and face not in entry.forgotten and face not in entry.pinned:
+        elif table.figure[row] is not None and not entry.is_forgotten(face) and face not in entry.pinned:
             entry.faces[face] = _figure_person(state, table.figure[row])  # type: ignore[arg-type]
-    report.joined = sum(1 for r in range(len(table)) if old_pid[r] is None and labels[r] >= 0)
-    report.unassigned = int((labels == UNASSIGNED).sum())
-    state.photos = photos
-    _drop_empty_unnamed(state)
-    report.people = sum(1 for p in state.people.values() if p.merged_into is None)
-    report.named_kept = sum(1 for p in state.people.values() if p.name is not None and p.merged_into is None)
-    report.changed = state.content() != before
-    return report
 
 
 def _name_new_people(
@@ -215,19 +288,30 @@ def faces_in_photo(state: PeopleState, pid: int, key: str) -> list[FaceRef]:
 
 
 def forget(state: PeopleState, pid: int) -> list[FaceRef]:
-    """Remove a person (and its name) for good; its faces are never clustered again. Returns those faces."""
+    """Remove a person (and its name) for good: where its faces stand is recorded as forgotten (never clustered
+    again, whatever analyses the photo next) and their photos as pending a strip of their results. Returns the
+    faces. The caller saves this intent before it strips anything (``service.forget_person``)."""
     target = _person(state, pid)
+    if state.legacy:
+        raise EditError("the people file is of the first format: run `ossfaces people BUCKET` once, then forget")
     faces: list[FaceRef] = []
     for key, entry in state.photos.items():
         for i, p in enumerate(entry.faces):
             if p == target:
                 entry.faces[i] = None
-                entry.forgotten.append(i)
+                entry.forgotten.append(entry.boxes[i])
+                entry.pinned = [x for x in entry.pinned if x != i]
                 faces.append(FaceRef(key, i))
     for other in [p for p, person in state.people.items() if person.merged_into == target or p == target]:
         del state.people[other]
+        state.forgotten_people.append(other)
     state.figures = {f: p for f, p in state.figures.items() if p != target}
+    state.forget_pending = sorted({*state.forget_pending, *(ref.key for ref in faces)})
     return faces
+
+
+def was_forgotten(state: PeopleState, pid: int) -> bool:
+    return pid in state.forgotten_people and pid not in state.people
 
 
 # --------------------------------------------------------------------------------------------------- per person

@@ -19,9 +19,9 @@ import oss2
 
 from ossfaces_tools.access import BucketAccess, ToolError
 from ossfaces_tools.people.cluster import ClusterParams
-from ossfaces_tools.people.faces import FaceRef, FaceTable, collect_faces
+from ossfaces_tools.people.faces import FaceTable, collect_faces
+from ossfaces_tools.people.forget import strip_document
 from ossfaces_tools.people.model import EditError, PersonSummary, UpdateReport, summaries, update
-from ossfaces_tools.people.model import forget as forget_in_state
 from ossfaces_tools.people.state import PeopleConflict, PeopleState, StateStore
 from ossfaces_tools.stats import read_documents
 
@@ -40,6 +40,7 @@ class PeopleRequest:
     html_path: str | None = None
     as_json: bool = False
     progress: bool = True
+    discard_unreadable: bool = False
 
 
 def read_faces(bucket: oss2.Bucket, prefix: str, suffix: str, workers: int, model: str) -> FaceTable:
@@ -49,15 +50,24 @@ def read_faces(bucket: oss2.Bucket, prefix: str, suffix: str, workers: int, mode
 
 def update_people(
     bucket: oss2.Bucket, prefix: str, suffix: str, *, params: ClusterParams | None = None, rebuild: bool = False,
-    workers: int = 16,
+    workers: int = 16, discard_unreadable: bool = False,
 ) -> tuple[PeopleState, FaceTable, UpdateReport]:  # fmt: skip
-    """Load the people file, bring it up to date with the results, save it if anything changed (conditionally)."""
+    """Load the people file, bring it up to date with the results, save it if anything changed (conditionally).
+
+    A forgotten face whose result still holds an identity (a forget cut short, a result rewritten without the mark)
+    is stripped again before the save, and the forgets pending are then done."""
     store = StateStore(bucket, prefix)
-    state = store.load()
+    state = store.load(discard_unreadable=discard_unreadable)
     if params is not None:
         state.max_distance, state.min_faces = params.max_distance, params.min_faces
     table = read_faces(bucket, prefix, suffix, workers, state.model)
     report = update(state, table, ClusterParams(state.max_distance, state.min_faces), rebuild=rebuild)
+    for key in sorted({ref.key for ref in report.lingering}):
+        strip_document(bucket, key + suffix, state.photos[key].forgotten)
+    if state.forget_pending:
+        state.forget_pending = []  # every result under the prefix was just read, and stripped where needed
+        report.changed = True
+    report.changed |= bool(store.set_aside)  # a copy moved aside: people.json is written again, readable
     report.generation = store.save(state) if report.changed else state.generation
     return state, table, report
 
@@ -73,7 +83,7 @@ def run_people(request: PeopleRequest, out: TextIO | None = None) -> int:
     bucket = access.open(settings)
     params = None
     if request.max_distance is not None or request.min_faces is not None:
-        current = StateStore(bucket, request.prefix).load()
+        current = StateStore(bucket, request.prefix).load(discard_unreadable=request.discard_unreadable)
         params = ClusterParams(
             request.max_distance if request.max_distance is not None else current.max_distance,
             request.min_faces if request.min_faces is not None else current.min_faces,
@@ -83,12 +93,12 @@ def run_people(request: PeopleRequest, out: TextIO | None = None) -> int:
         with err.status("reading results and clustering faces…") if request.progress else _nothing():
             state, table, report = update_people(
                 bucket, request.prefix, settings.result_suffix, params=params, rebuild=request.rebuild,
-                workers=request.workers,
+                workers=request.workers, discard_unreadable=request.discard_unreadable,
             )  # fmt: skip
     except PeopleConflict as exc:
         raise ToolError(str(exc)) from exc
     except oss2.exceptions.OssError as exc:
-        raise ToolError(f"oss://{access.bucket}/{request.prefix}: {exc.status} {exc.code}: {exc.message}") from exc
+        raise access.failure(exc, f"reading oss://{access.bucket}/{request.prefix}") from exc
     people = summaries(state, table)
     if request.as_json:
         out.write(json.dumps({"update": report.as_dict(), "people": [p.as_dict() for p in people]}, ensure_ascii=False))
@@ -119,6 +129,8 @@ def print_people(people: list[PersonSummary], report: UpdateReport, console: Any
         f"{report.people} people, {report.faces} faces ({report.unassigned} without a person yet); "
         + (f"{report.new_people} new people, {report.joined} faces placed; saved generation {report.generation}"
            if report.changed else "nothing changed")
+        + (f"; {report.reanalysed} re-analysed photos matched" if report.reanalysed else "")
+        + (f"; identity stripped again from {len(report.lingering)} forgotten faces" if report.lingering else "")
     )  # fmt: skip
     table = Table(title=head)
     for column in ("id", "name", "faces", "photos", "age", "gender", ""):
@@ -148,50 +160,6 @@ def edit_people(access: BucketAccess, prefix: str, change: Callable[[PeopleState
     except PeopleConflict as exc:
         raise ToolError(str(exc)) from exc
     return message
-
-
-def forget_person(access: BucketAccess, prefix: str, pid: int) -> tuple[int, int]:
-    """Remove a person from the people file and strip the embeddings of their faces from the result documents.
-
-    Returns (faces forgotten, documents rewritten). The documents keep every other field and their metadata, so the
-    function still sees them as up to date (no re-analysis that would write the embeddings back).
-    """
-    access.require_credentials()
-    settings = access.settings()
-    bucket = access.open(settings)
-    store = StateStore(bucket, prefix)
-    state = store.load()
-    try:
-        faces = forget_in_state(state, pid)
-        store.save(state)
-    except EditError as exc:
-        raise ToolError(str(exc), usage=True) from exc
-    except PeopleConflict as exc:
-        raise ToolError(str(exc)) from exc
-    return len(faces), strip_embeddings(bucket, faces, settings.result_suffix)
-
-
-def strip_embeddings(bucket: oss2.Bucket, faces: list[FaceRef], suffix: str) -> int:
-    by_photo: dict[str, set[int]] = defaultdict(set)
-    for ref in faces:
-        by_photo[ref.key].add(ref.index)
-    rewritten = 0
-    for key, indices in sorted(by_photo.items()):
-        result = bucket.get_object(key + suffix)
-        document = json.loads(result.read())
-        changed = False
-        for i, face in enumerate(document.get("Faces") or []):
-            if i in indices and "Embedding" in face:
-                del face["Embedding"]
-                changed = True
-        if not changed:
-            continue
-        headers = {k: v for k, v in result.headers.items() if k.lower().startswith("x-oss-meta-")}
-        headers["Content-Type"] = "application/json"
-        body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        bucket.put_object(key + suffix, body, headers=headers)
-        rewritten += 1
-    return rewritten
 
 
 # --------------------------------------------------------------------------------------------------- thumbnails
