@@ -123,3 +123,12 @@ def test_every_figure_counted_by_hand() -> None:
         "faces: 8 labelled, 7 matched, 1 without a detected face" in text and "columns: [1] before, [2] after" in text
     )
     assert "right bin overall: 33.3% | 33.3%" in text
+
+
+def test_the_cache_key_names_the_engine_build_not_its_calibration() -> None:
+    from ossfaces_tools.calibration.engine import engine_key
+
+    a = engine_key("0.1.0+engine.3.models.abc+calib.111111111111")
+    assert a == engine_key("0.1.0+engine.3.models.abc+calib.222222222222")  # a refit reuses the raw outputs
+    assert a != engine_key("0.1.0+engine.4.models.abc+calib.111111111111")  # a new engine revision reruns
+    assert "calib" not in a and a.startswith("0.1.0_engine.3.models.abc-src.")

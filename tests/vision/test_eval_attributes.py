@@ -170,3 +170,13 @@ def test_figures_on_data_off_the_allow_list_are_a_measurement_only(tmp_path: Pat
     )
     assert refused.returncode == 2 and "refusing to write validation figures" in refused.stderr
     assert target.read_bytes() == original
+
+
+def test_a_photo_the_engine_cannot_read_counts_as_no_face_found(tmp_path: Path) -> None:
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG")
+    manifest = tmp_path / "m.csv"
+    write(manifest, [{"path": "broken.jpg", "gender": "female", "licence": "CC0-1.0", "split": "holdout"}])
+    done = run(str(manifest), "--cache", str(tmp_path / "cache"), "--calibration", "shipped")
+    assert done.returncode == 0, done.stderr
+    assert "faces: 1 labelled, 0 matched, 1 without a detected face" in done.stdout
+    assert "broken.jpg: not analysed" in done.stderr and "Traceback" not in done.stderr

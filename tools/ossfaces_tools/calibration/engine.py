@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -24,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ossfaces.errors import BadImage
 from ossfaces.vision.attributes import IMM_EMOTIONS
 from ossfaces.vision.calibration import Calibration, identity_document
 from ossfaces_tools.calibration.labels import LabelledFace
@@ -157,9 +159,14 @@ class Engine:
         self.key = engine_key(self.analyzer.version)
 
     def raw(self, label: LabelledFace, data: bytes) -> tuple[RawFace | None, int]:
-        """(raw outputs of the labelled face or None, number of faces found) for one photo's bytes."""
+        """(raw outputs of the labelled face or None, number of faces found) for one photo's bytes; a photo the engine
+        cannot read counts as one where no face was found (the figures count those), with a line saying so."""
         self._recording.seen.clear()
-        analysis = self.analyzer.analyze(data)
+        try:
+            analysis = self.analyzer.analyze(data)
+        except BadImage as exc:
+            print(f"  {label.path}: not analysed ({exc}); counted as no face found", file=sys.stderr)
+            return None, 0
         faces = analysis.faces
         if len(self._recording.seen) != len(faces):
             raise RuntimeError("the engine's face dicts and the calibration calls do not pair up")
