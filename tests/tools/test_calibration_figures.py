@@ -131,4 +131,4 @@ def test_the_cache_key_names_the_engine_build_not_its_calibration() -> None:
     a = engine_key("0.1.0+engine.3.models.abc+calib.111111111111")
     assert a == engine_key("0.1.0+engine.3.models.abc+calib.222222222222")  # a refit reuses the raw outputs
     assert a != engine_key("0.1.0+engine.4.models.abc+calib.111111111111")  # a new engine revision reruns
-    assert "calib" not in a and a.startswith("0.1.0_engine.3.models.abc-src.")
+    assert "calib" not in a and a.startswith("0.1.0+engine.3.models.abc-src.")

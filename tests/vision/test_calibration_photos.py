@@ -15,6 +15,7 @@ import pytest
 
 from ossfaces.vision import FaceAnalyzer
 from ossfaces.vision.calibration import Calibration, load_calibration
+from ossfaces_tools.calibration.engine import engine_version
 
 from .photos import fetch_photos
 
@@ -63,3 +64,16 @@ def test_faces_under_the_minimum_age_never_carry_gender_on_the_engine_path(photo
     )
     assert not [f for f in under if "Gender" in f or "GenderConfidence" in f]
     assert all(f["Gender"] in ("FEMALE", "MALE") for f in over)
+
+
+def test_the_shipped_figures_were_measured_on_this_engine(analyzer: FaceAnalyzer) -> None:
+    """A new engine revision or model set moves the networks' raw outputs: the shipped fit and its holdout figures
+    must then be redone on the new engine (docs/calibration.md, "Rerun the fit and the figures")."""
+    validation = analyzer.calibration.validation
+    assert validation is not None
+    measured_on = str(validation["engine"]).split("-src.")[0]
+    assert measured_on == engine_version(analyzer.version), (
+        f"calibration.json was fitted and validated on engine {measured_on}, this engine is"
+        f" {engine_version(analyzer.version)}: rerun `python -m ossfaces_tools.calibrate fit --data ../shared/data/"
+        "licensed-faces` (docs/calibration.md)"
+    )

@@ -191,15 +191,19 @@ def engine_key(version: str) -> str:
             h.update(f"{name}=={metadata.version(name)}".encode())
         except metadata.PackageNotFoundError:
             h.update(f"{name}: absent".encode())
-    base = re.sub(r"\+calib\.[0-9a-f]+", "", version)
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", base) + "-src." + h.hexdigest()[:10]
+    return f"{engine_version(version)}-src.{h.hexdigest()[:10]}"
+
+
+def engine_version(version: str) -> str:
+    """An engine version without its ``+calib.<digest>`` part: what the raw outputs depend on."""
+    return re.sub(r"\+calib\.[0-9a-f]+", "", version)
 
 
 class RawCache:
     """Raw outputs per engine build (:func:`engine_key`), one JSON Lines file per set, looked up by photo digest."""
 
     def __init__(self, folder: Path, key: str) -> None:
-        self.folder = folder / key
+        self.folder = folder / re.sub(r"[^A-Za-z0-9._-]+", "_", key)
         self.key = key
 
     def _file(self, name: str) -> Path:

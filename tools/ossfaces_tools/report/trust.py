@@ -87,8 +87,10 @@ def validated_figures(validation: Mapping[str, Any]) -> str:
     )
     parts = [*_age(f), *_gender(f), *_emotion(f)]
     population = validation.get("population")
+    engine = str(validation.get("engine") or "").split("-src.")[0]
     return (
         f"validated on {where}"
+        + (f" with engine {engine}" if engine else "")
         + (f", {population}" if population else "")
         + ": "
         + ("; ".join(parts) or "no figures")
