@@ -4,7 +4,7 @@ Goals (issue 10 item 6): 100,000 faces clustered in ≤ 60 s with ≤ 500 MB pea
 curve at 10k / 100k faces and 1M extrapolated; pairwise precision/recall, BCubed F1 and the share of identities split
 or merged.
 
-No labelled identity set that the project may use can be obtained here (see README "People": every permissive one is
+No labelled identity set that the project may use can be obtained here (see docs/people.md: every permissive one is
 off PyPI/npm or only in Git LFS). So quality is measured (1) on **synthetic identities** whose spread matches what
 SFace gives on the real test photos (printed below: two different people at cosine similarity 0.08 ± 0.09), and
 (2) on the **real photos** we have: four portraits, each in five "photos" (mirrored, darker, turned, smaller), and
@@ -34,14 +34,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "function"), str(ROOT / "localstack"), str(ROOT / "tools"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "function"), str(ROOT / "localstack"), str(ROOT / "tools"), str(ROOT / "tests")]
 
 from ossfaces.document import FaceEmbedding  # noqa: E402
 from ossfaces_tools.people import model  # noqa: E402
 from ossfaces_tools.people.cluster import DEFAULT_MAX_DISTANCE, DEFAULT_MIN_FACES, ClusterParams  # noqa: E402
 from ossfaces_tools.people.faces import FaceTable  # noqa: E402
 from ossfaces_tools.people.state import PeopleState  # noqa: E402
-from tests.tools.people_support import faces_of, identities  # noqa: E402
+from tools.people_support import faces_of, identities  # noqa: E402
 
 
 def scores(
@@ -141,8 +141,8 @@ def real_photos() -> dict[str, Any]:
     from PIL import Image
 
     from ossfaces.vision import FaceAnalyzer
-    from tests.tools.people_support import variants
-    from tests.tools.test_people import GROUPS, PHOTOS, PORTRAITS
+    from tools.people_support import variants
+    from tools.test_people import GROUPS, PHOTOS, PORTRAITS
 
     analyzer = FaceAnalyzer.load()
     vectors, truth, seeds = [], [], []
@@ -176,14 +176,78 @@ def real_photos() -> dict[str, Any]:
             **{k: round(v, 4) for k, v in scores(labels, t.astype(np.int64), DEFAULT_MIN_FACES, np.asarray(seeds)).items()}}  # fmt: skip
 
 
+def index_child(n: int, directory: Path) -> dict[str, Any]:
+    """``people`` at ``n`` faces read from the face index (``faces_from_index``): the Parquet part is written by the
+    function's part writer (``Rows``) from the same synthetic library, then read and clustered in this process."""
+    import base64
+
+    import duckdb
+
+    from ossfaces.indexpart import Rows
+    from ossfaces_tools.index.local import create_views, spill_dir
+    from ossfaces_tools.people.faces import faces_from_index
+
+    part = directory / f"people-{n}.parquet"
+    if not part.exists():
+        rows = Rows()
+        chunks = library_chunks(n)
+        try:
+            while True:
+                first, vectors, seeds = next(chunks)
+                unit = np.asarray(vectors, np.float32)
+                unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+                data = unit.astype("<f2")
+                for j in range(len(unit)):
+                    rows.add(key=f"p/{first + j:07d}.jpg", result_etag="r", source_etag="e", engine="local/1",
+                             gen=1, status="ok", faces=1, face=0, age=30, gender="FEMALE", gender_confidence=0.9,
+                             box_left=0, box_top=0, box_width=100, box_height=100, quality=0.9,
+                             can_seed=bool(seeds[j]), embedding_model="sface-2021dec-int8bq",
+                             embedding=base64.b64encode(data[j].tobytes()).decode())  # fmt: skip
+        except StopIteration as done:
+            truth, _ = done.value
+            np.save(directory / f"people-{n}-truth.npy", truth)
+        rows.write_parquet(str(part))
+        rows.close()
+    truth = np.load(directory / f"people-{n}-truth.npy")
+    started = time.perf_counter()
+    con = duckdb.connect(config={"memory_limit": "1GB", "temp_directory": str(spill_dir())})  # as IndexReader
+    create_views(con, [str(part)], [])
+    table = faces_from_index(con)
+    con.close()
+    read = time.perf_counter() - started
+    state = PeopleState()
+    started = time.perf_counter()
+    report = model.update(state, table, ClusterParams(DEFAULT_MAX_DISTANCE, DEFAULT_MIN_FACES))
+    clustered = time.perf_counter() - started
+    labels = np.asarray([state.photos[table.keys[table.photo[r]]].faces[0] or -1 for r in range(n)], dtype=np.int64)
+    seeds = np.asarray(table.can_seed)
+    return {"faces": n, "source": "index", "people": report.people, "read_s": round(read, 2),
+            "cluster_s": round(clustered, 2), "total_min": round((read + clustered) / 60, 2),
+            "peak_rss_mb": round(vm_hwm_mb(), 1),
+            **{k: round(v, 4) for k, v in scores(labels, truth.astype(np.int64), DEFAULT_MIN_FACES, seeds).items()}}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--real", action="store_true", help="Also the real photos (needs the models and test photos).")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--from-index", type=int, default=None, metavar="FACES",
+                        help="Also people at FACES faces read from a face-index part (e.g. 1000000).")  # fmt: skip
+    parser.add_argument("--index-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--index-dir", type=Path, default=ROOT / ".cache" / "bench-people")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child)))
+        return
+    if args.index_child:
+        args.index_dir.mkdir(parents=True, exist_ok=True)
+        print(json.dumps(index_child(args.index_child, args.index_dir)))
+        return
+    if args.from_index:
+        done = subprocess.run([sys.executable, __file__, "--index-child", str(args.from_index), "--index-dir",
+                               str(args.index_dir)], capture_output=True, text=True, check=True)  # fmt: skip
+        print(done.stdout.strip().splitlines()[-1])
         return
     print(f"threshold: max cosine distance {DEFAULT_MAX_DISTANCE}, min faces {DEFAULT_MIN_FACES}; 2-core machine, "
           "shared with other work")  # fmt: skip

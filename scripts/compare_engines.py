@@ -14,8 +14,10 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "function"))
 
 CHILD = """
 import json, sys
@@ -57,6 +59,34 @@ def first_difference(a: object, b: object, path: str = "") -> str | None:
     return None if a == b else f"{path}: {a!r} vs {b!r}"
 
 
+def _box_iou(a: dict[str, int], b: dict[str, int]) -> float:
+    ix = max(0, min(a["Left"] + a["Width"], b["Left"] + b["Width"]) - max(a["Left"], b["Left"]))
+    iy = max(0, min(a["Top"] + a["Height"], b["Top"] + b["Height"]) - max(a["Top"], b["Top"]))
+    return ix * iy / (a["Width"] * a["Height"] + b["Width"] * b["Height"] - ix * iy)
+
+
+def how_far(theirs: list[Any], ours: list[Any]) -> str:
+    """By how much two face lists differ, face by face in order: what a change of runtime moves."""
+    if len(theirs) != len(ours):
+        return f"faces {len(theirs)} vs {len(ours)}"
+    from ossfaces.embedding import decode_vector
+
+    ious, ages, sds, cosines, flips = [1.0], [0.0], [0.0], [1.0], 0
+    for a, b in zip(theirs, ours, strict=True):
+        ious.append(_box_iou(a["FaceAttributes"]["FaceBoundary"], b["FaceAttributes"]["FaceBoundary"]))
+        ages.append(abs(a.get("Age", 0) - b.get("Age", 0)))
+        sds.append(abs(a.get("AgeSD", 0.0) - b.get("AgeSD", 0.0)))
+        flips += (a.get("Gender"), a.get("Emotion")) != (b.get("Gender"), b.get("Emotion"))
+        if "Embedding" in a and "Embedding" in b:
+            cosines.append(float(decode_vector(a["Embedding"]["Data"]) @ decode_vector(b["Embedding"]["Data"])))
+        elif ("Embedding" in a) != ("Embedding" in b):
+            flips += 1
+    return (
+        f"box IoU >= {min(ious):.3f}, |Age| <= {max(ages)}, |AgeSD| <= {max(sds):.2f}, "
+        f"gender/emotion/embedding presence changed on {flips}, embedding cosine >= {min(cosines):.5f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("other", type=Path, help="another checkout of this repository")
@@ -66,7 +96,9 @@ def main() -> None:
     for name in ours:
         difference = first_difference(theirs.get(name), ours[name])
         same += difference is None
-        print(f"{name:28s} {'same' if difference is None else 'differs at ' + difference}")
+        print(f"{name:28s} {'same' if difference is None else 'differs at ' + difference[:60]}")
+        if difference is not None:
+            print(f"{'':28s} {how_far(theirs.get(name, []), ours[name])}")
     print(f"{same} of {len(ours)} photos: every field the engine writes is the same (this checkout vs {args.other})")
 
 

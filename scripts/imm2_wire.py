@@ -24,9 +24,9 @@ from darabonba.runtime import RuntimeOptions
 from PIL import Image
 from skimage import data
 
+from ossfaces_localstack.detectface import local_face_detector
 from ossfaces_localstack.imm import DEFAULT_PROJECT, LocalImm
 from ossfaces_localstack.oss import LocalOss
-from ossfaces_localstack.stack import local_face_detector
 
 
 def main() -> None:

@@ -22,10 +22,10 @@ from skimage import data
 
 from ossfaces.invocation import App
 from ossfaces.settings import Settings
+from ossfaces_localstack.detectface import IMM_DETECTFACE, imm_detectface, local_face_detector
 from ossfaces_localstack.fc.context import Credentials, FCContext, FunctionMeta, ServiceMeta
 from ossfaces_localstack.imm import DEFAULT_PROJECT, LocalImm
 from ossfaces_localstack.oss import LocalOss
-from ossfaces_localstack.stack import IMM_DETECTFACE, imm_detectface, local_face_detector
 from ossfaces_tools.access import BucketAccess
 from ossfaces_tools.statsrun import StatsRequest, run_stats
 

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "function"), str(ROOT / "localstack"), str(ROOT / "tools"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "function"), str(ROOT / "localstack"), str(ROOT / "tools"), str(ROOT / "tests")]
 
 import oss2  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
@@ -27,8 +27,8 @@ from skimage import data  # noqa: E402
 from ossfaces.vision import FaceAnalyzer  # noqa: E402
 from ossfaces_localstack.oss import LocalOss  # noqa: E402
 from ossfaces_tools.commands import main as cli  # noqa: E402
-from tests.tools.people_support import jpeg, variants  # noqa: E402
-from tests.tools.test_people import result_body  # noqa: E402
+from tools.people_support import jpeg, variants  # noqa: E402
+from tools.test_people import result_body  # noqa: E402
 
 
 def main() -> None:

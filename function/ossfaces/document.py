@@ -132,7 +132,8 @@ class Face(_Imm):
     Attractive: float | None = None
     FaceAttributes: Attributes | None = None
     AgeSD: float | None = Field(
-        None, description="Spread of Age in years (IMM v2; the local engine: its age model's own spread, README)."
+        None,
+        description="Spread of Age in years (IMM v2; the local engine: its age model's own spread, docs/calibration.md).",
     )
     Landmarks: list[Point] | None = Field(
         None, description="Local engine: eyes, nose tip, mouth corners (image pixels)."

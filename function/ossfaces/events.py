@@ -9,6 +9,7 @@ object or a version without an ETag.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Literal, Union
 
@@ -151,3 +152,41 @@ def parse_event(raw: bytes | str) -> list[OssRecord]:
     if isinstance(payload, CloudEvent):
         return [payload.data]
     return [cloud_event.data for cloud_event in payload]
+
+
+INDEX_PART = "index-part"
+
+
+class IndexPartEvent(_Wire):
+    """The face index's fan-out (``ossfaces index --fc``): write one index part from a chunk of result documents.
+
+    Not an OSS event: routed by ``"ossfaces": "index-part"``, which no trigger sends. ``part`` is the key to create
+    (decided by the coordinator, so a retry or a second delivery writes the same key once); ``results`` are the chunk's
+    ``[result key, listed ETag]`` pairs in ``bucket``; ``gen`` is the index generation the rows belong to.
+    """
+
+    ossfaces: Literal["index-part"]
+    version: Literal[1] = 1
+    bucket: str
+    region: str
+    part: str = Field(min_length=1)
+    gen: int = Field(ge=1)
+    suffix: str = Field(min_length=1)
+    results: list[tuple[str, str]]
+
+
+def parse_invocation(raw: bytes | str) -> list[OssRecord] | IndexPartEvent:
+    """What one invocation asks for: OSS records (any envelope, see :func:`parse_event`) or an index part."""
+    text = raw.encode("utf-8") if isinstance(raw, str) else raw
+    if b'"ossfaces"' in text[:4096]:
+        try:
+            head = json.loads(text)
+        except ValueError:
+            head = None
+        if isinstance(head, dict) and head.get("ossfaces") == INDEX_PART:
+            try:
+                return IndexPartEvent.model_validate(head)
+            except ValidationError as exc:
+                summary = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+                raise ConfigError("InvalidEvent", f"an index-part event that does not validate ({summary})") from exc
+    return parse_event(raw)

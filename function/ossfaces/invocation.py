@@ -20,10 +20,10 @@ import oss2
 
 from ossfaces.engines import Engine, make_engine
 from ossfaces.errors import ConfigError, OssFacesError, TransientError
-from ossfaces.events import parse_event
+from ossfaces.events import IndexPartEvent, parse_invocation
 from ossfaces.pipeline import Pipeline
 from ossfaces.settings import Settings
-from ossfaces.storage import Credentials, credentials_from, open_bucket
+from ossfaces.storage import Credentials, classify, credentials_from, open_bucket
 
 log = logging.getLogger("ossfaces")
 
@@ -66,8 +66,11 @@ class App:
         settings = self.settings
         request_id = str(getattr(context, "request_id", "") or "")
         try:
-            records = parse_event(event)
+            request = parse_invocation(event)
             credentials = credentials_from(context, settings)
+            if isinstance(request, IndexPartEvent):
+                return self._index_part(request, credentials, request_id)
+            records = request
             engine = self.engine
         except OssFacesError as exc:
             _log_failure(exc, request_id)
@@ -100,6 +103,19 @@ class App:
         if failures:
             raise failures[0]
         return summary
+
+    def _index_part(self, event: IndexPartEvent, credentials: Credentials, request_id: str) -> dict[str, Any]:
+        """One chunk of the face index's fan-out: one Parquet part, written once whatever the deliveries."""
+        from ossfaces.indexpart import write_part  # DuckDB is loaded only by the instances that write parts
+
+        bucket = self.open_bucket(self.settings, credentials, event.bucket, event.region)
+        try:
+            rows, photos, written = write_part(bucket, event.part, event.results, event.suffix, event.gen)
+        except Exception as exc:  # OSS or the network: transient (FC retries) or configuration (fails loudly)
+            raise classify(exc, f"writing index part {event.part}") from exc
+        outcome = {"action": "index-part", "part": event.part, "rows": rows, "photos": photos, "written": written}
+        log.info(json.dumps({**outcome, "request_id": request_id, "bucket": event.bucket}, ensure_ascii=False))
+        return outcome
 
 
 def lease_of(context: Any) -> float:

@@ -1,4 +1,4 @@
-"""Every setting of the function, read from environment variables in one place (README "Configuration").
+"""Every setting of the function, read from environment variables in one place (docs/deploy.md "Configuration").
 
 Defaults work in FC. ``Settings.from_environ(mapping)`` reads the variables from a mapping (FC's initializer passes
 ``os.environ``; the local stack passes the function's declared environment; tests pass what they need), so nothing
@@ -174,7 +174,7 @@ def _reading(environ: Mapping[str, str]) -> Iterator[None]:
 
 
 def env_names() -> dict[str, str]:
-    """Environment variable name → description, for README and the template parity test."""
+    """Environment variable name → description, for docs/deploy.md and the template parity test."""
     names: dict[str, str] = {}
     prefix = Settings.model_config.get("env_prefix", "")
     for name, field in Settings.model_fields.items():
@@ -185,7 +185,7 @@ def env_names() -> dict[str, str]:
 
 
 def markdown_table() -> str:
-    """README's configuration table, generated so it cannot drift from the settings (a test compares them)."""
+    """docs/deploy.md's configuration table, generated so it cannot drift from the settings (a test compares them)."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for (env, description), field in zip(env_names().items(), Settings.model_fields.values(), strict=True):
         default = ",".join(field.default) if isinstance(field.default, tuple) else field.default

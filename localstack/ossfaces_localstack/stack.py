@@ -12,6 +12,8 @@ Wiring, in one place:
   default engine ``imm`` runs its real code path; the local IMM v2 OpenAPI endpoint (``localstack.imm``, its own port)
   answers ``DetectImageFaces`` from the same detector for engine ``imm2``;
 - FC 2.0's invoke API serves ``fc2`` clients (backfill) on a port of its own.
+
+The detector behind the IMM answers is ``detectface.py``; ``ossfaces invoke`` (one event, no triggers) is ``invoke.py``.
 """
 
 from __future__ import annotations
@@ -19,39 +21,35 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import secrets
-import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import urlsplit
+from typing import Literal
 
-from ossfaces.errors import BadImage, ConfigError, OssFacesError
+from ossfaces.errors import OssFacesError
 from ossfaces.events import parse_event
 from ossfaces.idempotency import CLAIM_SUFFIX, META_CLAIM_REQUEST
 from ossfaces.settings import DEFAULT_IMAGE_SUFFIXES, Settings
+from ossfaces_localstack.detectface import IMM_DETECTFACE, FaceDetector, imm_detectface, local_face_detector
 from ossfaces_localstack.fc.api import ApiServer, FcApi
 from ossfaces_localstack.fc.context import Credentials, FCContext, FunctionMeta, ServiceMeta
+from ossfaces_localstack.fc.descriptors import discover, load_triggers
 from ossfaces_localstack.fc.events import build_event
 from ossfaces_localstack.fc.invoker import DeliveryPolicy, Invocation, Invoker, new_request_id
+from ossfaces_localstack.fc.patterns import pattern_matches
+from ossfaces_localstack.fc.reach import loop_risk, reach_report, settings_of
 from ossfaces_localstack.fc.runner import Mode, Runner, make_runner
 from ossfaces_localstack.fc.triggers import (
     DEFAULT_ACCOUNT_ID,
     FunctionSpec,
     Trigger,
     default_triggers,
-    discover,
     for_local_bucket,
-    load_triggers,
-    loop_risk,
-    pattern_matches,
-    reach_report,
-    settings_of,
 )
 from ossfaces_localstack.imm import DEFAULT_PROJECT, LocalImm
-from ossfaces_localstack.oss import LocalOss, ObjectCreated, OssError, ProcessError, ProcessRequest, ProcessResult
+from ossfaces_localstack.oss import LocalOss, ObjectCreated, OssError
 from ossfaces_localstack.oss.events import Delivery, FailedDelivery
+from ossfaces_localstack.snippet import upload_snippet
 
 log = logging.getLogger("ossfaces_localstack")
 
@@ -59,48 +57,7 @@ DEFAULT_BUCKET = "ossfaces-local"
 DEFAULT_OSS_PORT = 9400
 DEFAULT_FC_PORT = 9401
 DEFAULT_IMM_PORT = 9402  # the local IMM v2 OpenAPI endpoint of `ossfaces up`
-IMM_DETECTFACE = "imm/detectface"
 STS_DURATION_S = 36 * 3600  # FC's STS credentials last 36 h
-
-FaceDetector = Callable[[bytes], list[dict[str, Any]]]  # photo bytes → IMM v1 face dicts; raises BadImage
-
-
-def local_face_detector() -> FaceDetector:
-    """The local engine (``ossfaces.vision``), loaded on first use and shared by every request."""
-    lock = threading.Lock()
-    loaded: list[Any] = []
-
-    def detect(data: bytes) -> list[dict[str, Any]]:
-        if not loaded:
-            with lock:
-                if not loaded:
-                    from ossfaces.vision import FaceAnalyzer
-
-                    loaded.append(FaceAnalyzer.load())
-        return [dict(face) for face in loaded[0].analyze(data).faces]
-
-    return detect
-
-
-def imm_detectface(detector: FaceDetector) -> Callable[[ProcessRequest], ProcessResult]:
-    """An ``x-oss-process=imm/detectface`` processor answering like IMM v1; a photo it cannot read is a 400, as IMM's."""
-
-    def process(request: ProcessRequest) -> ProcessResult:
-        request_id = secrets.token_hex(12).upper()
-        try:
-            faces = detector(request.path.read_bytes())
-        except BadImage as exc:
-            raise ProcessError(400, exc.code, f"{exc.message} (IMM request {request_id})") from exc
-        document = {
-            "Faces": faces,
-            "ImageUri": f"oss://{request.bucket}/{request.key}",
-            "RequestId": request_id,
-            "httpStatusCode": 200,
-            "success": True,
-        }
-        return 200, "application/json", json.dumps(document, ensure_ascii=False).encode("utf-8")
-
-    return process
 
 
 def result_suffix_of(function: FunctionSpec) -> str:
@@ -146,10 +103,11 @@ class LocalStack:
         declared = list(triggers) if triggers is not None else load_triggers(self.descriptors, account_id=account_id)
         self.bucket = bucket or next((t.bucket for t in declared if t.bucket and "$" not in t.bucket), DEFAULT_BUCKET)
         if not declared and triggers is None:
+            read = ", ".join(str(p) for p in self.descriptors)
             log.warning(
-                "no s.yaml or template.yml: the project's trigger (EventBridge, image suffixes in 3 cases) on bucket %s",
-                self.bucket,
-            )
+                "%s: the built-in trigger runs instead (EventBridge, image suffixes in 3 cases, bucket %s)",
+                f"{read} declares no trigger on OSS's events" if read else "no s.yaml or template.yml", self.bucket,
+            )  # fmt: skip
             declared = default_triggers(self.bucket, DEFAULT_IMAGE_SUFFIXES)
         self.triggers = for_local_bucket(declared, self.bucket)
         self.functions = list({t.function.qualified_name: t.function for t in self.triggers}.values())
@@ -162,7 +120,7 @@ class LocalStack:
             port=oss_port,
             region=region,
             buckets=(self.bucket,),
-            processors={IMM_DETECTFACE: imm_detectface(self._detector)},
+            processors={IMM_DETECTFACE: imm_detectface(self._detector, self._max_image_bytes())},
             fsync=fsync,
         )
         self.oss.storage.router = self._route
@@ -188,8 +146,9 @@ class LocalStack:
         try:
             self.oss.bind()  # the endpoint the function is given; connections are refused until oss.start()
             self.imm = LocalImm(
-                self.oss, self._detector, projects=self.imm_projects(), host=self._host, port=self._imm_port
-            ).start()
+                self.oss, self._detector, projects=self.imm_projects(), host=self._host, port=self._imm_port,
+                max_image_bytes=self._max_image_bytes(),
+            ).start()  # fmt: skip
             for function in self.functions:
                 runner = make_runner(self.mode, function, self.function_environment(function))
                 runner.start()
@@ -253,6 +212,11 @@ class LocalStack:
         named = (f.environment.get("OSSFACES_IMM_PROJECT", "") for f in self.functions)
         extra = self._extra_env.get("OSSFACES_IMM_PROJECT", "")
         return tuple(dict.fromkeys(p for p in (DEFAULT_PROJECT, *named, extra) if p and "$" not in p))
+
+    def _max_image_bytes(self) -> int:
+        """The largest object the local IMM answers read: the function's own ``OSSFACES_MAX_IMAGE_BYTES``."""
+        sizes = [settings_of(f).max_image_bytes for f in self.functions]
+        return max(sizes) if sizes else Settings().max_image_bytes
 
     def context_for(self, function: FunctionSpec, request_id: str) -> FCContext:
         """FC's context for one invocation, with fresh STS credentials from the local OSS."""
@@ -440,149 +404,21 @@ class LocalStack:
             )
         if self.api is not None:
             lines.append(f"  FC API (fc2)      {self.api.endpoint}")
-        sources = ", ".join(str(p) for p in self.descriptors) or "built-in defaults"
+        declared = dict.fromkeys(str(t.source) for t in self.triggers if t.source is not None)
+        sources = ", ".join(declared) or "built-in defaults" + (
+            f" ({', '.join(str(p) for p in self.descriptors)} declares none on OSS's events)"
+            if self.descriptors
+            else ""
+        )
         lines.append(f"  triggers          from {sources}")
         lines += [f"    {t.summary()}" for t in self.triggers]
         lines += ["  " + line for line in self.reach_report()]
-        lines += [
-            "  upload a photo with oss2:",
-            "    import oss2",
-            f"    bucket = oss2.Bucket(oss2.Auth({oss.access_key_id!r}, {oss.access_key_secret!r}), "
-            f"{oss.endpoint!r}, {self.bucket!r})",
-            "    bucket.put_object_from_file('photos/me.jpg', 'me.jpg')",
-            "    print(bucket.get_object('photos/me.jpg.faces.json').read().decode())",
-        ]
         return "\n".join(lines)
 
-
-def invoke_event(
-    event: bytes,
-    *,
-    endpoint: str | None = None,
-    data_dir: Path | None = None,
-    project_dir: Path | None = None,
-    engine: Literal["imm", "imm2", "local"] = "imm",
-    mode: Mode = "inprocess",
-    access_key_id: str | None = None,
-    access_key_secret: str | None = None,
-    region: str = "cn-hangzhou",
-    photo: bytes | None = None,
-    imm_endpoint: str | None = None,
-) -> Invocation:
-    """Run the handler once on ``event`` (``ossfaces invoke``): against a running stack at ``endpoint``, or an ephemeral one.
-
-    The ephemeral stack has no triggers (only this invocation runs) and creates the buckets the event names. With
-    ``photo``, those bytes are first uploaded at every object the event names and each record's size and eTag are set
-    from the upload, so the event meets a real object as it would in FC. Engine ``imm2`` against a running stack calls
-    its IMM v2 endpoint: ``imm_endpoint``, else the one ``running_imm_endpoint`` implies (a ``ConfigError`` if none).
-    """
-    try:
-        buckets = sorted({record.bucket for record in parse_event(event)})
-    except OssFacesError:
-        buckets = []  # not an OSS event: the handler will say so, as it would in FC
-    if imm_endpoint and not endpoint:
-        raise ConfigError(
-            "ImmEndpointWithoutEndpoint", "--imm-endpoint names a running stack's IMM: give its --endpoint too"
-        )
-    if endpoint:
-        if engine == "imm2":
-            imm_endpoint = imm_endpoint or running_imm_endpoint(endpoint)
-            if not imm_endpoint:
-                raise ConfigError(
-                    "NoImmEndpoint",
-                    f"engine imm2 against {endpoint} needs that stack's --imm-endpoint (`ossfaces up` prints it as "
-                    f"'IMM v2 endpoint'; only the default OSS port {DEFAULT_OSS_PORT} implies port {DEFAULT_IMM_PORT})",
-                )
-        if photo is not None:
-            from ossfaces_localstack.oss import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
-
-            key_pair = (access_key_id or DEFAULT_ACCESS_KEY_ID, access_key_secret or DEFAULT_ACCESS_KEY_SECRET)
-            event = upload_named_objects(event, endpoint, *key_pair, photo)
-        return _invoke_remote(
-            event, endpoint, project_dir, engine, mode, access_key_id, access_key_secret, region, imm_endpoint
-        )
-    with tempfile.TemporaryDirectory(prefix="ossfaces-invoke-") as scratch:
-        stack = LocalStack(
-            data_dir or Path(scratch), project_dir=project_dir, bucket=buckets[0] if buckets else None,
-            fc_port=None, engine=engine, mode=mode, region=region, fsync=False,
-        )  # fmt: skip
-        for extra in buckets[1:]:
-            stack.oss.storage.create_bucket(extra)
-        function = stack.function()
-        stack.triggers = []  # only this invocation
-        with stack:
-            if photo is not None:
-                oss = stack.oss
-                event = upload_named_objects(event, oss.endpoint, oss.access_key_id, oss.access_key_secret, photo)
-            return stack.invoke(event, function.qualified_name)
-
-
-def running_imm_endpoint(oss_endpoint: str) -> str | None:
-    """The IMM v2 endpoint of the ``ossfaces up`` whose OSS is ``oss_endpoint``, when that can be known without asking:
-    only ``up``'s default OSS port implies its default IMM port (same host); for any other, ``None`` (not guessed)."""
-    parts = urlsplit(oss_endpoint)
-    if parts.port != DEFAULT_OSS_PORT or not parts.hostname:
-        return None
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    return f"{parts.scheme or 'http'}://{host}:{DEFAULT_IMM_PORT}"
-
-
-def upload_named_objects(event: bytes, endpoint: str, key_id: str, secret: str, body: bytes) -> bytes:
-    """Put ``body`` at every object ``event`` names (any envelope) and return the event with their real size and eTag."""
-    import oss2
-
-    payload = json.loads(event)
-    envelopes = payload if isinstance(payload, list) else [payload]
-    records = [r for env in envelopes for r in (env["events"] if "events" in env else [env.get("data", {})])]
-    for record in records:
-        bucket = oss2.Bucket(oss2.Auth(key_id, secret), endpoint, record["oss"]["bucket"]["name"])
-        key = record["oss"]["object"]["key"]
-        bucket.put_object(key, body)
-        head = bucket.head_object(key)
-        record["oss"]["object"].update(size=head.content_length, eTag=head.etag)
-    return json.dumps(payload, ensure_ascii=False).encode("utf-8")
-
-
-def _invoke_remote(
-    event: bytes,
-    endpoint: str,
-    project_dir: Path | None,
-    engine: Literal["imm", "imm2", "local"],
-    mode: Mode,
-    access_key_id: str | None,
-    access_key_secret: str | None,
-    region: str,
-    imm_endpoint: str | None = None,
-) -> Invocation:
-    """One invocation against an already running local OSS (and its IMM v2 endpoint, if given), signed with its (local,
-    published) key pair."""
-    from ossfaces_localstack.oss import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
-
-    declared = load_triggers(discover(project_dir or Path.cwd()))
-    function = (
-        declared[0].function if declared else FunctionSpec("ossfaces", "ossfaces", initializer="index.initializer")
-    )
-    environment = {"OSSFACES_OSS_ENDPOINT": endpoint, "OSSFACES_ENGINE": engine}
-    if imm_endpoint:
-        environment["OSSFACES_IMM_ENDPOINT"] = imm_endpoint
-        if not function.environment.get("OSSFACES_IMM_PROJECT"):
-            environment["OSSFACES_IMM_PROJECT"] = DEFAULT_PROJECT  # as the stack sets it (and its endpoint serves)
-    runner = make_runner(mode, function, environment)
-    credentials = Credentials(access_key_id or DEFAULT_ACCESS_KEY_ID, access_key_secret or DEFAULT_ACCESS_KEY_SECRET)
-
-    def context_for(spec: FunctionSpec, request_id: str) -> FCContext:
-        meta = FunctionMeta(spec.name, spec.handler, spec.memory, spec.timeout, spec.initializer)
-        return FCContext(
-            request_id, credentials, meta, ServiceMeta(spec.service or spec.name), region, DEFAULT_ACCOUNT_ID
-        )
-
-    runner.start()
-    invoker = Invoker({function.qualified_name: runner}, context_for, workers=1)
-    try:
-        return invoker.invoke_sync(function, event, source="invoke")
-    finally:
-        invoker.stop()
-        runner.stop()
+    def snippet(self) -> str:
+        """Python that uploads ``me.jpg`` to this stack and waits for its result (``ossfaces up`` prints it last)."""
+        oss = self.oss
+        return upload_snippet(oss.endpoint, self.bucket, oss.access_key_id, oss.access_key_secret)
 
 
 def run_foreground(stack: LocalStack, on_started: Callable[[LocalStack], None] | None = None) -> None:

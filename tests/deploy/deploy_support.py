@@ -1,6 +1,6 @@
 """Helpers of the deploy tests: the repository root, and running the real ``fun`` CLI (npm @alicloud/fun 3.6.24).
 
-``fun`` is installed once into ``.cache/fun/`` (git-ignored) and reused. It is run offline: HOME points at a fake
+``fun`` is installed once per machine into ``~/.cache/ossfaces/npm/`` and reused (``npm_support``). It is run offline: HOME points at a fake
 ``~/.fcli/config.yaml`` with ``report: false`` (no analytics), ``FUN_DISABLE_VERSION_CHECK=1`` (no npm update check),
 and ``netguard.js`` refuses and records any network connection, which the tests assert never happens.
 
@@ -14,9 +14,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from ossfaces_tools import npm
+
 REPO = Path(__file__).resolve().parents[2]
 FUN_VERSION = "3.6.24"
-FUN_CACHE = REPO / ".cache" / "fun"
+FUN_CACHE = npm.prefix("@alicloud/fun", FUN_VERSION)
 FUN_BIN = FUN_CACHE / "node_modules" / ".bin" / "fun"
 NETGUARD = Path(__file__).with_name("netguard.js")
 

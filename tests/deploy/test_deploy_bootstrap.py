@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from deploy_support import REPO
 
 from ossfaces.runtime_api import Runtime, RuntimeServer, context_from_headers
+
+from .deploy_support import REPO
 
 BOOTSTRAP = REPO / "function" / "bootstrap"
 FC_HEADERS = {

@@ -1,8 +1,8 @@
 """``ossfaces package``'s bytecode: CPython 3.10 ``.pyc``, compiled by CPython 3.10 (Pyodide from npm) and taken back
 by it with compiling forbidden. FC's ``/code`` is read-only: without them every cold start compiles every module.
 
-Needs Node + npm: ``pyodide@0.22.1`` is installed into .cache/package/pyodide/ on first use (about 13 MB), as
-``ossfaces package`` does.
+Needs Node + npm: ``pyodide@0.22.1`` is installed once per machine into ~/.cache/ossfaces/npm/ (about 13 MB),
+as ``ossfaces package`` does (:mod:`ossfaces_tools.npm`).
 """
 
 from __future__ import annotations
@@ -10,12 +10,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from deploy_support import REPO
-
 from ossfaces_tools import bytecode
 
+from .deploy_support import REPO
+
 FUNCTION = REPO / "function"
-PYODIDE_CACHE = REPO / ".cache" / "package" / "pyodide"
 MAGIC_310 = b"o\r\r\n"
 """The first four bytes of every CPython 3.10 ``.pyc`` (magic number 3439), written out rather than taken from the tool."""
 CHECKED_HASH = 0b11
@@ -31,7 +30,7 @@ def _code_tree(root: Path) -> Path:
 def test_every_module_gets_a_checked_hash_pyc_that_cpython_310_takes(tmp_path: Path) -> None:
     tree = _code_tree(tmp_path / "code")
     (tree / "newer.py").write_text("try:\n    pass\nexcept* ValueError:\n    pass\n", encoding="utf-8")  # 3.11 syntax
-    done = bytecode.compile_tree(tree, PYODIDE_CACHE)
+    done = bytecode.compile_tree(tree)
     sources = [p for p in sorted(tree.rglob("*.py")) if p.name != "newer.py"]
     assert done.python.startswith("3.10.")
     assert done.compiled == len(sources) > 20
@@ -48,6 +47,6 @@ def test_a_source_edited_after_packaging_is_compiled_again_not_shadowed(tmp_path
     (tree / "pkg").mkdir(parents=True)
     (tree / "pkg" / "__init__.py").write_text("", encoding="utf-8")
     (tree / "pkg" / "settings.py").write_text("LIMIT = 1\n", encoding="utf-8")
-    assert bytecode.compile_tree(tree, PYODIDE_CACHE).rejected == []
+    assert bytecode.compile_tree(tree).rejected == []
     (tree / "pkg" / "settings.py").write_text("LIMIT = 2\n", encoding="utf-8")
-    assert bytecode.verify_tree(tree, PYODIDE_CACHE).rejected == ["pkg/settings.py"]
+    assert bytecode.verify_tree(tree).rejected == ["pkg/settings.py"]

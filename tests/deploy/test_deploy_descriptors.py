@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy_support import REPO
 
 from ossfaces.idempotency import CLAIM_SUFFIX
 from ossfaces.runtime_api import DEFAULT_PORT
 from ossfaces.settings import Settings, env_names
+
+from .deploy_support import REPO
 
 CREDENTIALS = {"ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_SECURITY_TOKEN"}
 # Runtime plumbing, not ossfaces settings: the custom runtime finds the Python310 layer through PATH; the built-in
@@ -29,7 +30,12 @@ PLUMBING_S = {"PYTHONPATH": "/code/python"}
 FC_VALUES = {
     "OSSFACES_MODELS_DIR": "/code/models"
 }  # the default "models/ beside the code" spelled out: FC's code is /code
-CREATED = {"oss:ObjectCreated:PutObject", "oss:ObjectCreated:PostObject", "oss:ObjectCreated:CompleteMultipartUpload"}
+CREATED = {
+    "oss:ObjectCreated:PutObject",
+    "oss:ObjectCreated:PostObject",
+    "oss:ObjectCreated:CopyObject",
+    "oss:ObjectCreated:CompleteMultipartUpload",
+}
 LAST_LETTERS = {"g", "G", "p", "P", "f", "F", "c", "C"}  # template.yml: the last letters of the image suffixes
 POLICY_ACTIONS = {"oss:GetObject", "oss:PutObject", "oss:ProcessImm"}
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from deploy_support import REPO, Fun
+
+from .deploy_support import REPO, Fun
 
 TEMPLATE = REPO / "template.yml"
 

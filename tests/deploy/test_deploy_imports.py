@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from importlib.metadata import PackageNotFoundError, distribution, packages_distributions
 from pathlib import Path
 
-from deploy_support import REPO
+from .deploy_support import REPO
 
 FUNCTION = REPO / "function"
 NOT_CODE = {"models", "python", "__pycache__"}

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from deploy_support import FUN_CACHE, REPO, Fun
 
 from ossfaces_tools.commands import main
-from ossfaces_tools.packaging import IgnoreRules, funignore_text, py310_problems, walk
+from ossfaces_tools.packaging import UNUSED_AT_RUN_TIME, IgnoreRules, funignore_text, py310_problems, walk
+
+from .deploy_support import FUN_CACHE, REPO, Fun
 
 FUNCTION = REPO / "function"
 SETUP_ONLY_CODE = ("import onnx", "import h5py", "from onnx", "from h5py")
@@ -94,6 +95,9 @@ def test_package_builds_a_complete_bundle(tmp_path: Path) -> None:
         assert needed in names, needed
     assert stat.S_IMODE(infos["bootstrap"].external_attr >> 16) & 0o111, "bootstrap lost its executable bit"
     assert any(n.startswith("python/numpy/") and n.endswith(".cpython-310-x86_64-linux-gnu.so") for n in names)
+    assert "python/onnxruntime/__init__.py" in names
+    left_out = ("python/sympy/", "python/mpmath/", "python/coloredlogs/", "python/flatbuffers/", "python/google/")
+    assert not [n for n in names if n.startswith(left_out)], "onnxruntime's tool-only dependencies shipped"
     assert not any(".cpython-311" in n or ".cpython-312" in n for n in names), "wheels for the wrong Python"
     assert not any(n.startswith("python/crcmod/_crcfunext") for n in names), "crcmod must be the pure-Python build"
     own = {n.split("/")[0] for n in names if not n.startswith("python/")}
@@ -115,6 +119,36 @@ def test_package_builds_a_complete_bundle(tmp_path: Path) -> None:
     if (FUNCTION / "models").is_dir() and any((FUNCTION / "models").iterdir()):
         assert any(n.startswith("models/") for n in names)
     assert output.stat().st_size < 500 * 1024 * 1024
+
+
+BLOCKED_RUN = """
+import sys
+blocked = {blocked!r}
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in blocked or name.startswith("google.protobuf"):
+            raise ImportError(f"{{name}} is not in the bundle")
+sys.meta_path.insert(0, Block())
+sys.path.insert(0, {function!r})
+import numpy as np, skimage.data, io
+from PIL import Image
+from ossfaces.vision import FaceAnalyzer
+buf = io.BytesIO()
+Image.fromarray(np.asarray(skimage.data.astronaut())).save(buf, "JPEG")
+faces = FaceAnalyzer.load(threads=1).analyze(buf.getvalue()).faces
+print(len(faces), "Embedding" in faces[0])
+"""
+
+
+def test_the_engine_runs_without_the_dependencies_the_bundle_leaves_out() -> None:
+    """``ossfaces package`` leaves out what onnxruntime declares but only its tools import (``UNUSED_AT_RUN_TIME``):
+    the engine loads and analyses a photo with every one of them unimportable."""
+    blocked = {"sympy", "mpmath", "coloredlogs", "humanfriendly", "flatbuffers"}
+    assert set(UNUSED_AT_RUN_TIME) == blocked | {"protobuf"}
+    code = BLOCKED_RUN.format(blocked=sorted(blocked), function=str(REPO / "function"))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1", "True"]
 
 
 FUN_IGNORE = """

@@ -12,7 +12,8 @@ from typing import Any
 
 import oss2
 import pytest
-from handler_support import EVENTS, Context, Handler, ImmStandIn
+
+from .handler_support import EVENTS, Context, Handler, ImmStandIn
 
 EXPECTED = {
     "oss_put_jpg.json": {"processed": 1},

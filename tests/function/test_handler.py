@@ -7,13 +7,14 @@ from collections.abc import Mapping
 
 import oss2
 import pytest
-from handler_support import Context, Handler, ImmStandIn, event_for, function_settings, raising
 
 from ossfaces.document import FacesDocument
 from ossfaces.errors import ConfigError, TransientError
 from ossfaces.idempotency import META_ENGINE, META_SOURCE_ETAG, META_STATUS
 from ossfaces.invocation import App
 from ossfaces_localstack.oss import LocalOss
+
+from .handler_support import Context, Handler, ImmStandIn, event_for, function_settings, raising
 
 PHOTO = b"\xff\xd8\xff\xe0 not decoded by the IMM stand-in \xff\xd9"
 
@@ -190,7 +191,7 @@ def test_one_failing_record_does_not_stop_the_others(
 def test_one_json_log_line_per_record_with_a_face_summary(
     oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, caplog: pytest.LogCaptureFixture, handler: Handler
 ) -> None:
-    """The line SLS queries aggregate (README "Statistics at any scale"): ages, genders, emotions per face."""
+    """The line SLS queries aggregate (docs/stats.md, "SQL over the function's logs"): ages, genders, emotions per face."""
     oss_bucket.put_object("a.jpg", PHOTO)
     caplog.set_level("INFO", logger="ossfaces")
     handler(event_for(oss_bucket, "a.jpg"), context)

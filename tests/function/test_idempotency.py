@@ -2,35 +2,39 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 import oss2
 import pytest
-from handler_support import Context, Handler, ImmStandIn, event_for, raising
 
 from ossfaces.errors import TransientError
 from ossfaces.idempotency import CLAIM_SUFFIX, META_CLAIM_REQUEST, META_EXPIRES, META_SOURCE_ETAG
+
+from .handler_support import Context, Handler, ImmStandIn, event_for, raising
 
 PHOTO = b"\xff\xd8\xff\xe0 stand-in photo \xff\xd9"
 CLAIM = "a.jpg.faces.json" + CLAIM_SUFFIX
 
 
-def slow(imm: ImmStandIn, seconds: float) -> None:
-    answer = imm.answer
+def held(imm: ImmStandIn) -> threading.Event:
+    """IMM answers only once the test sets the returned event: the analysis lasts exactly as long as the test needs."""
+    answer, release = imm.answer, threading.Event()
 
-    def slowly(request: Any) -> tuple[int, str, bytes]:
-        time.sleep(seconds)
+    def when_released(request: Any) -> tuple[int, str, bytes]:
+        assert release.wait(30), "the test never released IMM"
         return answer(request)
 
-    imm.answer = slowly
+    imm.answer = when_released
+    return release
 
 
 def test_twenty_simultaneous_deliveries_cost_one_imm_call(
     oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, handler: Handler
 ) -> None:
-    slow(imm, 0.5)  # IMM takes a while: every duplicate arrives while the first is still being analysed
+    release = held(imm)  # IMM answers once every duplicate has arrived while the first is still being analysed
     oss_bucket.put_object("a.jpg", PHOTO)
     event = event_for(oss_bucket, "a.jpg")
 
@@ -42,9 +46,13 @@ def test_twenty_simultaneous_deliveries_cost_one_imm_call(
             return "retry"
 
     with ThreadPoolExecutor(20) as pool:
-        first = list(pool.map(deliver, range(20)))
+        deliveries = [pool.submit(deliver, n) for n in range(20)]
+        for returned, _ in enumerate(as_completed(deliveries, timeout=60), 1):
+            if returned == 19:  # all but the one inside IMM
+                release.set()
+        first = [delivery.result() for delivery in deliveries]
     assert first.count("processed") == 1 and len(imm.calls) == 1
-    assert first.count("retry") >= 1  # the simultaneous ones were told to come back
+    assert first.count("retry") == 19  # the simultaneous ones were told to come back
     retried = [deliver(0) for outcome in first if outcome == "retry"]  # FC's retries, after the work is done
     assert set(retried) == {"skipped"} and len(imm.calls) == 1
     assert not oss_bucket.object_exists(CLAIM)
@@ -74,15 +82,17 @@ def test_the_claim_names_the_invocation_that_holds_it(
     oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, handler: Handler
 ) -> None:
     """The local stack releases, after its own kill -9, exactly the claims of the invocations that the crash killed."""
-    slow(imm, 0.5)
+    release = held(imm)  # the invocation holds its claim until the test has read it
     oss_bucket.put_object("a.jpg", PHOTO)
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(handler, event_for(oss_bucket, "a.jpg"), context)
-        deadline = time.monotonic() + 5
-        while not oss_bucket.object_exists(CLAIM) and time.monotonic() < deadline:
+        deadline = time.monotonic() + 30
+        while not imm.calls and time.monotonic() < deadline:  # in IMM: the claim is made
             time.sleep(0.01)
-        assert oss_bucket.head_object(CLAIM).headers[META_CLAIM_REQUEST] == context.request_id
-        assert running.result(10)["processed"] == 1
+        holder = oss_bucket.head_object(CLAIM).headers[META_CLAIM_REQUEST]
+        release.set()
+        assert running.result(30)["processed"] == 1
+    assert holder == context.request_id
 
 
 def test_the_claim_is_released_when_the_invocation_fails(

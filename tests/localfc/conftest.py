@@ -10,7 +10,8 @@ import io
 from pathlib import Path
 
 import pytest
-from localfc_support import FAKE_INDEX
+
+from .localfc_support import FAKE_INDEX
 
 
 @pytest.fixture

@@ -19,12 +19,13 @@ from ossfaces_localstack.fc.triggers import FunctionSpec
 
 
 class ScriptedRunner:
-    """A runner that fails on request: ``{"n": 1, "fail": 2}`` fails twice, then succeeds."""
+    """A runner that fails on request: ``{"n": 1, "fail": 2}`` fails twice, then succeeds. With a ``gate``, every run
+    waits until the test sets it: the function is busy for exactly as long as the test needs."""
 
     mode: Mode = "inprocess"
 
-    def __init__(self, sleep_s: float = 0.0) -> None:
-        self.sleep_s = sleep_s
+    def __init__(self, gate: threading.Event | None = None) -> None:
+        self.gate = gate
         self.runs: list[tuple[bytes, str, float]] = []  # (event, request id, monotonic start)
         self.failures: Counter[bytes] = Counter()
         self.lock = threading.Lock()
@@ -36,7 +37,8 @@ class ScriptedRunner:
     def run(self, event: bytes, context: FCContext) -> RunResult:
         with self.lock:
             self.runs.append((event, context.request_id, time.monotonic()))
-        time.sleep(self.sleep_s)
+        if self.gate is not None:
+            assert self.gate.wait(30), "the test never opened the gate"
         wanted = int(json.loads(event).get("fail", 0))
         with self.lock:
             if self.failures[event] < wanted:

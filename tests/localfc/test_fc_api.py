@@ -9,11 +9,12 @@ import fc2
 import pytest
 import requests
 from fc2.fc_exceptions import FcError
-from localfc_support import ScriptedRunner, make_context
 
 from ossfaces_localstack.fc.api import ApiServer, FcApi
 from ossfaces_localstack.fc.invoker import DeliveryPolicy, Invoker
 from ossfaces_localstack.fc.triggers import FunctionSpec
+
+from .localfc_support import ScriptedRunner, make_context
 
 AK, SK = "LTAI-test-key", "test-secret"
 FN = FunctionSpec("face-detect", "face-svc", max_async_retry_attempts=2)

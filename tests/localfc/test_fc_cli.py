@@ -16,13 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from ossfaces_localstack.imm import DEFAULT_PROJECT
-from ossfaces_localstack.stack import (
-    DEFAULT_FC_PORT,
-    DEFAULT_IMM_PORT,
-    DEFAULT_OSS_PORT,
-    LocalStack,
-    running_imm_endpoint,
-)
+from ossfaces_localstack.invoke import running_imm_endpoint
+from ossfaces_localstack.stack import DEFAULT_FC_PORT, DEFAULT_IMM_PORT, DEFAULT_OSS_PORT, LocalStack
 from ossfaces_tools.commands import main
 from ossfaces_tools.commands.stack import up
 
@@ -137,6 +132,8 @@ def test_up_serves_until_ctrl_c(tmp_path: Path, face_jpeg: bytes) -> None:
     finally:
         process.send_signal(signal.SIGINT)
         code = process.wait(timeout=20)
+        assert process.stdout is not None
+        process.stdout.close()
     assert code == 0
 
 

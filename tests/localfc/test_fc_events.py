@@ -93,7 +93,8 @@ def test_quoted_lowercase_etag_is_normalised_and_position_only_for_appends() -> 
 
 def test_eventbridge_trigger_delivers_one_cloudevent_the_function_reads() -> None:
     """An EventBridge-based OSS trigger hands the function one CloudEvent whose data is the OSS record."""
-    from ossfaces_localstack.fc.triggers import default_triggers, pattern_matches
+    from ossfaces_localstack.fc.patterns import pattern_matches
+    from ossfaces_localstack.fc.triggers import default_triggers
 
     (trigger,) = default_triggers("photos", [".jpg", ".heic"], FunctionSpec("fn"))
     created = _created(key="a/IMG_0001.HEIC")
@@ -106,4 +107,4 @@ def test_eventbridge_trigger_delivers_one_cloudevent_the_function_reads() -> Non
     assert (record.bucket, record.key, record.eventName) == (created.bucket, created.key, created.event_name)
     local = trigger.with_bucket(created.bucket)
     assert pattern_matches(local.pattern or {}, payload)
-    assert not pattern_matches(local.pattern or {}, {**payload, "type": "oss:ObjectCreated:CopyObject"})
+    assert not pattern_matches(local.pattern or {}, {**payload, "type": "oss:ObjectCreated:UploadPart"})

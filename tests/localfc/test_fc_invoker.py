@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 import time
-
-from localfc_support import ScriptedRunner, make_context
 
 from ossfaces_localstack.fc.invoker import DeliveryPolicy, Invoker
 from ossfaces_localstack.fc.triggers import FunctionSpec
+
+from .localfc_support import ScriptedRunner, make_context
 
 FN = FunctionSpec("fn", "svc", max_async_retry_attempts=3)
 FAST = 0.01  # backoff scale: 10 ms, 20 ms, 40 ms instead of 1 s, 2 s, 4 s
@@ -24,12 +25,11 @@ def _invoker(runner: ScriptedRunner, **policy: float) -> Invoker:
 
 
 def test_submit_returns_before_the_function_runs() -> None:
-    runner = ScriptedRunner(sleep_s=0.3)
-    invoker = _invoker(runner)
-    started = time.monotonic()
-    (invocation,) = invoker.submit(FN, _event(1), source="test")
-    assert time.monotonic() - started < 0.1
+    gate = threading.Event()
+    invoker = _invoker(ScriptedRunner(gate))
+    (invocation,) = invoker.submit(FN, _event(1), source="test")  # returns although the function cannot finish yet
     assert not invocation.finished
+    gate.set()
     assert invoker.wait_idle(5)
     assert invocation.outcome == "succeeded" and invocation.attempts == 1
     assert invocation.result is not None and invocation.result.value == {"n": 1}
@@ -104,9 +104,11 @@ def test_in_order_without_switches() -> None:
 
 
 def test_wait_idle_times_out_while_busy() -> None:
-    invoker = _invoker(ScriptedRunner(sleep_s=0.5))
+    gate = threading.Event()
+    invoker = _invoker(ScriptedRunner(gate))
     invoker.submit(FN, _event(1), source="test")
     assert invoker.wait_idle(0.05) is False
+    gate.set()
     assert invoker.wait_idle(5) is True
     invoker.stop()
 

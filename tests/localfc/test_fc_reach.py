@@ -9,16 +9,11 @@ from typing import Any
 import oss2
 import pytest
 
+from ossfaces.events import parse_event
 from ossfaces.settings import DEFAULT_IMAGE_SUFFIXES, Settings
-from ossfaces_localstack.fc.triggers import (
-    case_variants,
-    function_accepts,
-    image_pattern,
-    key_table,
-    load_triggers,
-    reaching,
-    settings_of,
-)
+from ossfaces_localstack.fc.descriptors import load_triggers
+from ossfaces_localstack.fc.reach import function_accepts, key_table, reaching, settings_of
+from ossfaces_localstack.fc.triggers import case_variants, image_pattern
 from ossfaces_localstack.stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,3 +88,26 @@ def test_the_local_stack_fires_for_the_suffixes_that_never_fired(tmp_path: Path,
         assert len(fired) == len(photos), fired
         assert all(bucket.object_exists(k + ".faces.json") for k in photos)
         assert "keys that reach the function" in stack.describe()
+
+
+@pytest.mark.parametrize("descriptor", ["s.yaml", "template.yml"])
+def test_a_server_side_copy_gets_a_result(tmp_path: Path, face_jpeg: bytes, descriptor: str) -> None:
+    """OSS raises ``ObjectCreated:CopyObject`` for a server-side copy (console copy, ossutil, an app that uploads to a
+    staging key and then copies it into place): each descriptor's trigger subscribes to it, so the copy gets a result."""
+
+    def no_faces(data: bytes) -> list[dict[str, Any]]:
+        return []
+
+    descriptors = [ROOT / descriptor]
+    with LocalStack(tmp_path / "data", descriptors=descriptors, fc_port=None, detector=no_faces, fsync=False) as stack:
+        bucket = oss2.Bucket(oss2.Auth(stack.oss.access_key_id, stack.oss.access_key_secret), stack.oss.endpoint,
+                             stack.bucket)  # fmt: skip
+        bucket.put_object("staging/upload-0001", face_jpeg)  # no image suffix: fires nothing
+        bucket.copy_object(stack.bucket, "staging/upload-0001", "photos/copied.jpg")
+        bucket.put_object("photos/original.JPG", face_jpeg)
+        bucket.copy_object(stack.bucket, "photos/original.JPG", "photos/copy of original.JPG")
+        assert stack.wait_idle(60)
+        copies = ["photos/copied.jpg", "photos/copy of original.JPG"]
+        assert all(bucket.object_exists(k + ".faces.json") for k in copies)
+        names = sorted(record.eventName for i in stack.invocations() for record in parse_event(i.event))
+        assert names == ["ObjectCreated:CopyObject", "ObjectCreated:CopyObject", "ObjectCreated:PutObject"]

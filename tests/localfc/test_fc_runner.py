@@ -6,15 +6,17 @@ import json
 import os
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
-from localfc_support import make_context
 
 from ossfaces.invocation import App
 from ossfaces.settings import Settings
 from ossfaces_localstack.fc.runner import BootstrapRunner, InProcessRunner, default_code_dir, local_environment
 from ossfaces_localstack.fc.triggers import FunctionSpec
+
+from .localfc_support import make_context
 
 
 def _spec(code: Path, **extra: object) -> FunctionSpec:
@@ -104,6 +106,8 @@ FAKE_BOOTSTRAP = textwrap.dedent(
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             rid = self.headers["x-fc-request-id"]
             print("FC Invoke Start RequestId: " + rid, flush=True)
+            for n in range(int(os.environ.get("FAKE_BURST", "0")) if self.path == "/invoke" else 0):  # a chatty function
+                print(f"line {{n}} " + "x" * 80)
             print("handling " + self.path, flush=True)
             headers = {{k.lower(): v for k, v in self.headers.items() if k.lower().startswith("x-fc-")}}
             failed = self.path == "/invoke" and b"raise" in body
@@ -153,6 +157,28 @@ def test_bootstrap_protocol(fake_bootstrap: Path) -> None:
     assert any("handling /invoke" in line for line in result.logs)
     assert not failed.ok and failed.error_type == "UnhandledInvocationError"
     assert failed.error_message == "asked to fail"
+
+
+def test_every_line_printed_before_the_answer_is_in_the_invocations_logs(fake_bootstrap: Path) -> None:
+    """A runtime that prints thousands of lines and then answers: the result carries all of them, however far the
+    output pump lags behind (it once missed the last line when the answer came first). A busy thread in this process,
+    as the stack's own work is, holds the GIL the pump needs."""
+    spec = _spec(fake_bootstrap, environment={"FAKE_BURST": "5000"})
+    runner = BootstrapRunner(spec)
+    runner.start()
+    done = threading.Event()
+    busy = threading.Thread(target=lambda: [sum(range(1000)) for _ in iter(done.is_set, True)], daemon=True)
+    busy.start()
+    try:
+        results = [runner.run(b'{"n": 1}', make_context(spec, f"req-{n}")) for n in range(3)]
+    finally:
+        done.set()
+        busy.join()
+        runner.stop()
+    for result in results:
+        assert result.ok, result
+        assert sum(line.startswith("line ") for line in result.logs) == 5000
+        assert "handling /invoke" in result.logs, result.logs[-3:]
 
 
 def test_real_bootstrap_runs_the_real_handler(tmp_path: Path) -> None:

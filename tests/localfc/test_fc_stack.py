@@ -7,7 +7,6 @@ import io
 import json
 import textwrap
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,11 @@ import oss2
 import pytest
 
 from ossfaces.idempotency import CLAIM_SUFFIX
+from ossfaces_localstack.detectface import imm_detectface, local_face_detector
 from ossfaces_localstack.fc.invoker import DeliveryPolicy
 from ossfaces_localstack.fc.runner import default_code_dir
 from ossfaces_localstack.oss import ProcessError, ProcessRequest, ProcessResult
-from ossfaces_localstack.stack import LocalStack, imm_detectface, local_face_detector
+from ossfaces_localstack.stack import LocalStack
 
 S_YAML = textwrap.dedent(
     """
@@ -155,9 +155,7 @@ def test_upload_does_not_wait_for_the_function(make_stack: StackFactory, face_jp
 
     stack = make_stack(detector=slow)
     bucket = _bucket(stack)
-    started = time.monotonic()
-    bucket.put_object("photos/a.jpg", face_jpeg)
-    assert time.monotonic() - started < 2
+    bucket.put_object("photos/a.jpg", face_jpeg)  # returns while the function cannot finish
     assert not stack.wait_idle(0.2)  # the function is still running
     release.set()
     assert stack.wait_idle(10)

@@ -8,18 +8,10 @@ from typing import Any
 
 import pytest
 
-from ossfaces_localstack.fc.triggers import (
-    FunctionSpec,
-    Trigger,
-    check_pattern,
-    discover,
-    for_local_bucket,
-    load_s_yaml,
-    load_template,
-    load_triggers,
-    loop_risk,
-    pattern_matches,
-)
+from ossfaces_localstack.fc.descriptors import discover, load_s_yaml, load_template, load_triggers
+from ossfaces_localstack.fc.patterns import check_pattern, pattern_matches
+from ossfaces_localstack.fc.reach import loop_risk
+from ossfaces_localstack.fc.triggers import FunctionSpec, Trigger, for_local_bucket
 
 TEMPLATE = textwrap.dedent(
     """
@@ -272,3 +264,58 @@ def test_eventbridge_pattern_is_and_across_fields_and_checked() -> None:
     assert not pattern_matches(pattern, {**event, "data": {"oss": {"bucket": {"name": "other"}}}})
     with pytest.raises(ValueError, match="not emulated"):
         check_pattern({"data": {"size": [{"numeric": [">", 0]}]}})
+
+
+def _s_yaml_with_pattern(tmp_path: Path, pattern: str) -> Path:
+    (tmp_path / "s.yaml").write_text(
+        textwrap.dedent(
+            f"""
+            edition: 3.0.0
+            resources:
+              faces:
+                component: fc3
+                props:
+                  functionName: faces
+                  triggers:
+                    - triggerName: mine
+                      triggerType: eventbridge
+                      triggerConfig:
+                        eventSourceConfig:
+                          eventSourceType: Default
+                        eventRuleFilterPattern: '{pattern}'
+            """
+        ),
+        encoding="utf-8",
+    )
+    return tmp_path
+
+
+def test_a_pattern_without_source_matches_oss_events_as_eventbridge_does(tmp_path: Path) -> None:
+    """EventBridge checks only the fields a pattern names: without ``source`` it holds for OSS's events on the default
+    bus as well. The local stack reads that trigger and fires it; it does not swap in its built-in one."""
+    from ossfaces_localstack.stack import LocalStack
+
+    project = _s_yaml_with_pattern(tmp_path, '{"type": ["oss:ObjectCreated:PutObject"]}')
+    (trigger,) = load_triggers(discover(project))
+    assert (trigger.name, trigger.kind) == ("mine", "eventbridge")
+    assert trigger.matches("any", "ObjectCreated:PutObject", "a.jpg")
+    assert not trigger.matches("any", "ObjectCreated:UploadPart", "a.jpg")
+    stack = LocalStack(tmp_path / "data", project_dir=project, fc_port=None, detector=lambda data: [], fsync=False)
+    assert [t.name for t in stack.triggers] == ["mine"]
+
+
+def test_a_descriptor_without_an_oss_trigger_is_said_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A pattern on other events (``source: acs.mns``) is not OSS's: the stack says the file declares no trigger it can
+    fire, names the file and the trigger it passed over, and what it runs instead."""
+    from ossfaces_localstack.stack import LocalStack
+
+    project = _s_yaml_with_pattern(tmp_path, '{"source": ["acs.mns"]}')
+    assert load_triggers(discover(project)) == []
+    with caplog.at_level("WARNING", logger="ossfaces_localstack"):
+        stack = LocalStack(tmp_path / "data", project_dir=project, fc_port=None, detector=lambda data: [], fsync=False)
+    text = caplog.text
+    assert "no s.yaml or template.yml" not in text
+    assert str(project / "s.yaml") in text and "'mine'" in text and "acs.mns" in text
+    assert "built-in" in text and [t.name for t in stack.triggers] == ["oss-images"]
+    with stack:
+        assert f"triggers          from built-in defaults ({project / 's.yaml'} declares none" in stack.describe()

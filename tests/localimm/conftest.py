@@ -13,10 +13,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from ossfaces_localstack.detectface import FaceDetector, local_face_detector
 from ossfaces_localstack.fc.context import Credentials, FCContext, FunctionMeta, ServiceMeta
 from ossfaces_localstack.imm import LocalImm
 from ossfaces_localstack.oss import LocalOss
-from ossfaces_localstack.stack import FaceDetector, local_face_detector
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ from typing import Any
 
 import oss2
 import pytest
-from localimm_support import event_for
 
 from ossfaces.errors import ConfigError, TransientError
 from ossfaces.idempotency import META_ENGINE
@@ -19,6 +18,8 @@ from ossfaces.settings import Settings
 from ossfaces_localstack.fc.context import FCContext
 from ossfaces_localstack.imm import DEFAULT_PROJECT, ImmError, LocalImm
 from ossfaces_localstack.oss import LocalOss
+
+from .localimm_support import event_for
 
 FACE_V1 = {  # what the stand-in detector returns, in the local engine's (IMM v1) shape
     "Age": 31,

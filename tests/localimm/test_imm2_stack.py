@@ -9,10 +9,11 @@ from pathlib import Path
 
 import oss2
 
+from ossfaces_localstack.detectface import FaceDetector
 from ossfaces_localstack.fc.invoker import DeliveryPolicy
 from ossfaces_localstack.fc.runner import default_code_dir
 from ossfaces_localstack.imm import DEFAULT_PROJECT
-from ossfaces_localstack.stack import FaceDetector, LocalStack
+from ossfaces_localstack.stack import LocalStack
 
 S_YAML = textwrap.dedent(
     """

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import socket
 import time
 from typing import Any
 
 import oss2
 import pytest
+import requests
 from alibabacloud_tea_openapi.exceptions import ClientException
 from alibabacloud_tea_openapi.utils import Utils
-from localimm_support import detect, sdk_client
 
+from ossfaces.settings import Settings
+from ossfaces_localstack.detectface import FaceDetector
 from ossfaces_localstack.imm import DEFAULT_PROJECT, ImmError, LocalImm
 from ossfaces_localstack.imm.signature import Request, Verifier
 from ossfaces_localstack.oss import LocalOss, OssError
 from ossfaces_localstack.oss.auth import Authenticator
+
+from .localimm_support import detect, sdk_client, signed_post
 
 
 @pytest.fixture
@@ -174,3 +180,96 @@ def test_the_endpoint_shares_the_oss_key_store_through_its_public_accessor() -> 
         "bad token": "InvalidSecurityToken",
         "expired": "SecurityTokenExpired",
     }
+
+
+def _answer_to_headers_only(imm: LocalImm, headers: dict[str, str], path: str = "/") -> tuple[int, dict[str, Any]]:
+    """Send only a request's headers (its body is declared, never sent) and read the answer: an endpoint that reads
+    the body before deciding would wait for it until the timeout."""
+    host, port = imm.endpoint.removeprefix("http://").split(":")
+    lines = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", *(f"{k}: {v}" for k, v in headers.items()), "", ""]
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall("\r\n".join(lines).encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body[body.index(b"{") :].split(b"\r\n")[0])
+
+
+def test_an_unsigned_1_gib_body_is_refused_before_it_is_read(local_imm: LocalImm) -> None:
+    status, error = _answer_to_headers_only(
+        local_imm, {"x-acs-action": "DetectImageFaces", "x-acs-version": "2020-09-30", "Content-Length": str(2**30)}
+    )
+    assert (status, error["Code"]) == (400, "IncompleteSignature")
+    assert local_imm.calls == []
+
+
+def test_a_signed_body_over_the_limit_is_refused_before_it_is_read(local_oss: LocalOss, local_imm: LocalImm) -> None:
+    prepared = signed_post(local_imm, local_oss.access_key_id, local_oss.access_key_secret,
+                           query={"ProjectName": DEFAULT_PROJECT, "SourceURI": "oss://test-bucket/a.jpg"}).prepare()  # fmt: skip
+    headers = {k: str(v) for k, v in prepared.headers.items() if k.lower() not in ("host", "content-length")}
+    status, error = _answer_to_headers_only(
+        local_imm, {**headers, "Content-Length": str(256 * 2**20)}, prepared.path_url
+    )
+    assert (status, error["Code"]) == (413, "RequestEntityTooLarge")
+
+
+def test_an_object_over_the_engines_size_limit_is_refused_unread(
+    local_oss: LocalOss, local_imm: LocalImm, oss_bucket: oss2.Bucket, face_jpeg: bytes
+) -> None:
+    """A photo padded past OSSFACES_MAX_IMAGE_BYTES (a JPEG decodes fine with bytes after its end): not read, not
+    analysed; IMM's InvalidArgument names the limit."""
+    limit = Settings().max_image_bytes
+    oss_bucket.put_object("photos/huge.jpg", face_jpeg + bytes(limit))
+    client = sdk_client(local_imm, *local_oss.issue_sts(600))
+    error = _refused(lambda: detect(client, DEFAULT_PROJECT, f"oss://{oss_bucket.bucket_name}/photos/huge.jpg"))
+    assert (error.status_code, error.code) == (400, "InvalidArgument") and "OSSFACES_MAX_IMAGE_BYTES" in error.message
+
+
+def test_parameters_in_a_signed_form_body_work(local_oss: LocalOss, local_imm: LocalImm, photo: str) -> None:
+    """The endpoint reads the parameters from the query or from a form body; the signature covers the body by its
+    hash, not as query parameters."""
+    form = {"ProjectName": DEFAULT_PROJECT, "SourceURI": photo}
+    request = signed_post(local_imm, local_oss.access_key_id, local_oss.access_key_secret, form=form)
+    with requests.Session() as session:
+        answer = session.send(request.prepare(), timeout=60)
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["Faces"]) == 1
+
+
+def test_a_nonce_is_refused_after_a_restart_too(local_oss: LocalOss, detector: FaceDetector, photo: str) -> None:
+    """The nonces live in the stack's data directory: a request replayed after a restart of the endpoint (within the
+    15-minute window) is refused as it would be before."""
+    query = {"ProjectName": DEFAULT_PROJECT, "SourceURI": photo}
+    answers = []
+    for _ in range(2):
+        with LocalImm(local_oss, detector, port=0) as imm, requests.Session() as session:
+            request = signed_post(imm, local_oss.access_key_id, local_oss.access_key_secret, query=query, nonce="n-1")
+            answers.append(session.send(request.prepare(), timeout=60))
+    assert answers[0].status_code == 200, answers[0].text
+    assert (answers[1].status_code, answers[1].json()["Code"]) == (400, "SignatureNonceUsed")
+
+
+def test_imm_detectface_refuses_an_object_over_the_limit_unread(
+    local_oss: LocalOss, oss_bucket: oss2.Bucket, face_jpeg: bytes
+) -> None:
+    """IMM v1's path on the local OSS (``x-oss-process=imm/detectface``) reads no more than the engine would."""
+    from ossfaces_localstack.detectface import imm_detectface
+
+    seen: list[int] = []
+
+    def detector(data: bytes) -> list[dict[str, Any]]:
+        seen.append(len(data))
+        return []
+
+    local_oss.set_processor("imm/detectface", imm_detectface(detector))
+    oss_bucket.put_object("photos/small.jpg", face_jpeg)
+    oss_bucket.put_object("photos/huge.jpg", face_jpeg + bytes(Settings().max_image_bytes))
+    assert oss_bucket.get_object("photos/small.jpg", process="imm/detectface").read()
+    with pytest.raises(oss2.exceptions.ServerError) as refused:
+        oss_bucket.get_object("photos/huge.jpg", process="imm/detectface")
+    assert (refused.value.status, refused.value.code) == (400, "InvalidImage.TooLarge")
+    assert seen == [len(face_jpeg)]

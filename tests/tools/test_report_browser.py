@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -60,6 +61,31 @@ def test_dom_holds_every_total(report_page: Path, tmp_path: Path) -> None:
     assert cell("(all)", "pyramid", "25-34", "FEMALE") == 1 and cell("(all)", "pyramid", "65+", "MALE") == 1
     assert cell("trip", "faces") == 5 and cell("home", "error_documents") == 3
     assert dom.count("<svg") >= 4  # the overall chart and one per folder, inline
+
+
+PEOPLE: dict[str, Any] = {
+    "people": 3, "faces_with_person": 12, "faces_without_person": 2,
+    "genders": {"FEMALE": 2, "MALE": 1, "UNKNOWN": 0},
+    "ages": {"0-12": 0, "13-17": 0, "18-24": 1, "25-34": 1, "35-44": 0, "45-54": 1, "55-64": 0, "65+": 0, "UNKNOWN": 0},
+    "pyramid": {a: {"FEMALE": int(a in ("18-24", "25-34")), "MALE": int(a == "45-54"), "UNKNOWN": 0}
+                for a in ("0-12", "13-17", "18-24", "25-34", "35-44", "45-54", "55-64", "65+", "UNKNOWN")},
+    "photos_per_person": {"distribution": {"1": 0, "2-4": 3, "5-9": 0, "10-99": 0, "100+": 0}, "mean": 4.0,
+                          "median": 4, "max": 4},
+    "people_per_photo": {"0": 2, "1": 12, "2": 0, "3": 0, "4+": 0},
+}  # fmt: skip
+
+
+@pytest.mark.slow
+def test_dom_holds_the_people_section(tmp_path: Path) -> None:
+    """``--by person``: the browser shows the people's tables (every number in a cell) and their row of charts."""
+    page = tmp_path / "people.html"
+    page.write_text(render_html(accumulate().report(), PEOPLE), encoding="utf-8")
+    dom = chromium(tmp_path, "--dump-dom", page.as_uri()).stdout
+    assert "People (one vote per person)" in dom
+    assert "<!-- People (3): median age × gender -->" in dom and "<!-- Photos per person -->" in dom  # the charts
+    assert re.search(r'<td data-group="\(people\)" data-metric="people">3</td>', dom)
+    assert re.search(r'data-metric="people_pyramid" data-category="45-54" data-gender="MALE">1</td>', dom)
+    assert re.search(r'data-metric="people_per_photo" data-category="1">12</td>', dom)
 
 
 @pytest.mark.slow

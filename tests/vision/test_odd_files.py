@@ -20,7 +20,7 @@ from ossfaces.errors import BadImage
 from ossfaces.vision import Analysis, FaceAnalyzer, ImageError
 from ossfaces.vision.decode import decode
 
-from .conftest import encode
+from .conftest import encode, without_coverage
 
 
 def _png_header_only(width: int, height: int) -> bytes:
@@ -187,6 +187,7 @@ def test_peak_rss_stays_under_1_gib_in_a_fresh_process(analyzer: FaceAnalyzer) -
         text=True,
         timeout=120,
         check=True,
+        env=without_coverage(),
     )
     rss_kib = int(proc.stdout.strip().splitlines()[-1])
     assert rss_kib < 1024 * 1024, f"peak RSS {rss_kib / 1024:.0f} MiB"

@@ -139,7 +139,7 @@ def local_function(project_dir: Path | None = None) -> tuple[str, str]:
     """``--local``'s FC service and function: the project's (s.yaml / template.yml here, as ``ossfaces up`` reads
     them), else the built-in ``ossfaces/ossfaces``. A descriptor it cannot read leaves the built-in names: FC's answer
     (no such function) then says which flags to give."""
-    from ossfaces_localstack.fc.triggers import discover, load_triggers
+    from ossfaces_localstack.fc.descriptors import discover, load_triggers
 
     try:
         triggers = load_triggers(discover(project_dir or Path.cwd()))

@@ -5,7 +5,7 @@ bytecode it compiles there: without ``.pyc`` files in the bundle, every cold sta
 (the function's own, oss2, pydantic, numpy's Python half…), measured by ``benchmarks/bench_cold_start.py``. The files must
 come from a 3.10 interpreter (the format changes with every minor version) and this machine has 3.11, so the bundle is
 compiled by CPython 3.10.2 built for WebAssembly, npm ``pyodide@0.22.1`` (MPL-2.0) run by Node, which is installed
-on first use into the tool's cache. Bytecode does not depend on the platform. The files are *checked-hash* ``.pyc``:
+on first use into the per-user cache (:mod:`ossfaces_tools.npm`). Bytecode does not depend on the platform. The files are *checked-hash* ``.pyc``:
 Python compares each with its source's hash, so a file edited later (FC's console editor) is compiled again rather than
 shadowed by stale bytecode, and zip timestamps do not matter. After compiling, the same 3.10 loads every file back
 with compiling forbidden: what it reports as taken is what FC's 3.10 will take.
@@ -20,6 +20,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ossfaces_tools import npm
 
 PYODIDE = "pyodide"
 PYODIDE_VERSION = "0.22.1"
@@ -98,43 +100,30 @@ class Compiled:
     """Compiled files the 3.10 loader did not take back (always empty unless something is wrong)."""
 
 
-def pyodide_dir(cache: Path) -> Path:
-    """The pinned Pyodide package, installed with npm into ``cache`` the first time."""
-    target = cache / "node_modules" / PYODIDE
-    if (target / "pyodide.mjs").is_file():
-        return target
-    npm = shutil.which("npm")
-    if npm is None:
-        raise BytecodeError("npm (Node 18+) is needed to compile the bundle's bytecode for CPython 3.10")
-    cache.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        [npm, "install", "--no-audit", "--no-fund", "--prefix", str(cache), f"{PYODIDE}@{PYODIDE_VERSION}"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    if done.returncode != 0 or not (target / "pyodide.mjs").is_file():
-        raise BytecodeError(f"npm install {PYODIDE}@{PYODIDE_VERSION} failed:\n{done.stderr[-2000:]}")
-    return target
+def pyodide_dir() -> Path:
+    """The pinned Pyodide package, installed with npm into the per-user cache the first time (:mod:`.npm`)."""
+    try:
+        return npm.install(PYODIDE, PYODIDE_VERSION, f"node_modules/{PYODIDE}/pyodide.mjs") / "node_modules" / PYODIDE
+    except npm.NpmError as exc:
+        raise BytecodeError(f"{exc} (it compiles the bundle's bytecode for CPython 3.10)") from exc
 
 
-def compile_tree(root: Path, cache: Path) -> Compiled:
+def compile_tree(root: Path) -> Compiled:
     """Write ``__pycache__/*.cpython-310.pyc`` (checked-hash) beside every ``.py`` under ``root``; check each loads."""
-    return _run(root, cache, _COMPILE + _VERIFY)
+    return _run(root, _COMPILE + _VERIFY)
 
 
-def verify_tree(root: Path, cache: Path) -> Compiled:
+def verify_tree(root: Path) -> Compiled:
     """Load every ``.pyc`` under ``root`` back in CPython 3.10 with compiling forbidden; ``rejected`` are the ones it
     would compile again (a source changed since, or bytecode of another Python)."""
-    return _run(root, cache, _VERIFY)
+    return _run(root, _VERIFY)
 
 
-def _run(root: Path, cache: Path, program: str) -> Compiled:
+def _run(root: Path, program: str) -> Compiled:
     node = shutil.which("node")
     if node is None:
         raise BytecodeError("Node (18+) is needed to compile the bundle's bytecode for CPython 3.10")
-    pyodide = pyodide_dir(cache)
+    pyodide = pyodide_dir()
     done = subprocess.run(
         [node, "-e", _NODE_SCRIPT, str(pyodide), str(root.resolve()), program],
         capture_output=True,

@@ -208,6 +208,12 @@ def download_wheels(
     raise PackagingError(f"gave up after building {len(built)} sdists: {', '.join(built)}")
 
 
+UNUSED_AT_RUN_TIME = ("sympy", "mpmath", "coloredlogs", "humanfriendly", "flatbuffers", "protobuf")
+"""Distributions onnxruntime 1.23 declares that its inference never imports (only its tools do: symbolic shape
+inference, ORT-format conversion, coloured logs): left out of the bundle, about 80 MiB unzipped. A test runs the engine
+with each of them made unimportable (``tests/deploy/test_deploy_packaging.py``)."""
+
+
 def install_wheels(
     requirements: Path, wheelhouse: Path, target: Path, python_version: str, platforms: Sequence[str]
 ) -> None:
@@ -222,6 +228,24 @@ def install_wheels(
         raise PackagingError(f"installing the wheels into {target} failed:\n{_tail(done.stderr)}")
     for junk in target.glob("bin"):
         shutil.rmtree(junk)  # console scripts of the dependencies: FC never runs them
+    for name in UNUSED_AT_RUN_TIME:
+        remove_distribution(target, name)
+
+
+def remove_distribution(target: Path, name: str) -> None:
+    """Delete every file an installed distribution's ``RECORD`` lists under ``target``, then its emptied folders."""
+    for info in target.glob(f"{name.replace('-', '_')}-*.dist-info"):
+        folders: set[Path] = set()
+        for line in (info / "RECORD").read_text(encoding="utf-8").splitlines():
+            path = (target / line.split(",")[0]).resolve()
+            if line and path.is_relative_to(target.resolve()):
+                path.unlink(missing_ok=True)
+                folders.update(path.parents)
+        shutil.rmtree(info, ignore_errors=True)
+        root = target.resolve()
+        for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+            if folder.is_relative_to(root) and folder != root and folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
 
 
 def _tail(text: str, lines: int = 15) -> str:
@@ -347,7 +371,7 @@ def build(
 
     if in_place:
         install_wheels(requirements, wheelhouse, source / "python", python_version, platforms)
-        compiled, more = compile_bytecode(source, work_dir, python_version)
+        compiled, more = compile_bytecode(source, python_version)
         size, count = _dir_size_kept(source, rules)
         return Bundle(source, None, size, 0, count, built, warnings + more, compiled)
 
@@ -359,20 +383,20 @@ def build(
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target)
     install_wheels(requirements, wheelhouse, bundle / "python", python_version, platforms)
-    compiled, more = compile_bytecode(bundle, work_dir, python_version)
+    compiled, more = compile_bytecode(bundle, python_version)
     size, count = _dir_size(bundle)
     zipped = write_zip(bundle, output) if output is not None else 0
     return Bundle(bundle, output, size, zipped, count, built, warnings + more, compiled)
 
 
-def compile_bytecode(root: Path, work_dir: Path, python_version: str) -> tuple[str, list[str]]:
+def compile_bytecode(root: Path, python_version: str) -> tuple[str, list[str]]:
     """CPython 3.10 ``.pyc`` beside every module of the bundle (:mod:`ossfaces_tools.bytecode`: FC's ``/code`` is
     read-only, so without them every cold start compiles everything it imports). Returns the report's line and the
     warnings; never fails the build: a bundle without bytecode works, it only starts slower."""
     if python_version != bytecode.PYTHON_VERSION:
         return "none", [f"no bytecode: it is compiled for CPython {bytecode.PYTHON_VERSION} only, not {python_version}"]
     try:
-        done = bytecode.compile_tree(root, work_dir / "pyodide")
+        done = bytecode.compile_tree(root)
     except bytecode.BytecodeError as exc:
         return "none", [f"no bytecode, every cold start will compile the code it imports: {exc}"]
     warnings = [f"CPython 3.10 cannot compile {failure}" for failure in done.failed]

@@ -77,7 +77,9 @@ class Totals:
     errors: Counter[str] = field(default_factory=Counter)
     unreadable: int = 0
     engines: Counter[str] = field(default_factory=Counter)
-    """Documents per ``Engine.Name/Engine.Version``: which engine (and calibration) made the numbers."""
+    """Analysed documents (error documents hold no figures) per ``Engine.Name/Engine.Version``: which engine (and
+    calibration) made the numbers; answers of the local stack's ``imm/detectface`` stand-in add
+    `` via local/<version>``, the local engine that made them."""
     ages_spread: dict[str, float] = field(default_factory=dict)
     """Faces per age bin with each face spread over the bins by its ``AgeSD`` (normal), a point where it has none."""
 
@@ -87,10 +89,12 @@ class Totals:
 
     def add(self, document: FacesDocument, bins: AgeBins) -> None:
         self.documents += 1
-        self.engines[f"{document.Engine.Name}/{document.Engine.Version}"] += 1
         if document.Error is not None:
             self.errors[document.Error.Code] += 1
             return
+        stand_in = (document.model_extra or {}).get("LocalStandIn")
+        engine = f"{document.Engine.Name}/{document.Engine.Version}"
+        self.engines[f"{engine} via {stand_in}" if isinstance(stand_in, str) else engine] += 1
         self.images += 1
         if document.Faces:
             self.images_with_faces += 1
@@ -217,11 +221,13 @@ class StatsReport:
 
 
 def read_documents(
-    bucket: oss2.Bucket, prefix: str, suffix: str, workers: int = 16, window: int | None = None
-) -> Iterator[tuple[str, bytes | None]]:
+    bucket: oss2.Bucket, prefix: str, suffix: str, workers: int = 16, window: int | None = None,
+    objects: Iterable[Any] | None = None,
+) -> Iterator[tuple[str, bytes | None]]:  # fmt: skip
     """``(photo key, result body)`` for every result under ``prefix``, in listing order; None if it vanished meanwhile.
 
     At most ``window`` reads are in flight or waiting to be consumed, so memory does not grow with the bucket.
+    ``objects`` (anything with ``.key``: an inventory report's rows) replaces the listing.
     """
     window = window or workers * 4
     pending: deque[tuple[str, Future[bytes | None]]] = deque()
@@ -239,7 +245,8 @@ def read_documents(
         return None
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stats") as pool:
-        for info in oss2.ObjectIteratorV2(bucket, prefix=prefix, max_keys=1000):
+        listing = objects if objects is not None else oss2.ObjectIteratorV2(bucket, prefix=prefix, max_keys=1000)
+        for info in listing:
             if not info.key.endswith(suffix):
                 continue
             pending.append((info.key[: -len(suffix)], pool.submit(fetch, info.key)))

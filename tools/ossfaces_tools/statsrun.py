@@ -12,11 +12,13 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import oss2
 
 from ossfaces_tools.access import BucketAccess, ToolError
+from ossfaces_tools.index.layout import IndexStore
+from ossfaces_tools.inventory import iter_objects, open_for
 from ossfaces_tools.report import write_outputs
 from ossfaces_tools.report.table import print_table
 from ossfaces_tools.report.trust import trust_statement
@@ -64,6 +66,47 @@ class StatsRequest:
     progress: bool = True
     by: str = "face"
     """``person``: also the figures with one vote per person (needs the people file of ``ossfaces people``)."""
+    inventory: str | None = None
+    """Scan the results an inventory report names instead of listing (``--inventory``)."""
+    source: str = "auto"
+    """``index``: the face index; ``scan``: read every result; ``auto``: the index when the prefix has one."""
+
+
+def _from_index(
+    store: IndexStore, accumulator: StatsAccumulator, state: PeopleState | None, request: StatsRequest, err: Any
+) -> tuple[StatsAccumulator, FaceTable | None]:
+    """The numbers from the face index (only the columns they need); faces for ``--by person`` from it too."""
+    from ossfaces_tools.index.local import IndexReader
+    from ossfaces_tools.index.query import index_stats
+    from ossfaces_tools.people.faces import faces_from_index
+
+    manifest = store.load()
+    if manifest.generation == 0:
+        raise ToolError(
+            f"no face index under oss://{store.bucket.bucket_name}/{store.root}: run `ossfaces index` first"
+        )
+    with IndexReader(store, manifest) as reader:
+        accumulator = index_stats(reader.con, accumulator.bins, accumulator.group_depth)
+        faces = faces_from_index(reader.con, state.model) if state is not None else None
+    err.print(f"from the face index (generation {manifest.generation}, committed {manifest.created}); "
+              "`ossfaces index` brings it up to date", highlight=False)  # fmt: skip
+    return accumulator, faces
+
+
+def _scan(
+    bucket: oss2.Bucket, suffix: str, request: StatsRequest, accumulator: StatsAccumulator, faces: FaceTable | None,
+    bar: Any, task: Any,
+) -> None:  # fmt: skip
+    """Every result read (bounded window); each body also feeds ``faces`` for ``--by person``."""
+    objects = None
+    found = open_for(request.access, bucket, request.inventory)
+    if found is not None:
+        objects = iter_objects(found[0], found[1], request.prefix)
+    with bar if request.progress else contextlib.nullcontext():  # a disabled bar still prints a blank line
+        documents = read_documents(bucket, request.prefix, suffix, workers=request.workers, objects=objects)
+        if faces is not None:
+            documents = _also_into(faces, documents)
+        collect(documents, accumulator, lambda: bar.advance(task))
 
 
 def run_stats(request: StatsRequest, out: TextIO | None = None) -> int:
@@ -89,12 +132,13 @@ def run_stats(request: StatsRequest, out: TextIO | None = None) -> int:
     task = bar.add_task("stats", total=None)
     by_person = request.by == "person"
     state, faces = _people_state(oss_bucket, access, request.prefix) if by_person else (None, None)
+    store = IndexStore(oss_bucket, request.prefix)
+    use_index = request.source == "index" or (request.source == "auto" and not request.inventory and store.exists())
     try:
-        with bar if request.progress else contextlib.nullcontext():  # a disabled bar still prints a blank line
-            documents = read_documents(oss_bucket, request.prefix, settings.result_suffix, workers=request.workers)
-            if faces is not None:
-                documents = _also_into(faces, documents)
-            collect(documents, accumulator, lambda: bar.advance(task))
+        if use_index:
+            accumulator, faces = _from_index(store, accumulator, state, request, err)
+        else:
+            _scan(oss_bucket, settings.result_suffix, request, accumulator, faces, bar, task)
     except oss2.exceptions.OssError as exc:
         raise access.failure(exc, f"reading oss://{access.bucket}/{request.prefix}") from exc
     report = dataclasses.replace(accumulator.report(), prefix=request.prefix, bucket=access.bucket)
@@ -118,7 +162,7 @@ def run_stats(request: StatsRequest, out: TextIO | None = None) -> int:
 
         print_people_figures(people, console)
     for path in write_outputs(
-        report, csv_path=request.csv_path, png_path=request.png_path, html_path=request.html_path
+        report, people=people, csv_path=request.csv_path, png_path=request.png_path, html_path=request.html_path
     ):
         err.print(f"wrote {path}")
     return 0

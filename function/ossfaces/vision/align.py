@@ -2,8 +2,8 @@
 
 - SFace: the 112x112 crop of OpenCV's ``FaceRecognizerSF.alignCrop`` (the alignment SFace was trained with): the
   least-squares similarity of the five points to ArcFace's template, warped bilinearly. Rebuilt here so that SFace can
-  run as a plain ``cv2.dnn`` net, batched over the faces of a photo, without a second copy of the net per thread;
-  it matches ``alignCrop`` to within 1 grey level on 0.1 % of pixels (float32 rounding).
+  run as a plain network, batched over the faces of a photo; it matches ``alignCrop`` to within 1 grey level on
+  0.1 % of pixels (float32 rounding).
 - Age and gender: the dlib "face chip" the Cydral models were trained on (``get_face_chip_details`` with padding 0.2).
   dlib fits its own five points (eye corners, nose base) to its mean face by least-squares similarity; YuNet's points
   are different ones (eye centres, nose tip, mouth corners), so we fit those to where the same features sit on dlib's

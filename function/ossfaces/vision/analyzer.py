@@ -6,6 +6,7 @@ as displayed, after EXIF orientation, the frame every box in a document uses. Bo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ from ossfaces.defaults import DEFAULT_MAX_PIXELS, DEFAULT_MIN_FACE_PX, DEFAULT_S
 from ossfaces.embedding import embedding_field
 from ossfaces.vision.attributes import (
     DEFAULT_AUGMENTATION,
+    NET_INPUTS,
     Aligned,
     AttributeModels,
     Augmentation,
@@ -29,17 +31,22 @@ from ossfaces.vision.attributes import (
     aligned,
     face_quality,
 )
+from ossfaces.vision.budget import within_memory_budget
 from ossfaces.vision.calibration import Calibration, load_calibration
 from ossfaces.vision.decode import ImageInfo, decode
-from ossfaces.vision.detect import CHECK_SCORE, Detection, Detector
+from ossfaces.vision.detect import CHECK_SCORE, COARSE_SIDE, Detection, Detector
+from ossfaces.vision.heap import keep_large_blocks_mapped
 from ossfaces.vision.models import manifest_digest, verify_models
-from ossfaces.vision.nets import load_all
+from ossfaces.vision.nets import Net, cpu_budget, load_all
+from ossfaces.vision.yunet import YuNet
 
-ENGINE_REVISION = 3
+ENGINE_REVISION = 4
 """Bumped whenever the engine's code changes what it writes for the same photo and models (it is part of
 ``version``, so results from an older revision are stale and a backfill redoes them). 2: one chip per network
 (no mirror / zoom averaging), ``Embedding`` for identifiable faces. 3: detections that fail the face check
-(``FaceAnalyzer.check_faces``: animals, wheels, lenses) are dropped."""
+(``FaceAnalyzer.check_faces``: animals, wheels, lenses) are dropped. 4: the networks run on onnxruntime (YuNet
+decoded in numpy, SFace dequantised once): the same faces, probabilities within 1e-3, embeddings at cosine >= 0.99999
+to revision 3's (``tests/vision/test_onnxruntime.py``), but the last digits of some fields move."""
 CHECK_MIN_NORM = 7.0
 """A detection is dropped when the second look does not confirm it (``detect.CHECK_SCORE``) *and* its raw SFace
 feature is shorter than this (``AttributeModels.feature_norms``). Either signal alone also dropped real faces: the second look misses faces
@@ -82,11 +89,11 @@ def _r(value: float, digits: int = 4) -> float:
 
 
 class FaceAnalyzer:
-    """The local face engine. Build it with :meth:`load`; :meth:`analyze` is thread-safe (per-thread OpenCV nets)."""
+    """The local face engine. Build it with :meth:`load`; :meth:`analyze` is thread-safe (onnxruntime sessions are)."""
 
     def __init__(
         self,
-        paths: dict[str, Path],
+        nets: dict[str, Net],
         *,
         min_face_px: int,
         score_threshold: float,
@@ -97,7 +104,8 @@ class FaceAnalyzer:
     ) -> None:
         self.calibration = calibration or load_calibration()
         self.embeddings = embeddings
-        """Write ``Embedding`` for identifiable faces; off skips SFace (the slowest net, about 10 ms a face)."""
+        """Write ``Embedding`` for identifiable faces; off runs SFace (the slowest net, about 10 ms a face) only for the
+        face check of doubtful detections."""
         self.version = (
             f"{__version__}+engine.{ENGINE_REVISION}.models.{manifest_digest()}+calib.{self.calibration.digest}"
             + ("" if embeddings else "+noembed")  # results without embeddings are stale once they are switched on
@@ -105,8 +113,8 @@ class FaceAnalyzer:
         self.min_face_px = min_face_px
         self.score_threshold = score_threshold
         self.max_pixels = max_pixels
-        self._detector = Detector(paths["detector"], score_threshold)
-        self._attributes = AttributeModels(paths, augmentation)
+        self._detector = Detector(YuNet(nets["detector"], score_threshold))
+        self._attributes = AttributeModels(nets, augmentation)
         self.check_faces = True
         """Second check of every detection against animals and objects (``_checked``); off only to measure it."""
         self.rotations = False
@@ -127,31 +135,29 @@ class FaceAnalyzer:
         calibration: Calibration | None = None,
         embeddings: bool = True,
     ) -> FaceAnalyzer:
-        """Verify the model files (ConfigError telling to run ``ossfaces models fetch`` if not), load and warm up the
-        networks for the calling thread, in parallel (:mod:`~ossfaces.vision.nets`)."""
-        # OpenCV 5 warns once per net that "targets are not supported by the new graph engine": noise in FC logs.
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-        if threads:
-            cv2.setNumThreads(threads)
+        """Verify the model files (ConfigError telling to run ``ossfaces models fetch`` if not), build and warm up
+        one onnxruntime session per network, in parallel (:mod:`~ossfaces.vision.nets`), each with ``threads``
+        threads (0 or None: the CPUs the instance has, :func:`~ossfaces.vision.nets.cpu_budget`)."""
+        keep_large_blocks_mapped()  # before the first large block: see vision/heap.py
+        threads = threads or cpu_budget()
+        cv2.setNumThreads(threads)  # its resizes and warps: FC's host may show more CPUs than the instance has
+        warm = {"detector": (1, 3, 480, COARSE_SIDE), **{role: (1, *shape) for role, shape in NET_INPUTS.items()}}
+        # Longest first (SFace, YuNet, age, then the small ones), so the two workers finish together.
+        roles = ["embedding", "detector", "age", "gender", "emotion"]
         with ThreadPoolExecutor(LOAD_WORKERS) as pool:
             paths = verify_models(models_dir, pool)
-            analyzer = cls(
-                paths,
-                min_face_px=min_face_px,
-                score_threshold=score_threshold,
-                max_pixels=max_pixels,
-                augmentation=augmentation,
-                calibration=calibration,
-                embeddings=embeddings,
-            )
-            nets = analyzer._attributes.nets
-            # Longest first (SFace ~100 ms, YuNet and its first pass ~45, age ~35, the others a few), so the two
-            # workers finish together. Without embeddings SFace only serves the face check of doubtful detections
-            # (``_checked``): it is built the first time one needs it.
-            sface = [nets["embedding"]] if embeddings else []
-            load_all([*sface, analyzer._detector.net, nets["age"], nets["gender"], nets["emotion"]], pool)
-        return analyzer
+            built = load_all([functools.partial(Net, paths[role], threads, warm[role]) for role in roles], pool)
+        return cls(
+            dict(zip(roles, built, strict=True)),
+            min_face_px=min_face_px,
+            score_threshold=score_threshold,
+            max_pixels=max_pixels,
+            augmentation=augmentation,
+            calibration=calibration,
+            embeddings=embeddings,
+        )
 
+    @within_memory_budget  # the analyses one process runs at once share one memory budget
     def analyze(self, data: bytes) -> Analysis:
         """Decode, detect, describe. Raises ``ImageError`` (a ``BadImage``) for anything that is not a usable image."""
         decoded = decode(data, max_pixels=self.max_pixels, work_side=WORK_SIDE)

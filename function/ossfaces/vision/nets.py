@@ -1,64 +1,72 @@
-"""OpenCV networks, one per thread, and the parallel load that makes up most of the engine's cold start.
+"""The networks on onnxruntime: one session per network per process, its threads fitted to the instance's CPUs, built
+and warmed in parallel at load (most of the engine's cold start).
 
-OpenCV nets keep per-call state and are not safe to call from two threads at once, so every thread that analyses
-photos gets its own copy, built on first use. The loading thread's copies are built in parallel instead
-(:func:`load_all`): parsing the SFace and age networks and their first forward passes, which allocate, are most of
-the time between ``import`` and the first photo, and ``cv2`` releases the GIL while it parses and runs.
+An onnxruntime session may be run from many threads at once, so unlike OpenCV's nets (which kept per-call state and
+needed a copy per thread) one session serves every thread of the process.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import threading
+import math
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-import cv2
 import numpy as np
+import onnxruntime as ort
+from numpy.typing import NDArray
 
-T = TypeVar("T")
-
-
-class PerThread(Generic[T]):
-    """One ``T`` per thread, made by ``make`` the first time a thread asks for it."""
-
-    def __init__(self, make: Callable[[], T]) -> None:
-        self.make = make
-        self._local = threading.local()
-
-    def get(self) -> T:
-        value: T | None = getattr(self._local, "value", None)
-        if value is None:
-            value = self.set(self.make())
-        return value
-
-    def set(self, value: T) -> T:
-        """Make ``value`` this thread's copy (built by :func:`load_all` in other threads)."""
-        self._local.value = value
-        return value
+from ossfaces.vision.heap import release_freed_memory
 
 
-def load_all(slots: Sequence[PerThread[Any]], pool: Executor) -> None:
-    """Build every slot's value in ``pool``, in parallel, and make them the calling thread's copies."""
-    for slot, value in zip(slots, list(pool.map(lambda s: s.make(), slots)), strict=True):
-        slot.set(value)
+def cpu_budget() -> int:
+    """The CPUs this process may use: its affinity, and below that the cgroup's CPU quota, which is how FC gives an
+    instance its vCPUs (``os.cpu_count()`` there is the host's)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    with contextlib.suppress(OSError, ValueError):
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, math.ceil(int(quota) / int(period)))
+    with contextlib.suppress(OSError, ValueError):
+        quota_us = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())
+        period_us = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
+        if quota_us > 0:
+            cpus = min(cpus, math.ceil(quota_us / period_us))
+    return max(1, cpus)
+
+
+class Net:
+    """One network: an onnxruntime session over a model file, warmed by a first pass over zeros of ``warm_shape``
+    (the first pass plans and allocates). ``run`` is safe from many threads."""
+
+    def __init__(self, path: Path, threads: int, warm_shape: tuple[int, ...]) -> None:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.log_severity_level = 3  # warnings about unused initializers etc. are noise in FC's logs
+        # Idle pool threads sleep instead of spinning: spinning took a loaded core from the other process of a pair
+        # (bench_engine's throughput) and made one thread's SFace 1.5x slower here (39 vs 26 ms at load 3).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.input = self.session.get_inputs()[0].name
+        self.run_all(np.zeros(warm_shape, np.float32))
+
+    def run_all(self, blob: NDArray[Any]) -> list[NDArray[Any]]:
+        """Every output of one forward pass over ``blob``."""
+        return list(self.session.run(None, {self.input: blob}))
+
+    def run(self, blob: NDArray[Any]) -> NDArray[Any]:
+        """The first output of one forward pass over ``blob``, as float32."""
+        return np.asarray(self.session.run(None, {self.input: blob})[0], dtype=np.float32)
+
+
+def load_all(makers: Sequence[Callable[[], Net]], pool: Executor) -> list[Net]:
+    """Build every network in ``pool``, in parallel (onnxruntime parses, optimises and runs without the GIL), then
+    hand the C heap the pool threads freed back to the system."""
+    nets = list(pool.map(lambda make: make(), makers))
     release_freed_memory()
-
-
-def release_freed_memory() -> None:
-    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``). Each pool thread has its own malloc
-    arena, which keeps what parsing the models freed: without this, the first 24 MP photo peaked 24 MiB higher
-    (317 vs 293 MiB) than with the old one-thread load; with it, 296. Nothing happens where libc is not glibc."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def warm_net(path: Path, shape: tuple[int, ...]) -> cv2.dnn.Net:
-    """The network in ``path`` after one forward pass over zeros of ``shape`` (the first pass allocates)."""
-    net = cv2.dnn.readNet(str(path))
-    net.setInput(np.zeros(shape, np.float32))
-    net.forward()
-    return net
+    return nets

@@ -7,13 +7,17 @@ Both give the same ``RunResult``, shaped like FC's answer: the handler's return 
 
 from __future__ import annotations
 
+import array
 import contextlib
+import fcntl
 import json
 import logging
 import os
+import select
 import socket
 import subprocess
 import sys
+import termios
 import threading
 import time
 import traceback
@@ -217,7 +221,8 @@ class BootstrapRunner:
         self._session = requests.Session()
         self._lines: list[tuple[str, str]] = []  # (request id the line belongs to, line)
         self._current = ""
-        self._lines_lock = threading.Lock()
+        self._output = threading.Condition()  # guards the lines; notified when the pump has filed what it read
+        self._reading = False
         self._initialized = False
         self._init_lock = threading.Lock()
 
@@ -257,21 +262,57 @@ class BootstrapRunner:
         raise TimeoutError(f"bootstrap did not listen on port {self.port} within {self.start_timeout}s: {self._tail()}")
 
     def _tail(self) -> str:
-        with self._lines_lock:
+        with self._output:
             return " | ".join(line for _, line in self._lines[-10:])
 
     def _pump(self) -> None:
+        """Read the runtime's output as it comes and attribute each line to the request whose markers surround it."""
         assert self._process is not None and self._process.stdout is not None
-        for raw in self._process.stdout:
-            line = raw.decode("utf-8", "replace").rstrip("\n")
-            with self._lines_lock:
-                if "FC Invoke Start RequestId:" in line:
-                    self._current = line.rsplit(":", 1)[1].strip()
-                self._lines.append((self._current, line))
-                if "FC Invoke End RequestId:" in line:
-                    self._current = ""
-                del self._lines[:-10_000]
-            log.debug("bootstrap: %s", line)
+        with self._process.stdout as stream:
+            fd, pending = stream.fileno(), b""
+            while True:
+                select.select([fd], [], [])  # wait for output without holding the lock
+                with self._output:
+                    self._reading = True
+                chunk = os.read(fd, 1 << 16)
+                lines = (pending + chunk).split(b"\n")
+                pending = lines.pop()  # an unfinished line waits for its newline…
+                if not chunk and pending:  # …unless the runtime is gone
+                    lines.append(pending)
+                with self._output:
+                    for raw in lines:
+                        self._add_line(raw.decode("utf-8", "replace"))
+                    self._reading = False
+                    self._output.notify_all()
+                if not chunk:
+                    return
+
+    def _add_line(self, line: str) -> None:
+        if "FC Invoke Start RequestId:" in line:
+            self._current = line.rsplit(":", 1)[1].strip()
+        self._lines.append((self._current, line))
+        if "FC Invoke End RequestId:" in line:
+            self._current = ""
+        del self._lines[:-10_000]
+        log.debug("bootstrap: %s", line)
+
+    def _caught_up(self) -> None:
+        """Wait until every byte the runtime has written so far is read and filed: what it printed before answering
+        is then in the logs, deterministically (the pipe's unread byte count is 0 and the pump is not mid-chunk)."""
+        process = self._process
+        if process is None or process.stdout is None:
+            return
+        unread = array.array("i", [0])
+        deadline = time.monotonic() + 10  # a bound for a runtime that prints without end; never reached otherwise
+        with self._output:
+            while time.monotonic() < deadline:
+                try:
+                    fcntl.ioctl(process.stdout.fileno(), termios.FIONREAD, unread)
+                except (ValueError, OSError):  # the pump closed the pipe: the runtime is gone, everything is read
+                    return
+                if unread[0] == 0 and not self._reading:
+                    return
+                self._output.wait(0.05)
 
     def stop(self) -> None:
         process, self._process = self._process, None
@@ -336,7 +377,7 @@ class BootstrapRunner:
             value = json.loads(body) if body else None
         except ValueError:
             value = body.decode("utf-8", "replace")
-        time.sleep(0.01)  # let the output pump catch the runtime's last lines for this request
+        self._caught_up()
         logs = self._logs_for(context.request_id)
         if failed:
             message = value.get("errorMessage", "") if isinstance(value, dict) else str(value)
@@ -355,7 +396,7 @@ class BootstrapRunner:
             self._initialized = True
 
     def _logs_for(self, request_id: str) -> list[str]:
-        with self._lines_lock:
+        with self._output:
             return [line for owner, line in self._lines if owner == request_id or request_id in line]
 
 

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ossfaces.settings import Settings
 from ossfaces_localstack.fc.api import ApiServer
 from ossfaces_localstack.oss import LocalOss, OssError
 
 from .errors import ImmError
-from .server import Call, FaceDetector, ImmApp, ObjectReader
-from .signature import KeyStore
+from .nonces import NonceStore
+from .server import Call, FaceDetector, ImmApp, ObjectReader, TooLarge
+from .signature import MAX_SKEW_S, KeyStore
 
 DEFAULT_PROJECT = "ossfaces-local"
+NONCES_FILE = "imm-nonces.sqlite3"
 
 __all__ = ["DEFAULT_PROJECT", "Call", "ImmApp", "ImmError", "LocalImm", "oss_keys", "oss_reader"]
 
@@ -44,13 +47,15 @@ def oss_keys(oss: LocalOss) -> KeyStore:
 def oss_reader(oss: LocalOss) -> ObjectReader:
     """Reads ``oss://bucket/key`` from the local OSS's storage (as IMM reads the bucket through its service role)."""
 
-    def read(bucket: str, key: str) -> bytes:
+    def read(bucket: str, key: str, limit: int) -> bytes:
         try:
-            _, body = oss.storage.open(bucket, key)
+            meta, body = oss.storage.open(bucket, key)
         except OssError as exc:
             raise KeyError(f"{bucket}/{key}") from exc
         with body:
-            return body.read()
+            if meta.size > limit:
+                raise TooLarge(meta.size)
+            return body.read(limit + 1)
 
     return read
 
@@ -66,8 +71,15 @@ class LocalImm:
         projects: Sequence[str] = (DEFAULT_PROJECT,),
         host: str = "127.0.0.1",
         port: int = 0,
+        max_image_bytes: int | None = None,
     ) -> None:
-        self.app = ImmApp(oss_keys(oss), oss_reader(oss), detector, tuple(projects), oss.region)
+        """``max_image_bytes``: the largest object read for an analysis (default: the function's
+        ``OSSFACES_MAX_IMAGE_BYTES``). Nonces are kept in the OSS's data directory, across restarts."""
+        limit = max_image_bytes if max_image_bytes is not None else Settings().max_image_bytes
+        self.nonces = NonceStore(oss.data_dir / NONCES_FILE, 2 * MAX_SKEW_S)
+        self.app = ImmApp(
+            oss_keys(oss), oss_reader(oss), detector, tuple(projects), oss.region, limit, nonces=self.nonces
+        )
         self.region = oss.region
         self.projects = tuple(projects)
         self._server = ApiServer(self.app, host, port)
@@ -90,6 +102,7 @@ class LocalImm:
 
     def stop(self) -> None:
         self._server.stop()
+        self.nonces.close()
 
     def __enter__(self) -> LocalImm:
         return self.start()

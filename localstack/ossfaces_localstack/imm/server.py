@@ -1,10 +1,13 @@
 """The local IMM v2 OpenAPI endpoint: ``DetectImageFaces`` over HTTP, as the official SDK calls it.
 
 ``POST /`` with ``x-acs-action: DetectImageFaces``, ``x-acs-version: 2020-09-30``, the parameters in the query (or a
-form body) and an ACS3-HMAC-SHA256 signature. The signature and STS token are checked against the local OSS's keys,
-``ProjectName`` against the projects this endpoint serves, ``SourceURI=oss://bucket/key`` is read from the local OSS's
-storage, and the local face engine (the same detector that answers ``imm/detectface``) produces the faces, returned
-in v2's shape. Failures are IMM's error JSON with IMM's status codes.
+form body) and an ACS3-HMAC-SHA256 signature. Nothing is read before it is needed: the action, version and signature
+(over the body's declared hash) are checked from the headers and query first, so an unsigned or wrongly signed request
+is answered before a byte of its body is read; the body, at most ``MAX_BODY_BYTES``, is then checked against that hash.
+``ProjectName`` is checked against the projects this endpoint serves, ``SourceURI=oss://bucket/key`` is read from the
+local OSS's storage only up to the engine's object size limit (``OSSFACES_MAX_IMAGE_BYTES``: a larger object is
+refused unread), and the local face engine (the same detector that answers ``imm/detectface``) produces the faces,
+returned in v2's shape. Failures are IMM's error JSON with IMM's status codes.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -26,13 +30,33 @@ from ossfaces.errors import BadImage
 
 from .errors import ImmError, file_not_found, invalid_argument, project_not_found
 from .figures import v2_figure
+from .nonces import NonceStore
 from .signature import KeyStore, Request, Verifier
 
 API_VERSION = "2020-09-30"
 ACTIONS = ("DetectImageFaces",)
 
+MAX_BODY_BYTES = 64 * 1024
+"""A DetectImageFaces request names its image by ``SourceURI``: its form body is a few hundred bytes."""
+
 FaceDetector = Callable[[bytes], list[dict[str, Any]]]  # photo bytes → IMM v1 face dicts; raises BadImage
-ObjectReader = Callable[[str, str], bytes]  # (bucket, key) → body; raises KeyError when there is no such object
+ObjectReader = Callable[[str, str, int], bytes]
+"""(bucket, key, limit) → body; raises KeyError when there is no such object, ``TooLarge`` when it has more bytes
+than ``limit`` (then it is not read)."""
+
+
+class TooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(f"{size} bytes")
+        self.size = size
+
+
+def _body_too_large() -> ImmError:
+    return ImmError(
+        413,
+        "RequestEntityTooLarge",
+        f"The request body is larger than {MAX_BODY_BYTES} bytes (the image goes by SourceURI).",
+    )
 
 
 @dataclass(frozen=True)
@@ -55,12 +79,15 @@ class ImmApp:
     detector: FaceDetector
     projects: Sequence[str]
     region: str
+    max_image_bytes: int
     calls: list[Call] = field(default_factory=list)
     faults: list[ImmError] = field(default_factory=list)  # answered, in order, instead of the next calls (tests)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    nonces: NonceStore | None = None
+
     def __post_init__(self) -> None:
-        self.verifier = Verifier(self.keys)
+        self.verifier = Verifier(self.keys, nonces=self.nonces)
         self.app = Starlette(routes=[Route("/", self.handle, methods=["POST", "GET"])])
 
     @property
@@ -72,28 +99,49 @@ class ImmApp:
 
     async def handle(self, http: HttpRequest) -> Response:
         request_id = "-".join(secrets.token_hex(n).upper() for n in (4, 2, 2, 2, 6))
-        body = await http.body()
-        params = list(http.query_params.multi_items())
-        if body and http.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-            params += list((await http.form()).multi_items())  # type: ignore[arg-type]
-        request = Request(http.method, http.url.path, params, {k.lower(): v for k, v in http.headers.items()}, body)
+        query = list(http.query_params.multi_items())
+        head = Request(http.method, http.url.path, query, {k.lower(): v for k, v in http.headers.items()}, b"")
         try:
-            document = await run_in_threadpool(self._serve, request, dict(params), request_id)
+            action = self._check_action(head, dict(query))
+            key_id = await run_in_threadpool(self.verifier.verify_head, head)
+            body = await self._read_body(http, head)
+            self.verifier.check_body(head, body)
+            await run_in_threadpool(self.verifier.use_nonce, head)
+            params = dict(query)
+            if body and head.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+                params |= dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+            document = await run_in_threadpool(self._serve, action, params, key_id, request_id)
         except ImmError as error:
             return self._json(error.status, error.body(request_id, self.host_id), request_id)
         return self._json(200, document, request_id)
 
-    def _serve(self, request: Request, params: dict[str, str], request_id: str) -> dict[str, Any]:
-        action = request.headers.get("x-acs-action") or params.get("Action", "")
+    @staticmethod
+    def _check_action(head: Request, query: dict[str, str]) -> str:
+        action = head.headers.get("x-acs-action") or query.get("Action", "")
         if action not in ACTIONS:
             raise ImmError(
                 404, "InvalidAction.NotFound", "Specified api is not found, please check your url and method."
             )
-        if (request.headers.get("x-acs-version") or params.get("Version")) != API_VERSION:
+        if (head.headers.get("x-acs-version") or query.get("Version")) != API_VERSION:
             raise ImmError(
                 400, "InvalidVersion", f"Specified parameter Version is not valid (this endpoint serves {API_VERSION})."
             )
-        key_id = self.verifier.verify(request)
+        return action
+
+    @staticmethod
+    async def _read_body(http: HttpRequest, head: Request) -> bytes:
+        """The body, read only now (the request is signed) and only up to ``MAX_BODY_BYTES``."""
+        declared = head.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            raise _body_too_large()
+        body = bytearray()
+        async for chunk in http.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise _body_too_large()
+        return bytes(body)
+
+    def _serve(self, action: str, params: dict[str, str], key_id: str, request_id: str) -> dict[str, Any]:
         project, source = params.get("ProjectName", ""), params.get("SourceURI", "")
         status = 200
         try:
@@ -120,9 +168,14 @@ class ImmApp:
         if not source.startswith("oss://") or not bucket or not key:
             raise invalid_argument(f"The parameter SourceURI {source!r} is invalid: expected oss://bucket/object.")
         try:
-            data = self.read_object(bucket, key)
+            data = self.read_object(bucket, key, self.max_image_bytes)
         except KeyError:
             raise file_not_found() from None
+        except TooLarge as exc:
+            raise invalid_argument(
+                f"The image {source} is {exc.size} bytes, more than the {self.max_image_bytes} this endpoint reads "
+                "(OSSFACES_MAX_IMAGE_BYTES)."
+            ) from None
         try:
             faces = self.detector(data)
         except BadImage as exc:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from datetime import datetime, timezone
 from urllib.parse import quote
 
 from .errors import ImmError
+from .nonces import NonceStore
 
 ALGORITHM = "ACS3-HMAC-SHA256"
 MAX_SKEW_S = 15 * 60
@@ -74,16 +74,26 @@ def _incomplete(message: str) -> ImmError:
 
 
 class Verifier:
-    """Checks requests against a key store; remembers nonces for the skew window (a replay is refused)."""
+    """Checks requests against a key store; remembers nonces for twice the skew window (a replay is refused), in
+    ``nonces`` (SQLite: across restarts) or in memory."""
 
-    def __init__(self, keys: KeyStore, *, max_skew_s: int = MAX_SKEW_S) -> None:
+    def __init__(self, keys: KeyStore, *, max_skew_s: int = MAX_SKEW_S, nonces: NonceStore | None = None) -> None:
         self.keys = keys
         self.max_skew_s = max_skew_s
-        self._nonces: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self.nonces = nonces or NonceStore(None, 2 * max_skew_s)
 
     def verify(self, request: Request, now: float | None = None) -> str:
         """The access key id the request is signed with, or raise the ImmError IMM's gateway would answer."""
+        now = time.time() if now is None else now
+        key_id = self.verify_head(request, now)
+        self.check_body(request, request.body)
+        self.use_nonce(request, now)
+        return key_id
+
+    def verify_head(self, request: Request, now: float | None = None) -> str:
+        """Everything the headers and query prove, before a byte of the body is read: the signature over the body's
+        declared hash (``x-acs-content-sha256``), the key, the token, the date. The body is checked against that hash
+        once read (``check_body``), and only then is the nonce used (``use_nonce``)."""
         now = time.time() if now is None else now
         authorization = request.headers.get("authorization", "")
         if not authorization.startswith(ALGORITHM + " "):
@@ -101,11 +111,7 @@ class Verifier:
         missing = [name for name in (*REQUIRED_SIGNED, *sorted(acs)) if name not in signed]
         if missing:
             raise _incomplete(f"These headers must be signed: {', '.join(dict.fromkeys(missing))}.")
-        payload_hash = hashlib.sha256(request.body).hexdigest()
-        if request.headers.get("x-acs-content-sha256", "") != payload_hash:
-            raise ImmError(
-                400, "InvalidParameter.ContentSha256", "x-acs-content-sha256 does not match the request body."
-            )
+        payload_hash = request.headers.get("x-acs-content-sha256", "")
         self._check_date(request.headers.get("x-acs-date", ""), now)
         token = request.headers.get("x-acs-security-token") or None
         if token and request.headers.get("x-acs-accesskey-id", key_id) != key_id:
@@ -121,8 +127,19 @@ class Verifier:
                 "SignatureDoesNotMatch",
                 f"Specified signature is not matched with our calculation. server string to sign is:{to_sign}",
             )
-        self._use_nonce(request.headers.get("x-acs-signature-nonce", ""), now)
         return key_id
+
+    @staticmethod
+    def check_body(request: Request, body: bytes) -> None:
+        if request.headers.get("x-acs-content-sha256", "") != hashlib.sha256(body).hexdigest():
+            raise ImmError(
+                400, "InvalidParameter.ContentSha256", "x-acs-content-sha256 does not match the request body."
+            )
+
+    def use_nonce(self, request: Request, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        if not self.nonces.use(request.headers.get("x-acs-signature-nonce", ""), now):
+            raise ImmError(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
 
     def _check_date(self, value: str, now: float) -> None:
         try:
@@ -131,12 +148,3 @@ class Verifier:
             raise ImmError(400, "InvalidTimeStamp.Format", f"Specified time stamp {value!r} is not valid.") from None
         if abs(when - now) > self.max_skew_s:
             raise ImmError(400, "InvalidTimeStamp.Expired", f"Specified time stamp or date value is expired: {value}.")
-
-    def _use_nonce(self, nonce: str, now: float) -> None:
-        with self._lock:
-            for old, seen in list(self._nonces.items()):
-                if now - seen > 2 * self.max_skew_s:
-                    del self._nonces[old]
-            if nonce in self._nonces:
-                raise ImmError(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
-            self._nonces[nonce] = now

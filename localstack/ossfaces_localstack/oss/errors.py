@@ -86,3 +86,20 @@ def no_such_upload(upload_id: str) -> OssError:
 
 def access_denied(message: str) -> OssError:
     return OssError(403, "AccessDenied", message)
+
+
+def signature_mismatch(ak: str, provided: str, string_to_sign: bytes, canonical: bytes | None = None) -> OssError:
+    extra = {
+        "OSSAccessKeyId": ak,
+        "SignatureProvided": provided,
+        "StringToSign": string_to_sign.decode("utf-8", "replace"),
+        "StringToSignBytes": " ".join(f"{b:02x}" for b in string_to_sign),
+    }
+    if canonical is not None:
+        extra["CanonicalRequest"] = canonical.decode("utf-8", "replace")
+    return OssError(
+        403,
+        "SignatureDoesNotMatch",
+        "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+        extra=extra,
+    )

@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from .backend import Backend
 from .call import Call, not_implemented
-from .handlers import buckets, listing, multipart, objects, post, process
+from .handlers import buckets, inventory, listing, multipart, objects, post, process
 
 Handler = Callable[[Backend, Call], Awaitable[Response]]
 
@@ -52,16 +52,21 @@ ROUTES: tuple[Route, ...] = (
     # bucket level
     Route("PUT", BKT, refuse("bucket ACL / tagging configuration"), sub="acl"),
     Route("PUT", BKT, refuse("bucket ACL / tagging configuration"), sub="tagging"),
+    Route("PUT", BKT, inventory.put_inventory, sub="inventory"),
     Route("PUT", BKT, buckets.create_bucket),
+    Route("DELETE", BKT, inventory.delete_inventory, sub="inventory"),
     Route("DELETE", BKT, buckets.delete_bucket),
     Route("HEAD", BKT, buckets.head_bucket),
     Route("GET", BKT, buckets.get_bucket_info, sub="bucketInfo"),
     Route("GET", BKT, buckets.get_location, sub="location"),
     Route("GET", BKT, buckets.get_bucket_acl, sub="acl"),
     Route("GET", BKT, multipart.list_uploads, sub="uploads"),
+    Route("GET", BKT, buckets.list_live_channels, sub="live"),
     Route("GET", BKT, refuse("bucket tagging"), sub="tagging"),
+    Route("GET", BKT, inventory.get_inventory, sub="inventory"),
     Route("GET", BKT, listing.list_objects),
     Route("POST", BKT, buckets.delete_objects, sub="delete"),
+    Route("POST", BKT, inventory.run_inventory_now, sub="inventory"),
     Route("POST", BKT, post.post_object, form_post=True),
     # object level
     Route("GET", OBJ, multipart.list_parts, sub="uploadId"),
@@ -90,7 +95,7 @@ ROUTES: tuple[Route, ...] = (
 # Query parameters that select an operation (or sign or modify one) and are therefore not "unknown sub-resources".
 HANDLED_PARAMS = frozenset(
     {r.sub for r in ROUTES if r.sub is not None}
-    | {"position", "continuation-token", "security-token"}
+    | {"position", "continuation-token", "security-token", "inventoryId"}
     | set(objects.RESPONSE_OVERRIDES)
 )
 

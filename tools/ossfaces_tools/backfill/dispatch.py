@@ -98,9 +98,10 @@ class FcDispatcher:
 
     def dispatch(self, records: list[OssRecord]) -> None:
         for payload in event_payloads(records):
-            self._invoke(payload)
+            self.invoke(payload)
 
-    def _invoke(self, payload: bytes) -> None:
+    def invoke(self, payload: bytes) -> None:
+        """One asynchronous invocation with ``payload``, retried while FC answers "later"."""
         import fc2
 
         for attempt in range(self.attempts):

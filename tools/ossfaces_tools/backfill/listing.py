@@ -1,6 +1,7 @@
 """Listing the bucket: every photo under a prefix, in listing order, with the verdict its result gives.
 
-The bucket is listed once (``oss2.ObjectIteratorV2``). A result ``<key>.faces.json`` always sorts after ``<key>`` and
+The bucket is listed once (``oss2.ObjectIteratorV2``), or its objects come from an inventory report (in key order as
+OSS writes them; a report out of order only costs extra invocations, which the function's idempotency turns away). A result ``<key>.faces.json`` always sorts after ``<key>`` and
 every key between them starts with ``<key>``, so the listing itself says which results exist; only existing results are
 HEADed to read their source ETag and engine from metadata (:mod:`.staleness`). A claim ``<key>.faces.json.claim``
 sorts right after the result, so a photo is held until the listing has passed where its claim would be, too.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -81,6 +82,7 @@ class Scanner:
         start_after: str | None = None,
         force: bool = False,
         page_size: int = 1000,
+        objects: Iterable[Any] | None = None,
     ) -> None:
         self.bucket = bucket
         self.region = region
@@ -90,6 +92,8 @@ class Scanner:
         self.start_after = start_after
         self.force = force
         self.page_size = page_size
+        self.objects = objects
+        """Objects (``.key``, ``.size``, ``.etag``) to use instead of listing: an inventory report's rows."""
         self.scanned = 0
         self.last_key: str | None = start_after
         self._pending: OrderedDict[str, _Pending] = OrderedDict()
@@ -107,8 +111,12 @@ class Scanner:
 
     def __iter__(self) -> Iterator[Candidate]:
         suffix = self.settings.result_suffix
-        listing = oss2.ObjectIteratorV2(
-            self.bucket, prefix=self.prefix, start_after=self.start_after or "", max_keys=self.page_size
+        listing: Iterable[Any] = (
+            oss2.ObjectIteratorV2(
+                self.bucket, prefix=self.prefix, start_after=self.start_after or "", max_keys=self.page_size
+            )
+            if self.objects is None
+            else (o for o in self.objects if self.start_after is None or o.key > self.start_after)
         )
         for info in listing:
             key: str = info.key

@@ -72,6 +72,8 @@ class Options:
     """Wait for a live claim (an analysis in progress, or one a crash left) to be released or expire, then hand over."""
     max_claim_wait: float | None = None
     """With ``wait_claims``: give up on a claim after this many seconds (default: until it expires)."""
+    objects: Any = None
+    """An inventory report's objects (``ossfaces_tools.inventory.iter_objects``) instead of listing the bucket."""
 
 
 Reporter = Callable[[str, Candidate | None, Summary], None]
@@ -99,6 +101,8 @@ class Backfill:
         self.report: Reporter = report or (lambda event, candidate, summary: None)
         self.stop = threading.Event()
         self.summary = Summary(dry_run=options.dry_run)
+        self.first_sent: float | None = None
+        """``time.perf_counter()`` when the first batch was handed over (how soon a run starts working)."""
         self.scanner: Scanner | None = None
         self._lock = threading.Lock()
 
@@ -109,7 +113,7 @@ class Backfill:
         previous, base = self._checkpoint(path)
         self.summary.resumed_after = previous.after if previous else None
         scanner = Scanner(self.bucket, self.region, opts.prefix, self.settings, self.engine_tag,
-                          self.summary.resumed_after, opts.force, opts.page_size)  # fmt: skip
+                          self.summary.resumed_after, opts.force, opts.page_size, opts.objects)  # fmt: skip
         self.scanner = scanner
         frontier = Frontier(base, scanner, path)
         with ThreadPoolExecutor(max_workers=opts.workers, thread_name_prefix="backfill") as pool:
@@ -294,6 +298,8 @@ class _Hand:
             run.stop.set()
 
     def _send(self, done: list[Candidate]) -> None:
+        if self.run.first_sent is None:
+            self.run.first_sent = time.perf_counter()
         try:
             self.run.dispatcher.dispatch([c.record for c in done])
         except Exception as exc:  # any failure leaves these photos in the failed list: reported, retried next run

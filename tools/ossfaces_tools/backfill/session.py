@@ -24,7 +24,9 @@ from ossfaces_tools.access import BucketAccess, ToolError, check_reachable, expl
 from ossfaces_tools.backfill.checkpoint import Checkpoint
 from ossfaces_tools.backfill.dispatch import Dispatcher, FcDispatcher, LocalDispatcher, fc_client
 from ossfaces_tools.backfill.listing import Candidate, count_objects
+from ossfaces_tools.backfill.pacing import estimate, inventory_rows
 from ossfaces_tools.backfill.run import Backfill, Options, Summary
+from ossfaces_tools.inventory import iter_objects, open_for
 
 VERDICT_WORDS = {
     "missing": "  of which without a result",
@@ -59,6 +61,8 @@ class BackfillRequest:
     fc: FcTarget = field(default_factory=FcTarget)
     local: bool = False
     engine_tag: str | None = None
+    inventory: str | None = None
+    """Objects from this inventory report (``--inventory``) instead of listing the bucket."""
     count: bool = True
     as_json: bool = False
     progress: bool = True
@@ -149,7 +153,9 @@ def run_session(request: BackfillRequest, out: TextIO | None = None) -> int:
         err.print(
             f"resuming after {previous.after!r} ({len(previous.failed)} earlier failures to retry) from {opts.checkpoint}"
         )
-    total = count_objects(oss_bucket, opts.prefix, previous.after if previous else None) if request.count else None
+    total, opts = _objects(request, oss_bucket, opts, previous, err)
+    if total is not None:
+        err.print(estimate(total, opts.rate, opts.batch, settings.engine), highlight=False)
     bar = Bar(err, total, request.progress)
     runner = Backfill(oss_bucket, access.region, settings, tag, dispatcher, opts, bar.reporter(out, dispatcher))
     bar.runner = runner
@@ -250,6 +256,24 @@ def finish(summary: Summary, inner: Dispatcher, err: Any, out: TextIO | None) ->
     if summary.failed:
         return 1
     return 3 if summary.interrupted else 0
+
+
+def _objects(
+    request: BackfillRequest, bucket: oss2.Bucket, opts: Options, previous: Checkpoint | None, err: Any
+) -> tuple[int | None, Options]:
+    """How many objects the run looks at (for the bar and the estimate), and where they come from: the listing, or
+    an inventory report (no listing at all: the first invocation leaves within seconds even for millions)."""
+    after = previous.after if previous else None
+    found = open_for(request.access, bucket, request.inventory)
+    if found is None:
+        return (count_objects(bucket, opts.prefix, after) if request.count else None), opts
+    report_bucket, manifest = found
+    if "Size" not in manifest.columns or "ETag" not in manifest.columns:
+        raise ToolError(f"inventory oss://{manifest.bucket}/{manifest.key} has no Size or ETag column: add both "
+                        "fields to the inventory rule (ossfaces inventory put does)")  # fmt: skip
+    err.print(f"inventory oss://{manifest.bucket}/{manifest.key} ({manifest.objects_hint})", highlight=False)
+    total = inventory_rows(report_bucket, manifest) if request.count else None
+    return total, Options(**{**opts.__dict__, "objects": iter_objects(report_bucket, manifest, opts.prefix)})
 
 
 def print_summary(console: Any, summary: Summary) -> None:

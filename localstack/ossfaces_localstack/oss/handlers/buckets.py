@@ -41,6 +41,16 @@ async def get_bucket_acl(be: Backend, c: Call) -> Response:
     return xml_response(acl_document("private"))
 
 
+async def list_live_channels(be: Backend, c: Call) -> Response:
+    """ListLiveChannel: always empty (the local OSS has no RTMP ingest; creating a channel is 501), so that a client
+    cleaning a bucket before deleting it, as oss2's own test suite does, gets the answer OSS gives a bucket without
+    channels."""
+    await run_in_threadpool(be.storage.get_bucket, c.b)
+    fields: list[tuple[str, str | int | None]] = [("Prefix", c.query.get("prefix", "")), ("Marker", c.query.get("marker", "")), ("MaxKeys", 100),
+              ("IsTruncated", "false"), ("NextMarker", "")]  # fmt: skip
+    return xml_response(xmlcodec.document("ListLiveChannelResult", fields))
+
+
 async def get_bucket_info(be: Backend, c: Call) -> Response:
     bucket = await run_in_threadpool(be.storage.get_bucket, c.b)
     root = xmlcodec.document("BucketInfo")

@@ -64,18 +64,23 @@ async def upload_part(be: Backend, c: Call) -> Response:
 
 
 def copy_range(c: Call, size: int) -> tuple[int, int]:
-    """``(first, length)`` to copy from a source of ``size`` bytes, from ``x-oss-copy-source-range: bytes=a-b``."""
+    """``(first, length)`` to copy from a source of ``size`` bytes, from ``x-oss-copy-source-range``: ``bytes=a-b``,
+    ``bytes=a-`` (to the end) or ``bytes=-n`` (the last n bytes), as oss2 sends ``(a, b)``, ``(a, None)``, ``(None, n)``."""
     spec = c.header("x-oss-copy-source-range").strip()
     if not spec:
         return 0, size
     unit, _, rng = spec.partition("=")
     first_s, dash, last_s = rng.strip().partition("-")
-    if unit.strip().lower() != "bytes" or not dash or not first_s.isdigit() or not last_s.isdigit():
+    numbers_ok = (first_s.isdigit() or not first_s) and (last_s.isdigit() or not last_s) and (first_s or last_s)
+    if unit.strip().lower() != "bytes" or not dash or not numbers_ok:
         raise invalid_argument("The x-oss-copy-source-range header is invalid.", "x-oss-copy-source-range", spec)
-    first, last = int(first_s), int(last_s)
-    if last < first:
+    if not first_s:  # the last n bytes
+        first, last = max(0, size - int(last_s)), size - 1
+    else:
+        first, last = int(first_s), int(last_s) if last_s else size - 1
+    if last < first and first < size:
         raise invalid_argument("The x-oss-copy-source-range header is invalid.", "x-oss-copy-source-range", spec)
-    if last >= size:
+    if first >= size or last >= size:
         raise OssError(
             416,
             "InvalidRange",
