@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -10,6 +12,7 @@ from ..call import Call
 from ..errors import invalid_argument
 from ..events import Processor, ProcessRequest
 from .conditions import check_conditions
+from .symlinks import invalid_object_state
 
 
 def processor_for(processors: dict[str, Processor], process: str) -> Processor | None:
@@ -26,6 +29,8 @@ async def get_processed(be: Backend, c: Call) -> Response:
     meta = await run_in_threadpool(be.storage.head, c.b, c.k)
     if check_conditions(c, meta):  # a processed GET is still a GET: If-Match and friends apply first
         return Response(b"", 304)
+    if meta.attrs.frozen(time.time()):  # processing reads the body: an archived object must be restored first
+        raise invalid_object_state()
     processor = processor_for(be.processors, process)
     if processor is None:
         name = process.split(",", 1)[0]
