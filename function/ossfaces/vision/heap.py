@@ -17,7 +17,7 @@ M_MMAP_THRESHOLD = -3
 """``mallopt``'s parameter number (glibc's ``malloc.h``); setting it also turns the dynamic threshold off."""
 MMAP_THRESHOLD_BYTES = 4 * 1024 * 1024
 """Blocks at least this large get their own mapping: a decoded frame, a reduced array, a 24-megapixel detector blob.
-Smaller ones (a band of 128 rows, a face crop) are reused from the heap, as before; 1 MiB measured the same peaks."""
+Smaller ones (a band of 128 rows, a face crop) are reused from the heap, as before."""
 
 
 def _glibc() -> ctypes.CDLL | None:
