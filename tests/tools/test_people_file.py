@@ -130,3 +130,26 @@ def test_a_stranger_file_among_the_generations_is_left_alone(local_oss: LocalOss
     oss_bucket.put_object("s/.ossfaces/people.generations/9.json", b"{}")
     assert run(local_oss, ["people", "test-bucket", *where, "--rebuild"]).exit_code == 0
     assert oss_bucket.get_object("s/.ossfaces/people.generations/notes.json").read() == b"my notes"
+
+
+def test_the_file_written_one_photo_at_a_time_is_the_whole_state_as_json() -> None:
+    """``dumps`` encodes photo by photo and ``loads`` checks photo by photo (a million photos' dicts and models at
+    once were gigabytes): the bytes are still exactly ``json.dumps(to_json())``, read back to the same state."""
+    from ossfaces_tools.people.state import PeopleState, Person, PhotoEntry
+
+    state = PeopleState(generation=4, next_id=9, figures={"fig-ü": 3}, forgotten_people=[7], forget_pending=["b.jpg"])
+    state.people = {1: Person("Zoë \"Z\"", created="2024-01-01T00:00:00Z"), 2: Person(hidden=True, merged_into=1),
+                    3: Person(created="2024-01-02T00:00:00Z")}  # fmt: skip
+    state.photos = {"z/ü 1.jpg": PhotoEntry("E1", "local/1", ((1, 2, 3, 4), (5, 6, 7, 8)), [1, None], pinned=(0,)),
+                    "a.jpg": PhotoEntry("E2", "imm/v2", ((0, 0, 9, 9),), [3], forgotten=((0, 0, 9, 9),)),
+                    "b.jpg": PhotoEntry("E3", "", (), [], forgotten=((1, 1, 5, 5),))}  # fmt: skip
+    body = state.dumps()
+    assert body == json.dumps(state.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
+    assert PeopleState.loads(body).dumps() == body
+    bad = json.loads(body)
+    bad["Photos"]["z/ü 1.jpg"]["Faces"] = ["x"]  # photos are checked one at a time: the message still names the photo
+    with pytest.raises(ValueError, match=r"^Photos\.z/ü 1\.jpg\.Faces\.0: Input should be a valid integer"):
+        PeopleState.loads(json.dumps(bad).encode())
+    assert (
+        PeopleState().dumps() == json.dumps(PeopleState().to_json(), ensure_ascii=False, separators=(",", ":")).encode()
+    )

@@ -53,7 +53,7 @@ def _normalised(rows: NDArray[np.float64]) -> NDArray[np.float32]:
 
 
 def cluster(
-    embeddings: NDArray[np.float32],
+    embeddings: NDArray[np.float16] | NDArray[np.float32],
     can_seed: NDArray[np.bool_],
     labels: NDArray[np.int64],
     people: int,
@@ -64,6 +64,9 @@ def cluster(
     ``labels[i]`` is a person index in ``[0, people)`` for faces that already have one, ``UNASSIGNED`` for faces to
     place, anything below (e.g. -2) for faces to leave alone (forgotten, or placed by IMM v2). New people get indices
     ``people, people + 1, …`` in the order they are found.
+
+    ``embeddings`` may be float16 (as stored; half the memory at a million faces): rows are widened to float32 a
+    block at a time, exactly, so the people are the same as from a float32 copy of the matrix.
     """
     params = params or ClusterParams()
     labels = labels.copy()
@@ -71,8 +74,14 @@ def cluster(
     dim = embeddings.shape[1]
     sums: NDArray[np.float64] = np.zeros((max(people, 16), dim), np.float64)
     counts: NDArray[np.int64] = np.zeros(max(people, 16), np.int64)
-    placed = labels >= 0
-    np.add.at(sums, labels[placed], embeddings[placed])
+
+    def vectors(rows: NDArray[np.int64] | list[int]) -> NDArray[np.float32]:
+        return embeddings[rows].astype(np.float32, copy=False)
+
+    placed = np.flatnonzero(labels >= 0)
+    for first in range(0, len(placed), 65536):  # in blocks: a float32 copy of every placed face is 0.5 GB at 1 M
+        chunk = placed[first : first + 65536]
+        np.add.at(sums, labels[chunk], vectors(chunk))
     np.add.at(counts, labels[placed], 1)
 
     def grow(total: int) -> None:
@@ -90,12 +99,12 @@ def cluster(
         best = np.empty(len(rows), np.int64)
         close = np.empty(len(rows), bool)
         for first in range(0, len(rows), ROWS):
-            similarity = embeddings[rows[first : first + ROWS]] @ centroids.T
+            similarity = vectors(rows[first : first + ROWS]) @ centroids.T
             best[first : first + ROWS] = similarity.argmax(axis=1)
             close[first : first + ROWS] = similarity.max(axis=1) >= threshold
         chosen, persons = rows[close], best[close]
         labels[chosen] = persons
-        np.add.at(sums, persons, embeddings[chosen])
+        np.add.at(sums, persons, vectors(chosen))
         np.add.at(counts, persons, 1)
         left: NDArray[np.int64] = rows[~close]
         return left
@@ -127,8 +136,10 @@ def cluster(
                     labels[n] = person
                     members.append(n)
                     queue.append(n)
-        sums[person] += embeddings[members].sum(axis=0)
+        sums[person] += vectors(members).sum(axis=0)
         counts[person] += len(members)
+        for face in members:  # placed for good: its neighbours are never looked at again
+            del neighbours[face]
 
     todo = np.flatnonzero(labels == UNASSIGNED)
     for start in range(0, len(todo), params.block):
@@ -137,10 +148,10 @@ def cluster(
             continue
         pool = [f for f in pool if labels[f] == UNASSIGNED]
         candidates = np.asarray(pool + waiting, dtype=np.int64)
-        pool_vectors = embeddings[candidates]
+        pool_vectors = vectors(candidates)
         for first in range(0, len(waiting), ROWS):  # a few rows at a time: the similarity matrix stays small
             rows = waiting[first : first + ROWS]
-            close = (embeddings[rows] @ pool_vectors.T) >= threshold
+            close = (vectors(rows) @ pool_vectors.T) >= threshold
             for row, face in enumerate(rows):
                 neighbours[face] = [n for n in candidates[close[row]].tolist() if n != face]
                 for n in neighbours[face]:

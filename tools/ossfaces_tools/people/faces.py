@@ -11,10 +11,12 @@ This is the face source of ``people``: anything that fills a :class:`FaceTable` 
 from __future__ import annotations
 
 import json
+import math
 import sys
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -78,25 +80,66 @@ def photo_faces(document: dict[str, Any]) -> PhotoFaces:
     )
 
 
+GENDERS = {"FEMALE": "FEMALE", "MALE": "MALE"}  # one shared string per value, however many faces
+
+
+def gender_of(value: object) -> str:
+    return GENDERS.get(str(value or "").upper(), "")
+
+
+class BoxColumn(Sequence[Box]):
+    """Each face's box, looked up in its photo's :class:`PhotoFaces` (kept there for every face anyway): a column of
+    its own would cost a tuple per face."""
+
+    def __init__(self, table: FaceTable) -> None:
+        self._table = table
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    @overload
+    def __getitem__(self, row: int) -> Box: ...
+    @overload
+    def __getitem__(self, row: slice) -> list[Box]: ...
+    def __getitem__(self, row: int | slice) -> Box | list[Box]:
+        if isinstance(row, slice):
+            return [self[r] for r in range(len(self))[row]]
+        table = self._table
+        key = table.keys[table.photo[row]]
+        return table.photos[key].boxes[table.index[row]]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BoxColumn) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @dataclass
 class FaceTable:
-    """Every usable face under a prefix, column-wise; row ``i`` of each column is face ``i``."""
+    """Every usable face under a prefix, column-wise; row ``i`` of each column is face ``i``.
+
+    Compact at a million faces: numbers in typed arrays (``array.array``: 4-8 bytes a face, where a list holds a
+    pointer and a Python object), embeddings in one float16 matrix as the contract stores them (2 bytes a value;
+    the clustering widens a block of rows at a time), boxes in :attr:`photos`."""
 
     model: str = EMBEDDING_MODEL
     keys: list[str] = field(default_factory=list)
     """Photo keys, one per photo that has at least one usable face."""
     photos: dict[str, PhotoFaces] = field(default_factory=dict)
     """Photo key → its result as people keys it, for every result with faces (usable or not)."""
-    photo: list[int] = field(default_factory=list)
-    index: list[int] = field(default_factory=list)
-    can_seed: list[bool] = field(default_factory=list)
+    photo: array[int] = field(default_factory=lambda: array("i"))
+    """Row → position of its photo in :attr:`keys`."""
+    index: array[int] = field(default_factory=lambda: array("i"))
+    """Row → the face's position in its result's ``Faces``."""
+    can_seed: array[int] = field(default_factory=lambda: array("b"))
+    """1 where the face may found a person (``CanSeed``), else 0."""
     figure: list[str | None] = field(default_factory=list)
-    age: list[float] = field(default_factory=list)
+    age: array[float] = field(default_factory=lambda: array("d"))
+    """NaN where the result gives no age."""
     gender: list[str] = field(default_factory=list)
-    gender_confidence: list[float] = field(default_factory=list)
-    box: list[tuple[int, int, int, int]] = field(default_factory=list)
-    quality: list[float] = field(default_factory=list)
-    has_embedding: list[bool] = field(default_factory=list)
+    gender_confidence: array[float] = field(default_factory=lambda: array("d"))
+    quality: array[float] = field(default_factory=lambda: array("d"))
+    has_embedding: array[int] = field(default_factory=lambda: array("b"))
     documents: int = 0
     unreadable: int = 0
     other_model: int = 0
@@ -105,6 +148,10 @@ class FaceTable:
 
     def __len__(self) -> int:
         return len(self.photo)
+
+    @property
+    def box(self) -> BoxColumn:
+        return BoxColumn(self)
 
     def ref(self, row: int) -> FaceRef:
         return FaceRef(self.keys[self.photo[row]], self.index[row])
@@ -137,20 +184,26 @@ class FaceTable:
             if photo < 0:
                 photo = len(self.keys)
                 self.keys.append(key)
-            gender = str(face.get("Gender") or "").upper()
-            self.photo.append(photo)
-            self.index.append(position)
-            self.can_seed.append(can_seed)
-            self.figure.append(figure)
-            self.age.append(float(face["Age"]) if isinstance(face.get("Age"), (int, float)) else float("nan"))
-            self.gender.append(gender if gender in ("FEMALE", "MALE") else "")
-            self.gender_confidence.append(float(face.get("GenderConfidence") or 1.0))
-            self.box.append(info.boxes[position])
-            self.quality.append(float(face.get("FaceQuality") or 0.0))
-            self.has_embedding.append(vector is not None)
+            age = float(face["Age"]) if isinstance(face.get("Age"), (int, float)) else math.nan
+            self.append(photo, position, can_seed, figure, age, gender_of(face.get("Gender")),
+                        float(face.get("GenderConfidence") or 1.0), float(face.get("FaceQuality") or 0.0),
+                        vector is not None)  # fmt: skip
             self._block.append(vector if vector is not None else np.zeros(DIM, np.float32))
             if len(self._block) >= 4096:
                 self._flush()
+
+    def append(self, photo: int, index: int, can_seed: bool, figure: str | None, age: float, gender: str,
+               gender_confidence: float, quality: float, has_embedding: bool) -> None:  # fmt: skip
+        """One face's columns (its embedding goes in separately: ``add`` or :func:`faces_from_index`)."""
+        self.photo.append(photo)
+        self.index.append(index)
+        self.can_seed.append(can_seed)
+        self.figure.append(figure)
+        self.age.append(age)
+        self.gender.append(gender)
+        self.gender_confidence.append(gender_confidence)
+        self.quality.append(quality)
+        self.has_embedding.append(has_embedding)
 
     def _embedding(self, face: dict[str, Any]) -> tuple[NDArray[np.float32] | None, bool]:
         value = face.get("Embedding")
@@ -171,14 +224,15 @@ class FaceTable:
             self._blocks.append(np.asarray(self._block, dtype=np.float16))
             self._block = []
 
-    def embeddings(self) -> NDArray[np.float32]:
-        """All embeddings as one float32 matrix (rows without an embedding are zero)."""
+    def embeddings(self) -> NDArray[np.float16]:
+        """All embeddings as one float16 matrix, as the contract stores them (rows without an embedding are zero):
+        half the memory of float32, and exact in it (``cluster`` widens a block of rows at a time)."""
         self._flush()
         if not self._blocks:
-            return np.zeros((0, DIM), np.float32)
+            return np.zeros((0, DIM), np.float16)
         if len(self._blocks) > 1:
             self._blocks = [np.concatenate(self._blocks)]
-        return self._blocks[0].astype(np.float32)
+        return self._blocks[0]
 
 
 def collect_faces(documents: Iterable[tuple[str, bytes | None]], model: str = EMBEDDING_MODEL) -> FaceTable:
@@ -190,68 +244,125 @@ def collect_faces(documents: Iterable[tuple[str, bytes | None]], model: str = EM
     return table
 
 
-def faces_from_index(con: Any, model: str = EMBEDDING_MODEL, batch: int = 100_000) -> FaceTable:
-    """The same table from the face index (``ossfaces_tools.index``): its ``faces`` view, read in batches, every face
-    of every photo with faces (for ``photos``), the usable ones into the columns; embeddings come as one float16
-    matrix, never as Python objects. Photos in key order (OSS's order)."""
-    table = FaceTable(model=model)
-    (table.documents,) = con.execute("SELECT count(*) FROM photos").fetchone()
-    result = con.execute(
-        "SELECT key, source_etag, engine, face, can_seed, figure, age, gender, gender_confidence, "
-        "box_left, box_top, box_width, box_height, quality, embedding_model, embedding, identified, forgotten "
-        "FROM faces WHERE status = 'ok' AND face IS NOT NULL ORDER BY key, face"
-    )
-    blocks: list[NDArray[np.float16]] = []
-    vectors: list[bytes] = []
-    group: list[tuple[Any, ...]] = []
+_INDEX_ROWS = "FROM faces WHERE status = 'ok' AND face IS NOT NULL"
+_INDEX_COLUMNS = ("key, source_etag, engine, face, can_seed, figure, age, gender, gender_confidence, box_left, box_top, "
+                  "box_width, box_height, quality, embedding_model, embedding, identified, forgotten")  # fmt: skip
+SEED, USABLE, IDENTIFIED, MARKED, OTHER_MODEL = 1, 2, 4, 8, 16
 
-    def photo(rows: list[tuple[Any, ...]]) -> None:
-        key, etag, engine = rows[0][0], rows[0][1], rows[0][2]
-        boxes = tuple(tuple(int(v or 0) for v in row[9:13]) for row in rows)
-        info = PhotoFaces(str(etag or ""), sys.intern(str(engine or "/")), boxes,  # type: ignore[arg-type]
-                          frozenset(r[3] for r in rows if r[16]) or NONE, frozenset(r[3] for r in rows if r[17]) or NONE)  # fmt: skip
+
+@dataclass
+class _IndexRows:
+    """The index's face rows in the order DuckDB streams them (the parts' order), compactly: a photo's rows come
+    together, so its key, ETag and engine are kept once per run of rows; each vector goes straight into its row of
+    one preallocated float16 matrix."""
+
+    vectors: NDArray[np.float16]
+    keys: list[str] = field(default_factory=list)
+    etags: list[str] = field(default_factory=list)
+    engines: list[str] = field(default_factory=list)
+    run: array[int] = field(default_factory=lambda: array("i"))
+    face: array[int] = field(default_factory=lambda: array("i"))
+    flags: array[int] = field(default_factory=lambda: array("b"))
+    """Bits ``SEED | USABLE | IDENTIFIED | MARKED | OTHER_MODEL``."""
+    figure: list[str | None] = field(default_factory=list)
+    age: array[float] = field(default_factory=lambda: array("d"))
+    gender: list[str] = field(default_factory=list)
+    gender_confidence: array[float] = field(default_factory=lambda: array("d"))
+    quality: array[float] = field(default_factory=lambda: array("d"))
+    boxes: array[int] = field(default_factory=lambda: array("q"))
+
+    def add(self, rows: list[tuple[Any, ...]], model: str) -> None:
+        if len(self.face) + len(rows) > len(self.vectors):  # more rows than counted (the index grew meanwhile)
+            grown = np.zeros((len(self.face) + len(rows), DIM), np.float16)
+            grown[: len(self.vectors)] = self.vectors
+            self.vectors = grown
+        usable: list[int] = []
+        blobs: list[bytes] = []
+        for (key, etag, engine, face, seed, figure, age, gender, confidence, left, top, width, height, quality,
+             emb_model, vector, identified, forgotten) in rows:  # fmt: skip
+            if not self.keys or key != self.keys[-1]:
+                self.keys.append(key)
+                self.etags.append(str(etag or ""))
+                self.engines.append(sys.intern(str(engine or "/")))
+            good = vector is not None and emb_model == model and len(vector) == 2 * DIM
+            if good:
+                usable.append(len(self.face))
+                blobs.append(vector)
+            self.run.append(len(self.keys) - 1)
+            self.face.append(int(face))
+            self.flags.append(SEED * bool(seed) | USABLE * good | IDENTIFIED * bool(identified)
+                              | MARKED * bool(forgotten) | OTHER_MODEL * (emb_model is not None and not good))  # fmt: skip
+            self.figure.append(figure if isinstance(figure, str) and figure not in RESERVED_FIGURES else None)
+            self.age.append(float(age) if age is not None else math.nan)
+            self.gender.append(gender_of(gender))
+            self.gender_confidence.append(float(confidence or 1.0))
+            self.quality.append(float(quality or 0.0))
+            self.boxes.extend((int(left or 0), int(top or 0), int(width or 0), int(height or 0)))
+        if blobs:
+            self.vectors[usable] = np.frombuffer(b"".join(blobs), dtype="<f2").reshape(-1, DIM)
+
+    def table(self, model: str, documents: int) -> FaceTable:
+        """The rows as a :class:`FaceTable`, photos in key order (what ``ORDER BY key, face`` gave, without DuckDB
+        sorting every embedding): keys ranked in Python (code point order, which is DuckDB's byte order of UTF-8),
+        rows ordered by (rank, face) in numpy, the matrix gathered once in that order (no copy when it already is)."""
+        table = FaceTable(model=model, documents=documents)
+        rank = np.empty(len(self.keys), np.int64)
+        previous: str | None = None
+        photo = -1
+        for run in sorted(range(len(self.keys)), key=self.keys.__getitem__):
+            photo += self.keys[run] != previous  # a key in two runs (its rows apart) gets one rank
+            rank[run], previous = photo, self.keys[run]
+        rows = np.lexsort((np.frombuffer(self.face, np.int32), rank[np.frombuffer(self.run, np.int32)])).tolist()
+        del rank
+        kept = array("q")
+        start = 0
+        while start < len(rows):
+            key = self.keys[self.run[rows[start]]]
+            end = start + 1
+            while end < len(rows) and self.keys[self.run[rows[end]]] == key:
+                end += 1
+            self._photo(table, key, rows[start:end], kept)
+            start = end
+        table.other_model = sum(1 for flags in self.flags if flags & OTHER_MODEL and not flags & MARKED)
+        wanted = np.frombuffer(kept, np.int64)
+        in_order = len(wanted) == len(self.vectors) and bool((wanted == np.arange(len(wanted))).all())
+        table._blocks = [self.vectors if in_order else self.vectors[wanted]]
+        self.vectors = np.zeros((0, DIM), np.float16)
+        return table
+
+    def _photo(self, table: FaceTable, key: str, rows: list[int], kept: array[int]) -> None:
+        """One photo's rows, in face order: its :class:`PhotoFaces`, and its usable faces into the table."""
+        box, run = self.boxes, self.run[rows[0]]
+        info = PhotoFaces(self.etags[run], self.engines[run],
+                          tuple((box[4 * r], box[4 * r + 1], box[4 * r + 2], box[4 * r + 3]) for r in rows),
+                          frozenset(self.face[r] for r in rows if self.flags[r] & IDENTIFIED) or NONE,
+                          frozenset(self.face[r] for r in rows if self.flags[r] & MARKED) or NONE)  # fmt: skip
         table.photos[key] = info
-        first = True
-        for row in rows:
-            (_, _, _, face, seed, figure, age, gender, confidence, *box, quality, emb_model, vector, _, _) = row
-            if face in info.marked:
+        photo = -1
+        for r in rows:
+            flags, face = self.flags[r], self.face[r]
+            if face in info.marked or not (flags & USABLE or self.figure[r] is not None):
                 continue
-            usable = vector is not None and emb_model == model
-            if emb_model is not None and not usable:
-                table.other_model += 1
-            figure = figure if isinstance(figure, str) and figure not in RESERVED_FIGURES else None
-            if not usable and figure is None:
-                continue
-            if first:
+            if photo < 0:
+                photo = len(table.keys)
                 table.keys.append(key)
-                first = False
-            table.photo.append(len(table.keys) - 1)
-            table.index.append(int(face))
-            table.can_seed.append(bool(seed) and usable)
-            table.figure.append(figure)
-            table.age.append(float(age) if age is not None else float("nan"))
-            table.gender.append(gender if gender in ("FEMALE", "MALE") else "")
-            table.gender_confidence.append(float(confidence or 1.0))
-            table.box.append(info.boxes[face])
-            table.quality.append(float(quality or 0.0))
-            table.has_embedding.append(usable)
-            vectors.append(vector if usable else bytes(2 * DIM))
+            table.append(photo, face, bool(flags & SEED and flags & USABLE), self.figure[r], self.age[r],
+                         self.gender[r], self.gender_confidence[r], self.quality[r], bool(flags & USABLE))  # fmt: skip
+            kept.append(r)
 
-    while rows := result.fetchmany(batch):
-        for row in rows:
-            if group and group[0][0] != row[0]:
-                photo(group)
-                group = []
-            group.append(row)
-        if len(vectors) >= batch:
-            blocks.append(np.frombuffer(b"".join(vectors), dtype="<f2").reshape(-1, DIM).astype(np.float16))
-            vectors = []
-    if group:
-        photo(group)
-    if vectors:
-        blocks.append(np.frombuffer(b"".join(vectors), dtype="<f2").reshape(-1, DIM).astype(np.float16))
-    table._blocks = blocks
-    return table
+
+def faces_from_index(con: Any, model: str = EMBEDDING_MODEL, batch: int = 16_384) -> FaceTable:
+    """The same table from the face index (``ossfaces_tools.index``): its ``faces`` view, every face of every photo
+    with faces (for ``photos``), the usable ones into the columns; embeddings come as one float16 matrix, never as
+    Python objects. Streamed in the parts' order, with no ``ORDER BY``: DuckDB would sort every row with its
+    embedding (1 GB at a million faces); photos are put in key order (OSS's order) afterwards."""
+    (documents,) = con.execute("SELECT count(*) FROM photos").fetchone()
+    (count,) = con.execute(f"SELECT count(*) {_INDEX_ROWS}").fetchone()
+    rows = _IndexRows(np.zeros((count, DIM), np.float16))
+    result = con.execute(f"SELECT {_INDEX_COLUMNS} {_INDEX_ROWS}")
+    while batch_rows := result.fetchmany(batch):
+        rows.add(batch_rows, model)
+    return rows.table(model, documents)
 
 
 def load_faces(bucket: Any, prefix: str, suffix: str, workers: int, model: str) -> FaceTable:

@@ -15,6 +15,7 @@ Killed anywhere, ``people forget`` (or any ``people`` run) finishes it; ``people
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,7 +126,7 @@ def _faces_of(body: bytes) -> list[dict[str, Any]]:
     return [f for f in faces if isinstance(f, dict)] if isinstance(faces, list) else []
 
 
-def strip_document(bucket: oss2.Bucket, result: str, forgotten: list[Box]) -> bool:
+def strip_document(bucket: oss2.Bucket, result: str, forgotten: Sequence[Box]) -> bool:
     """Take the identity off every face of ``result`` standing at a ``forgotten`` position, mark it, and name the
     positions in the result's metadata (the function's cue: ``ossfaces.forgotten``). One PUT, only if needed; every
     other field and metadata kept (the result stays up to date). True when the result was rewritten."""

@@ -19,6 +19,7 @@ from ossfaces_tools.people.faces import FaceRef, FaceTable, PhotoFaces
 from ossfaces_tools.people.state import PeopleState, PhotoEntry
 
 LEAVE = -2  # a face clustering must not touch (forgotten, or placed by IMM v2's FigureClusterId)
+NOBODY = 0  # in ``old_pid``: the face had no person (person ids start at 1)
 SAME_FACE = 0.5
 """Intersection over union from which a face of a re-analysis is the same face as before (PASCAL VOC's rule for
 "the same object"); matched one to one, largest overlaps first."""
@@ -63,7 +64,7 @@ def update(state: PeopleState, table: FaceTable, params: ClusterParams, *, rebui
     labels, total = cluster(table.embeddings(), np.asarray(table.can_seed, dtype=bool), labels, len(active), params)
     new_ids, report.new_people = _name_new_people(state, labels, len(active), total, old_pid, rebuild)
     place(state, photos, table, labels, {**dict(enumerate(active)), **new_ids})
-    report.joined = sum(1 for r in range(len(table)) if old_pid[r] is None and labels[r] >= 0)
+    report.joined = int(((old_pid == NOBODY) & (labels >= 0)).sum())
     report.unassigned = int((labels == UNASSIGNED).sum())
     state.photos = photos
     _drop_empty_unnamed(state)
@@ -81,7 +82,7 @@ def carry_over(state: PeopleState, table: FaceTable, report: UpdateReport) -> di
     for key, info in table.photos.items():
         old = state.photos.get(key)
         entry = PhotoEntry(info.etag, info.engine, info.boxes, [None] * len(info.boxes))
-        entry.forgotten = list(dict.fromkeys([*(old.forgotten if old else []), *(info.boxes[i] for i in info.marked)]))
+        entry.forgotten = tuple(dict.fromkeys([*(old.forgotten if old else ()), *(info.boxes[i] for i in info.marked)]))
         if old is not None and old.etag == info.etag:
             report.reanalysed += old.engine != info.engine
             _keep_people(state, old, entry)
@@ -96,12 +97,12 @@ def carry_over(state: PeopleState, table: FaceTable, report: UpdateReport) -> di
 def _keep_people(state: PeopleState, old: PhotoEntry, entry: PhotoEntry) -> None:
     """The faces of ``entry`` found again in ``old`` (same photo version) take over their person, pin and forget."""
     pairs = _same_faces(old, entry.boxes, entry.engine)
-    entry.forgotten += [entry.boxes[new] for new, was in pairs.items() if was in old.legacy_forgotten]
+    entry.forgotten += tuple(entry.boxes[new] for new, was in pairs.items() if was in old.legacy_forgotten)
     for new, was in pairs.items():
         pid = old.faces[was]
         entry.faces[new] = state.resolve(pid) if pid is not None and state.resolve(pid) in state.people else None
         if was in old.pinned:
-            entry.pinned.append(new)
+            entry.pinned += (new,)
 
 
 def _leave_forgotten(photo: FaceRef, entry: PhotoEntry, info: PhotoFaces, report: UpdateReport) -> None:
@@ -110,7 +111,7 @@ def _leave_forgotten(photo: FaceRef, entry: PhotoEntry, info: PhotoFaces, report
     for i in range(len(entry.faces)):
         if entry.is_forgotten(i):
             entry.faces[i] = None
-            entry.pinned = [p for p in entry.pinned if p != i]
+            entry.pinned = tuple(p for p in entry.pinned if p != i)
             report.forgotten += 1
             if i in info.identified or i not in info.marked:
                 report.lingering.append(FaceRef(photo.key, i))
@@ -134,15 +135,18 @@ def _same_faces(old: PhotoEntry, boxes: tuple[Box, ...], engine: str) -> dict[in
 
 def starting_labels(
     photos: dict[str, PhotoEntry], table: FaceTable, active: list[int], rebuild: bool, report: UpdateReport
-) -> tuple[NDArray[np.int64], dict[int, int | None]]:
-    """What clustering starts from: each face's person index (kept), ``UNASSIGNED`` (to place), or ``LEAVE``."""
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """What clustering starts from: each face's person index (kept), ``UNASSIGNED`` (to place), or ``LEAVE``; and
+    each face's person before this run (``NOBODY`` for none: an array, a dict of a million rows is 100 MB)."""
     index_of = {pid: i for i, pid in enumerate(active)}
     labels: NDArray[np.int64] = np.full(len(table), UNASSIGNED, np.int64)
-    old_pid: dict[int, int | None] = {}
+    old_pid: NDArray[np.int64] = np.full(len(table), NOBODY, np.int64)
     for row in range(len(table)):
         entry = photos[table.keys[table.photo[row]]]
         face = table.index[row]
-        pid = old_pid[row] = entry.faces[face]
+        pid = entry.faces[face]
+        if pid is not None:
+            old_pid[row] = pid
         if entry.is_forgotten(face):
             labels[row] = LEAVE
         elif not table.has_embedding[row]:
@@ -150,7 +154,7 @@ def starting_labels(
             report.figure_faces += 1
         elif pid is not None and pid in index_of and (not rebuild or face in entry.pinned):
             labels[row] = index_of[pid]
-    report.assigned_before = sum(p is not None for p in old_pid.values())
+    report.assigned_before = int((old_pid != NOBODY).sum())
     return labels, old_pid
 
 
@@ -174,16 +178,15 @@ def place(
 
 
 def _name_new_people(
-    state: PeopleState, labels: NDArray[np.int64], first: int, total: int, old_pid: dict[int, int | None], rebuild: bool
+    state: PeopleState, labels: NDArray[np.int64], first: int, total: int, old_pid: NDArray[np.int64], rebuild: bool
 ) -> tuple[dict[int, int], int]:
     """Ids for the people the clustering found (indices ``first..total-1``): on a rebuild, the old person each overlaps
     most (one-to-one, largest overlaps first); otherwise, and for the rest, new ids in the order they were found."""
     out: dict[int, int] = {}
     if rebuild and total > first:
         overlap: Counter[tuple[int, int]] = Counter()
-        for row, label in enumerate(labels.tolist()):
-            old = old_pid[row]
-            if label >= first and old is not None:
+        for label, old in zip(labels.tolist(), old_pid.tolist(), strict=True):
+            if label >= first and old != NOBODY:
                 overlap[(label, old)] += 1
         used_old: set[int] = set()
         for (label, old), _ in sorted(overlap.items(), key=lambda item: (-item[1], item[0])):
@@ -251,7 +254,7 @@ def merge(state: PeopleState, sources: list[int], into: int) -> int:
             for i, p in enumerate(entry.faces):
                 if p == source:
                     entry.faces[i] = target
-                    entry.pinned.append(i)
+                    entry.pinned += (i,)
         for figure, p in state.figures.items():
             if p == source:
                 state.figures[figure] = target
@@ -274,7 +277,7 @@ def split(state: PeopleState, pid: int, faces: list[FaceRef]) -> int:
     for ref in faces:
         entry = state.photos[ref.key]
         entry.faces[ref.index] = target
-        entry.pinned.append(ref.index)
+        entry.pinned += (ref.index,)
     return target
 
 
@@ -299,8 +302,8 @@ def forget(state: PeopleState, pid: int) -> list[FaceRef]:
         for i, p in enumerate(entry.faces):
             if p == target:
                 entry.faces[i] = None
-                entry.forgotten.append(entry.boxes[i])
-                entry.pinned = [x for x in entry.pinned if x != i]
+                entry.forgotten += (entry.boxes[i],)
+                entry.pinned = tuple(x for x in entry.pinned if x != i)
                 faces.append(FaceRef(key, i))
     for other in [p for p, person in state.people.items() if person.merged_into == target or p == target]:
         del state.people[other]
