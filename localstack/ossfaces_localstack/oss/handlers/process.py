@@ -9,10 +9,9 @@ from starlette.responses import Response
 
 from ..backend import Backend
 from ..call import Call
-from ..errors import invalid_argument
+from ..errors import invalid_argument, invalid_object_state
 from ..events import Processor, ProcessRequest
 from .conditions import check_conditions
-from .symlinks import invalid_object_state
 
 
 def processor_for(processors: dict[str, Processor], process: str) -> Processor | None:

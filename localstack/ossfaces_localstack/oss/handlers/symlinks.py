@@ -14,13 +14,9 @@ from starlette.responses import Response
 from .. import checksums
 from ..backend import Backend, write_headers
 from ..call import Call, to_wire
-from ..errors import OssError, invalid_argument
+from ..errors import OssError, invalid_argument, invalid_object_state
 from ..names import check_key, http_date
 from ..storage import ObjectAttrs, ObjectMeta, Storage
-
-
-def invalid_object_state() -> OssError:
-    return OssError(403, "InvalidObjectState", "The operation is not valid for the object's state")
 
 
 def open_object(storage: Storage, bucket: str, key: str, *, body: bool) -> tuple[ObjectMeta, IO[bytes], ObjectMeta]:
