@@ -25,6 +25,8 @@ _CONFIG_HINTS = {
     "NoSuchBucket": "the bucket does not exist at this endpoint: check OSSFACES_OSS_ENDPOINT and the event's region",
     "UserDisable": "the OSS service is disabled for this account",
     "ImmNotBound": "bind an IMM project to the bucket (OSS console: Data Processing → IMM)",
+    "InvalidObjectState": "the photo is in an archive storage class and cannot be read until restored: restore it"
+    " (RestoreObject), then run `ossfaces backfill` over it; lifecycle rules decide which photos get archived",
 }
 TRANSIENT_STATUSES = {408, 429, 500, 502, 503, 504}
 

@@ -119,6 +119,21 @@ def test_imm_refusal_fails_with_what_to_fix(
     assert not oss_bucket.object_exists("x.jpg.faces.json")
 
 
+def test_an_archived_photo_fails_with_restore_it_not_a_permission_hint(
+    oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, handler: Handler
+) -> None:
+    """Archive (and colder) photos cannot be read until restored: OSS answers 403 InvalidObjectState, which is no
+    permission problem. The event fails with what to do (FC's retries then go to its dead-letter destination); the
+    photo stays, and a backfill after the restore gives it its result."""
+    oss_bucket.put_object("cold.jpg", PHOTO, headers={"x-oss-storage-class": "Archive"})
+    with pytest.raises(ConfigError) as info:
+        handler(event_for(oss_bucket, "cold.jpg"), context)
+    assert info.value.code == "InvalidObjectState"
+    assert "RestoreObject" in info.value.message and "backfill" in info.value.message
+    assert "grant" not in info.value.message
+    assert not oss_bucket.object_exists("cold.jpg.faces.json")
+
+
 def test_imm_server_error_is_retried_with_nothing_written(
     oss_bucket: oss2.Bucket, imm: ImmStandIn, context: Context, handler: Handler
 ) -> None:

@@ -154,9 +154,29 @@ def test_bootstrap_protocol(fake_bootstrap: Path) -> None:
     assert headers["x-fc-access-key-id"] == "STS.test" and headers["x-fc-security-token"] == "token"
     assert headers["x-fc-function-name"] == "fn" and headers["x-fc-function-memory"] == "1024"
     assert headers["x-fc-region"] == "cn-hangzhou" and headers["x-fc-control-path"] == "/invoke"
-    assert any("handling /invoke" in line for line in result.logs)
+    assert any("handling /invoke" in line for line in result.logs), result.logs
     assert not failed.ok and failed.error_type == "UnhandledInvocationError"
     assert failed.error_message == "asked to fail"
+
+
+def test_logs_are_read_when_the_process_has_over_a_thousand_files_open(fake_bootstrap: Path) -> None:
+    """A long-lived process (the stack, a test worker) can hold more than 1,024 descriptors, so the runtime's pipe gets
+    a number ``select()`` refuses (``FD_SETSIZE``): the reader thread died on it and every log line was lost (seen in
+    CI as a missing "handling /invoke")."""
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        spec = _spec(fake_bootstrap, environment={"FAKE_VAR": "v"})
+        runner = BootstrapRunner(spec)
+        runner.start()
+        try:
+            result = runner.run(b'{"n": 1}', make_context(spec, "req-fd"))
+        finally:
+            runner.stop()
+    finally:
+        for fd in held:
+            os.close(fd)
+    assert result.ok, result
+    assert any("handling /invoke" in line for line in result.logs), result.logs
 
 
 def test_every_line_printed_before_the_answer_is_in_the_invocations_logs(fake_bootstrap: Path) -> None:

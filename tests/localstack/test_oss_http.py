@@ -77,3 +77,20 @@ def test_get_with_accept_encoding_gzip_is_compressed_and_chunked(oss_bucket: oss
 def test_listing_live_channels_is_empty(oss_bucket: oss2.Bucket) -> None:
     """The local OSS has no RTMP ingest; a client cleaning a bucket (oss2's own test suite does) lists none."""
     assert list(oss2.LiveChannelIterator(oss_bucket)) == []
+
+
+def test_requests_through_a_proxy_in_absolute_form(local_oss: LocalOss) -> None:
+    """A client whose HTTP proxy is this server (``HTTP_PROXY``, or oss2's ``proxies``) sends absolute-form request
+    lines, ``PUT http://bucket.oss-cn-shanghai.aliyuncs.com/key``: the server takes the bucket and key from them, for
+    either signature version (how oss2's suite reaches the local OSS with the real endpoints some of its tests name)."""
+    proxies = {"http": local_oss.endpoint}
+    v1 = oss2.Auth(local_oss.access_key_id, local_oss.access_key_secret)
+    v4 = oss2.AuthV4(local_oss.access_key_id, local_oss.access_key_secret)
+    shanghai = oss2.Bucket(v1, "http://oss-cn-shanghai.aliyuncs.com", "far-bucket", proxies=proxies)
+    shanghai.create_bucket()
+    shanghai.put_object("a/b.txt", b"through the proxy")
+    hangzhou = oss2.Bucket(v4, "http://oss-cn-hangzhou.aliyuncs.com", "far-bucket", proxies=proxies,
+                           region=local_oss.region)  # fmt: skip
+    assert hangzhou.get_object("a/b.txt").read() == b"through the proxy"
+    assert [o.key for o in oss2.ObjectIterator(hangzhou)] == ["a/b.txt"]
+    assert local_oss.storage.head("far-bucket", "a/b.txt").size == 17

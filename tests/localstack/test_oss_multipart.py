@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 from pathlib import Path
@@ -196,3 +197,51 @@ def test_upload_part_copy_open_ended_ranges(
     with pytest.raises(oss2.exceptions.ServerError) as beyond:
         oss_bucket.upload_part_copy("test-bucket", "src/open.bin", (len(source), None), "dst/open.bin", upload_id, 2)
     assert (beyond.value.status, beyond.value.code) == (416, "InvalidRange")
+
+
+def test_sequential_upload(oss_bucket: oss2.Bucket) -> None:
+    """``?sequential``: parts only in order, each once; the object then has the MD5 of its whole body, which GET and
+    HEAD answer as Content-MD5 (as for a simple upload; a plain multipart object has none: oss2's suite checks both)."""
+    data = [os.urandom(PART), os.urandom(PART), os.urandom(7)]
+    uid = oss_bucket.init_multipart_upload("seq", params={"sequential": ""}).upload_id
+    with pytest.raises(oss2.exceptions.PartNotSequential):
+        oss_bucket.upload_part("seq", uid, 2, data[1])
+    parts = [PartInfo(1, oss_bucket.upload_part("seq", uid, 1, data[0]).etag)]
+    with pytest.raises(oss2.exceptions.ServerError) as again:
+        oss_bucket.upload_part("seq", uid, 1, data[0])
+    assert (again.value.status, again.value.code) == (409, "PartAlreadyExist")
+    with pytest.raises(oss2.exceptions.PartNotSequential):  # the same rule for a part copied from an object
+        oss_bucket.upload_part_copy("test-bucket", "seq-src", None, "seq", uid, 3)
+    parts += [PartInfo(n, oss_bucket.upload_part("seq", uid, n, data[n - 1]).etag) for n in (2, 3)]
+    result = oss_bucket.complete_multipart_upload("seq", uid, parts)
+    whole = b"".join(data)
+    md5 = base64.b64encode(hashlib.md5(whole).digest()).decode()
+    assert result.etag.endswith("-3") and result.crc == crc64(whole)
+    got = oss_bucket.get_object("seq")
+    assert got.read() == whole and got.headers["Content-MD5"] == md5
+    assert oss_bucket.head_object("seq").headers["Content-MD5"] == md5
+    assert "Content-MD5" not in oss_bucket.get_object("seq", byte_range=(0, 9)).headers  # not the MD5 of a part
+
+    plain = oss_bucket.init_multipart_upload("plain").upload_id
+    oss_bucket.upload_part("plain", plain, 2, data[1])  # any order
+    p1 = oss_bucket.upload_part("plain", plain, 1, data[0])
+    oss_bucket.complete_multipart_upload("plain", plain, [PartInfo(1, p1.etag)])
+    assert "Content-MD5" not in oss_bucket.get_object("plain").headers
+    oss_bucket.put_object("simple", b"abc")
+    assert (
+        oss_bucket.get_object("simple").headers["Content-MD5"]
+        == base64.b64encode(hashlib.md5(b"abc").digest()).decode()
+    )
+
+
+def test_resumable_upload_sequential_and_with_acl(oss_bucket: oss2.Bucket, tmp_path: Path) -> None:
+    """oss2's resumable upload with ``params={'sequential': ''}`` and one thread (several would break the order: a
+    race, so that case is checked part by part above), sending the ACL on initiate and complete."""
+    src = tmp_path / "seq.bin"
+    src.write_bytes(os.urandom(10 * PART))
+    store = oss2.ResumableStore(root=str(tmp_path))
+    oss2.resumable_upload(oss_bucket, "rs", str(src), store=store, multipart_threshold=2 * PART, part_size=PART,
+                          num_threads=1, params={"sequential": ""}, headers={"x-oss-object-acl": "private"})  # fmt: skip
+    got = oss_bucket.get_object("rs")
+    assert got.read() == src.read_bytes() and got.headers["Content-MD5"]
+    assert oss_bucket.get_object_acl("rs").acl == "private"

@@ -21,6 +21,10 @@ def test_imports_point_one_way_and_form_no_cycle() -> None:
     assert module_map.violations() == []
 
 
+def test_no_module_is_over_500_lines() -> None:
+    assert module_map.too_long() == []
+
+
 def test_the_checks_would_see_a_back_edge_a_cycle_and_a_long_module(tmp_path: Path) -> None:
     for room, package in module_map.PACKAGES.items():
         (tmp_path / room / package).mkdir(parents=True)

@@ -1,5 +1,5 @@
-"""``ossfaces stats`` says what its numbers can be trusted for (issue 8 item 6): UNKNOWN genders, the engine's
-validated figures from the shipped calibration file (or that there are none), and the age spread by AgeSD."""
+"""``ossfaces stats`` says what its numbers can be trusted for: UNKNOWN genders, the engine's held-out figures from the
+shipped calibration file and the population they hold for (or that there are none), and the age spread by AgeSD."""
 
 from __future__ import annotations
 
@@ -72,39 +72,35 @@ def test_engines_are_counted_and_matched_to_the_shipped_calibration() -> None:
     assert trust["calibration_digest"] == SHIPPED.digest
 
 
-def test_shipped_file_is_stated_as_not_validated_and_unknown_is_explained() -> None:
+def test_the_shipped_file_is_quoted_with_its_holdout_figures_and_population() -> None:
     trust = trust_statement(accumulated().report())
-    assert trust["validated"] is False and trust["validation"] is None
+    assert trust["validated"] is True and trust["validation"]["split"] == "holdout"
     text = " ".join(trust["lines"])
     assert "counted as UNKNOWN" in text and "under 13" in text and "product decision" in text
-    assert "not validated on licensed data" in text
+    line = trust["lines"][1]
+    figures = SHIPPED.validation["figures"] if SHIPPED.validation else {}
+    adult = figures["gender"]["estimated_13_plus"]
+    assert f"{100 * adult['accuracy_where_written']:.1f} %" in line and "held-out faces" in line
+    assert "mostly adults" in line and "split holdout" in line and "fairface540" in line
+    assert "Congress portraits" in line and "1.645 AgeSD" in line and "smiling faces called HAPPY" in line
+    assert "fitted so that about 90 %" in trust["lines"][3]
 
 
-def validated(digest: str | None = None) -> Calibration:
+def unvalidated() -> Calibration:
     document = copy.deepcopy(dict(SHIPPED.document))
-    document["validation"] = {
-        "dataset": ["FairFace val"],
-        "licence": ["CC-BY-4.0"],
-        "split": "test",
-        "calibration_digest": digest or SHIPPED.digest,
-        "figures": {
-            "age_exact": {"n": 0},
-            "age_binned": {"n": 5000, "bin_accuracy": 0.51, "within_one_bin": 0.93},
-            "gender": {"n": 5000, "accuracy_where_written": 0.961, "coverage": 0.9},
-            "emotion": {"n": 0},
-        },
-    }
+    document["validation"] = None
     return Calibration.from_document(document)
 
 
 def test_a_validation_block_is_quoted_only_for_its_own_calibration() -> None:
     report = accumulated().report()
-    trust = trust_statement(report, validated())
-    assert trust["validated"] is True
-    line = trust["lines"][1]
-    assert "FairFace val (CC-BY-4.0, split test)" in line and "bin accuracy 51.0 %" in line and "96.1 %" in line
-    stale = trust_statement(report, validated("ffffffffffff"))
+    document = copy.deepcopy(dict(SHIPPED.document))
+    document["validation"]["calibration_digest"] = "ffffffffffff"
+    stale = trust_statement(report, Calibration.from_document(document))
     assert stale["validated"] is False and "not validated" in stale["lines"][1]
+    none = trust_statement(report, unvalidated())
+    assert none["validated"] is False and "not validated on licensed data" in none["lines"][1]
+    assert "not calibrated against its errors" in none["lines"][3]
 
 
 def test_table_and_html_carry_the_statement_and_the_spread() -> None:
@@ -112,9 +108,9 @@ def test_table_and_html_carry_the_statement_and_the_spread() -> None:
     buffer = io.StringIO()
     print_table(report, Console(file=buffer, width=200))
     table = buffer.getvalue()
-    assert "spread by AgeSD" in table and "counted as UNKNOWN" in table and "not validated on licensed data" in table
+    assert "spread by AgeSD" in table and "counted as UNKNOWN" in table and "held-out faces" in table
     page = render_html(report)
-    assert '<section id="trust" data-validated="false"' in page and "not validated on licensed data" in page
+    assert '<section id="trust" data-validated="true"' in page and "held-out faces" in page
     assert 'data-metric="ages_spread" data-category="18-64"' in page
 
 
@@ -131,7 +127,8 @@ def test_command_json_keeps_the_statement(local_oss: LocalOss, oss_bucket: oss2.
     result = cli([*args, "--json"], env)
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["trust"]["validated"] is False and report["trust"]["documents"]["other_engines"] == 5
+    assert report["trust"]["validated"] is True and report["trust"]["documents"]["other_engines"] == 5
+    assert report["trust"]["validation"]["figures"]["gender"]["estimated_13_plus"]["n"] > 0
     assert report["overall"]["engines"] == {"imm/imm/detectface@v1": 5}  # the 8 documents less the 3 error documents
     assert "counted as UNKNOWN" in result.stderr  # the table (and its notes) goes to stderr with --json
 

@@ -42,16 +42,56 @@ def spread_age(centre: int, half_width: int) -> np.ndarray[Any, Any]:
     return normalised
 
 
-def test_the_shipped_file_is_the_documented_unfitted_calibration() -> None:
+def test_the_shipped_file_says_where_every_number_came_from_and_how_it_held_out() -> None:
     doc = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
     cal = load_calibration()
-    assert cal.age.is_identity and cal.emotion.is_identity
-    assert (
-        doc["age"]["fitted_on"] is None and doc["gender"]["fitted_on"] is None and doc["emotion"]["fitted_on"] is None
+    sets = {d["name"] for d in doc["data"]}
+    assert sets and all(d["licence"] and d["attribution"] for d in doc["data"])
+    for block in ("age", "gender", "emotion"):
+        fitted_on = doc[block]["fitted_on"]
+        assert fitted_on["split"] == "fit" and set(fitted_on["data"]) <= sets and fitted_on["faces"] > 0
+    assert not cal.age.is_identity and cal.age_sd is not None
+    val = cal.validation
+    assert val is not None and val["split"] == "holdout" and val["calibration_digest"] == cal.digest
+    assert "held-out faces" in val["population"] and val["figures"]["age_sd"]["n"] > 0
+    assert cal.gender.min_age == 13 and "Product decision" in doc["gender"]["min_age_source"]
+
+
+def test_age_spread_model_scales_with_the_networks_spread_and_the_age() -> None:
+    doc = identity_document()
+    doc["age"]["sd_model"] = {"log_scale": 1.0, "spread_power": 0.5, "per_50_years": 0.3}
+    cal = Calibration.from_document(doc)
+    narrow, wide = (
+        cal.face_fields(spread_age(30, 1), "MALE", 0.9, EMOTIONS),
+        cal.face_fields(spread_age(30, 10), "MALE", 0.9, EMOTIONS),
     )
-    assert doc["validation"] is None and cal.validation is None
-    assert cal.gender.min_age == 13 and "Product decision, not fitted" in doc["gender"]["min_age_source"]
-    assert "not calibrated against its errors" in doc["age"]["sd"]
+    assert narrow["Age"] == wide["Age"] == 30
+    raw_narrow = Calibration.identity().face_fields(spread_age(30, 1), "MALE", 0.9, EMOTIONS)["AgeSD"]
+    assert narrow["AgeSD"] == pytest.approx(math.exp(1.0 + 0.5 * math.log(raw_narrow + 0.5) + 0.3 * 30 / 50), abs=0.02)
+    assert wide["AgeSD"] > narrow["AgeSD"]
+    old = cal.face_fields(spread_age(70, 1), "MALE", 0.9, EMOTIONS)
+    assert old["AgeSD"] > narrow["AgeSD"]  # the same network spread reads wider at 70
+
+
+def test_gender_head_reads_the_net_and_the_embedding_and_falls_back_without_one() -> None:
+    doc = identity_document()
+    emb = [0.0] * 128
+    emb[0] = 20.0
+    doc["gender"]["head"] = {
+        "bias": 0.0,
+        "net_logit": 1.0,
+        "embedding": emb,
+        "fallback": {"bias": 0.0, "net_logit": 1.0},
+    }
+    cal = Calibration.from_document(doc)
+    vector = np.zeros(128, np.float32)
+    vector[0] = -1.0  # the embedding says female strongly
+    with_emb = cal.face_fields(one_hot_age(40), "MALE", 0.8, EMOTIONS, vector)
+    without = cal.face_fields(one_hot_age(40), "MALE", 0.8, EMOTIONS, None)
+    assert with_emb["Gender"] == "FEMALE" and with_emb["GenderConfidence"] > 0.99
+    assert without["Gender"] == "MALE" and without["GenderConfidence"] == pytest.approx(0.8)
+    with pytest.raises(ValueError, match="128-d"):
+        cal.face_fields(one_hot_age(40), "MALE", 0.8, EMOTIONS, np.zeros(64))
 
 
 def test_age_map_interpolates_between_knots_and_clamps_outside() -> None:
@@ -97,7 +137,7 @@ def test_age_sd_is_the_spread_of_the_distribution_after_the_map() -> None:
 
 
 def test_gender_is_left_out_under_the_minimum_age_and_written_from_it() -> None:
-    cal = load_calibration()
+    cal = Calibration(gender=GenderRule(13, ((13, 0.5),)))
     child = cal.face_fields(one_hot_age(12), "FEMALE", 0.99, EMOTIONS)
     assert "Gender" not in child and "GenderConfidence" not in child
     teen = cal.face_fields(one_hot_age(13), "FEMALE", 0.99, EMOTIONS)

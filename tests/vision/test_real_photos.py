@@ -2,7 +2,8 @@
 
 The astronaut and the synthetic collage cannot show what group photos do: several faces at different sizes, poses
 and lighting in one frame. These photos can, and each is pinned by sha-256, so a failure is the engine's, not the
-data's.
+data's. They read the networks' own answers (the identity calibration: a gender on every face); what the shipped
+calibration writes on the same photos (abstentions included) is checked in ``test_calibration_photos.py``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ossfaces.vision import Analysis, FaceAnalyzer
+from ossfaces.vision.calibration import Calibration
 
 from .photos import BY_NAME, GROUP_PHOTOS, PHOTOS, fetch_photos, load_rgb, match_faces, stability_variants
 
@@ -25,7 +27,14 @@ def photo_paths() -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def results(analyzer: FaceAnalyzer, photo_paths: dict[str, Path]) -> dict[str, Analysis]:
+def network(analyzer: FaceAnalyzer) -> FaceAnalyzer:
+    """The engine with the identity calibration: what the networks say, before any abstention."""
+    return FaceAnalyzer.load(threads=2, calibration=Calibration.identity())
+
+
+@pytest.fixture(scope="session")
+def results(network: FaceAnalyzer, photo_paths: dict[str, Path]) -> dict[str, Analysis]:
+    analyzer = network
     return {name: analyzer.analyze(path.read_bytes()) for name, path in photo_paths.items()}
 
 
@@ -70,8 +79,9 @@ Matched = dict[str, list[tuple[int, float, str, str]] | int]
 
 
 @pytest.fixture(scope="session")
-def stability(analyzer: FaceAnalyzer, photo_paths: dict[str, Path], results: dict[str, Analysis]) -> dict[str, Matched]:
+def stability(network: FaceAnalyzer, photo_paths: dict[str, Path], results: dict[str, Analysis]) -> dict[str, Matched]:
     """Each group photo's variants matched face by face to the original (boxes mapped back)."""
+    analyzer = network
     out: dict[str, Matched] = {}
     for name in GROUP_PHOTOS:
         base = results[name].faces

@@ -71,7 +71,13 @@ def _imm_refusal(exc: oss2.exceptions.ServerError) -> OssFacesError | None:
         return BadImage(
             str(exc.code or "InvalidImage"), str(exc.message or "IMM could not analyse the image"), exc.request_id
         )
-    if exc.status == 403 and exc.code not in {"SignatureDoesNotMatch", "InvalidAccessKeyId", "SecurityTokenExpired"}:
+    # Credentials and a frozen (archived) photo are not about IMM: ``storage.classify`` says what to do about those.
+    if exc.status == 403 and exc.code not in {
+        "SignatureDoesNotMatch",
+        "InvalidAccessKeyId",
+        "SecurityTokenExpired",
+        "InvalidObjectState",
+    }:
         return ConfigError(
             str(exc.code or "AccessDenied"),
             f"IMM processing refused: {exc.message} (fix: bind an IMM project to the bucket and allow the function's role "

@@ -217,7 +217,9 @@ class FaceAnalyzer:
             "FaceId": face_id,
             "FaceConfidence": _r(det.score),
             # Age, AgeSD, Gender (when not abstaining), Emotion…: the shipped calibration (vision/calibration.py)
-            **self.calibration.face_fields(attr.age_probs, attr.gender, attr.gender_confidence, attr.emotions),
+            **self.calibration.face_fields(
+                attr.age_probs, attr.gender, attr.gender_confidence, attr.emotions, attr.embedding
+            ),
             "FaceQuality": quality,
             "FaceAttributes": attributes,
             "Landmarks": [{"X": _r(px * sx, 1), "Y": _r(py * sy, 1)} for px, py in det.landmarks],

@@ -1,28 +1,31 @@
 """What the engine writes for age, gender and emotion, from what the networks say: the shipped calibration.
 
-The networks' raw outputs (the age network's 81-class distribution, the gender softmax, the emotion softmax) become the
-document's ``Age``, ``AgeSD``, ``Gender``, ``GenderConfidence``, ``Emotion``, ``EmotionConfidence`` and
-``EmotionDetails`` through the parameters in ``calibration.json`` beside this module (docs/design.md "Engines"). Every parameter records where it came from; today none was fitted on data (``"fitted_on": null``): no labelled
-face data the project may legally fit on is available yet. ``ossfaces_tools.calibrate`` fits them once it is.
+The networks' raw outputs (the age network's 81-class distribution, the gender softmax, the emotion softmax, the SFace
+embedding) become the document's ``Age``, ``AgeSD``, ``Gender``, ``GenderConfidence``, ``Emotion``,
+``EmotionConfidence`` and ``EmotionDetails`` through the parameters in ``calibration.json`` beside this module
+(docs/design.md "Engines"; docs/calibration.md: how they were fitted and what they achieve on held-out faces). Each
+fitted block names the data it was fitted on (``fitted_on``); ``ossfaces_tools.calibration`` fits them.
 
 - **Age**: ``Age = round(m(E))`` where ``E`` is the expectation of the age network's distribution (class ages 0.25,
   1, …, 80, as in :mod:`ossfaces.vision.attributes`) and ``m`` a monotone piecewise-linear map given by knots
   (identity when not fitted; clamped to the first and last knot outside their range).
-- **AgeSD**: the standard deviation of the age network's own distribution after the map, i.e. of ``m(class age)``
-  under the class probabilities, in years. It is the model's predictive spread, *not yet calibrated against its
-  errors*: nothing shows that about 68 % of true ages fall within ``Age ± AgeSD``. Until the ``validation`` block
-  says otherwise, read it as "how unsure the network is", not as an error bar.
-- **Gender**: written (``Gender`` and ``GenderConfidence``) only when the written ``Age`` (after the map) is at least
-  ``min_age`` and the confidence reaches the ``min_confidence`` of the estimated age's band; otherwise both fields are
-  absent (stats count the face as UNKNOWN). ``min_age`` 13 is a product decision, not a fitted number (see
-  ``calibration.json``); a fitted ``min_confidence`` of ``null`` means the band never writes a gender.
+- **AgeSD**: ``s`` = the standard deviation of the age network's own distribution after the map (``m(class age)``
+  under the class probabilities). Without a spread model ``AgeSD = s``; with one (``age.sd_model``)
+  ``AgeSD = exp(a + b·ln(s + 0.5) + c·Age/50)``, fitted so that the true age lies within ``Age ± 1.645 AgeSD`` for
+  about 90 % of faces.
+- **Gender**: the gender network's probability of MALE, ``q``, or, with a head (``gender.head``), a logistic model
+  ``P(MALE) = σ(bias + w·logit(q) + v·embedding)`` over what the networks already computed (the fallback without
+  ``v`` for faces without an embedding). Written (``Gender``, ``GenderConfidence`` = the winning probability) only
+  when the written ``Age`` is at least ``min_age`` and the confidence reaches the ``min_confidence`` of the
+  estimated age's band; otherwise both fields are absent (stats count the face as UNKNOWN). A ``min_confidence`` of
+  ``null`` means the band never writes a gender.
 - **Emotion**: ``p' = softmax(log(p) / T + b)`` with a temperature ``T`` and per-class log-priors ``b`` (``T = 1``,
   ``b = 0`` is the identity); ``EmotionDetails`` still sums to 1, ``Emotion`` is its largest class.
 
 The engine version carries :attr:`Calibration.digest`, a digest of the parameters that change a result (``age``,
 ``gender``, ``emotion``), so a document made under another calibration is stale and gets re-processed. The
-``validation`` block (what the stats report quotes) describes a calibration and does not change results: it is not
-part of the digest, and names the digest it validated.
+``validation`` block (what the stats report quotes) and the ``data`` block (the data sets' licences and attributions,
+from which NOTICE is generated) describe a calibration and do not change results: they are not part of the digest.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from ossfaces.errors import ConfigError
 from ossfaces.vision.attributes import AGE_WEIGHTS, IMM_EMOTIONS
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
-FORMAT = 1
+FORMAT = 2
 PARAMETER_BLOCKS = ("age", "gender", "emotion")
 """The blocks whose content changes what the engine writes; their digest joins the engine version."""
 _PROB_FLOOR = 1e-12
@@ -81,6 +84,66 @@ class AgeMap:
 
     def __call__(self, age: ArrayLike) -> NDArray[np.float64]:
         return np.interp(np.asarray(age, dtype=np.float64), self.xs, self.ys)
+
+
+SPREAD_OFFSET = 0.5
+"""Years added to the network's own spread before its logarithm (a face with a one-hot distribution still has an
+AgeSD)."""
+
+
+@dataclass(frozen=True)
+class AgeSpread:
+    """``AgeSD = exp(log_scale + spread_power · ln(s + 0.5) + per_50_years · Age / 50)``; ``s`` the network's spread."""
+
+    log_scale: float
+    spread_power: float
+    per_50_years: float
+
+    def __post_init__(self) -> None:
+        if not all(math.isfinite(v) for v in (self.log_scale, self.spread_power, self.per_50_years)):
+            raise ValueError("age sd_model parameters must be finite numbers")
+
+    def __call__(self, spread: float, age: float) -> float:
+        exponent = self.log_scale + self.spread_power * math.log(spread + SPREAD_OFFSET) + self.per_50_years * age / 50
+        return math.exp(min(exponent, 6.0))
+
+
+LOGIT_CLIP = 12.0
+"""The gender network's logit is clipped to +-12 (probabilities 6e-6 from 0 or 1) before the head reads it."""
+
+
+@dataclass(frozen=True)
+class GenderHead:
+    """``P(MALE) = σ(bias + net_logit · logit(q) + embedding · e)``; ``e`` the face's L2-normalised SFace vector.
+
+    ``fallback`` (bias, net_logit) is the same model without the embedding, for faces that have none.
+    """
+
+    bias: float
+    net_logit: float
+    embedding: tuple[float, ...]
+    fallback: tuple[float, float]
+
+    def __post_init__(self) -> None:
+        values = (self.bias, self.net_logit, *self.embedding, *self.fallback)
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError("gender head coefficients must be finite numbers")
+
+    def p_male(self, q_male: float, embedding: ArrayLike | None) -> float:
+        q = min(max(float(q_male), 1e-12), 1 - 1e-12)
+        z = min(max(math.log(q / (1 - q)), -LOGIT_CLIP), LOGIT_CLIP)
+        if embedding is None or not self.embedding:
+            s = self.fallback[0] + self.fallback[1] * z
+        else:
+            e = np.asarray(embedding, dtype=np.float64).reshape(-1)
+            if e.shape[0] != len(self.embedding):
+                raise ValueError(f"the gender head reads {len(self.embedding)}-d embeddings, got {e.shape[0]}")
+            s = self.bias + self.net_logit * z + float(np.dot(self._weights, e))
+        return 1.0 / (1.0 + math.exp(-s))
+
+    @cached_property
+    def _weights(self) -> NDArray[np.float64]:
+        return np.asarray(self.embedding, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -157,6 +220,8 @@ class Calibration:
     age: AgeMap = field(default_factory=AgeMap)
     gender: GenderRule = field(default_factory=GenderRule)
     emotion: EmotionCalibration = field(default_factory=EmotionCalibration)
+    age_sd: AgeSpread | None = None
+    gender_head: GenderHead | None = None
     document: Mapping[str, Any] = field(default_factory=dict, compare=False)
     """The file's JSON as loaded (provenance, ``fitted_on``, ``validation``): what the report and the fitter read."""
 
@@ -168,7 +233,7 @@ class Calibration:
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> Calibration:
         """Parse and check a calibration document; ``ValueError`` saying what is wrong."""
-        if doc.get("format") != FORMAT:
+        if doc.get("format") not in (1, FORMAT):  # format 1: no AgeSD model, no gender head
             raise ValueError(f"calibration format {doc.get('format')!r} is not {FORMAT}")
         age = AgeMap.from_knots(doc["age"]["knots"])
         g = doc["gender"]
@@ -180,7 +245,22 @@ class Calibration:
         if unknown:
             raise ValueError(f"emotion log_priors: unknown classes {sorted(unknown)}")
         emotion = EmotionCalibration(float(e["temperature"]), tuple(float(priors.get(k, 0.0)) for k in IMM_EMOTIONS))
-        return cls(age, gender, emotion, doc)
+        sd = doc["age"].get("sd_model")
+        age_sd = (
+            None
+            if sd is None
+            else AgeSpread(float(sd["log_scale"]), float(sd["spread_power"]), float(sd["per_50_years"]))
+        )
+        h = g.get("head")
+        head = None
+        if h is not None:
+            head = GenderHead(
+                float(h["bias"]),
+                float(h["net_logit"]),
+                tuple(float(v) for v in h.get("embedding") or ()),
+                (float(h["fallback"]["bias"]), float(h["fallback"]["net_logit"])),
+            )
+        return cls(age, gender, emotion, age_sd, head, doc)
 
     @property
     def digest(self) -> str:
@@ -203,7 +283,7 @@ class Calibration:
         return float(np.sum(p * AGE_WEIGHTS, dtype=np.float32))
 
     def age_and_sd(self, age_probs: ArrayLike) -> tuple[float, float]:
-        """(calibrated age, its spread): the map of the expectation, and the std of the mapped class ages."""
+        """(calibrated age, the network's spread): the map of the expectation, the std of the mapped class ages."""
         raw = np.asarray(age_probs, dtype=np.float64).reshape(-1)
         p = raw / max(float(raw.sum()), _PROB_FLOOR)
         mapped = self._mapped_class_ages
@@ -212,12 +292,25 @@ class Calibration:
         return float(self.age(self.expected_age(age_probs))), sd
 
     def face_fields(
-        self, age_probs: ArrayLike, gender: str, gender_confidence: float, emotions: Mapping[str, float]
+        self,
+        age_probs: ArrayLike,
+        gender: str,
+        gender_confidence: float,
+        emotions: Mapping[str, float],
+        embedding: ArrayLike | None = None,
     ) -> dict[str, Any]:
-        """The document's attribute fields for one face; ``Gender``/``GenderConfidence`` left out when abstaining."""
-        age, sd = self.age_and_sd(age_probs)
+        """The document's attribute fields for one face; ``Gender``/``GenderConfidence`` left out when abstaining.
+
+        ``gender``/``gender_confidence``: the gender network's winning class and its probability; ``embedding``: the
+        face's L2-normalised SFace vector, or None where the engine computes none."""
+        age, spread = self.age_and_sd(age_probs)
         written_age = math.floor(age + 0.5)
+        sd = spread if self.age_sd is None else self.age_sd(spread, written_age)
         out: dict[str, Any] = {"Age": written_age, "AgeSD": round(sd, 2)}
+        if self.gender_head is not None:
+            q_male = gender_confidence if gender == "MALE" else 1.0 - gender_confidence
+            p_male = self.gender_head.p_male(q_male, embedding)
+            gender, gender_confidence = ("MALE", p_male) if p_male >= 0.5 else ("FEMALE", 1.0 - p_male)
         if self.gender.writes(written_age, gender_confidence):  # the rule reads the Age the user sees
             out["Gender"] = gender
             out["GenderConfidence"] = round(float(gender_confidence), 4)
@@ -245,9 +338,10 @@ def identity_document() -> dict[str, Any]:
     return {
         "format": FORMAT,
         "name": "identity",
-        "age": {"knots": [[0.0, 0.0], [100.0, 100.0]], "fitted_on": None},
-        "gender": {"min_age": 0, "bands": [{"from_age": 0, "min_confidence": 0.5}], "fitted_on": None},
+        "age": {"knots": [[0.0, 0.0], [100.0, 100.0]], "sd_model": None, "fitted_on": None},
+        "gender": {"min_age": 0, "bands": [{"from_age": 0, "min_confidence": 0.5}], "head": None, "fitted_on": None},
         "emotion": {"temperature": 1.0, "log_priors": dict.fromkeys(IMM_EMOTIONS, 0.0), "fitted_on": None},
+        "data": [],
         "validation": None,
     }
 

@@ -3,9 +3,9 @@
 glibc serves large blocks with ``mmap`` and returns them on ``free``, but it raises that threshold to the size of
 each such block freed (up to 32 MiB): after the first large photo, every band, crop and blob of a few megabytes comes
 from the heap instead, where freed holes between live blocks are never returned. A fixed threshold keeps blocks over
-4 MiB in their own mappings. On the worst files the decoder accepts this took 30-50 MiB off the peak, and the time of a
-24-megapixel photo did not move (``benchmarks/bench_decode_memory.py``, ``benchmarks/bench_engine.py``). Nothing
-happens where libc is not glibc.
+4 MiB in their own mappings. On the worst files the decoder accepts this took 30-50 MiB off the peak
+(``benchmarks/bench_decode_memory.py``); a 24-megapixel photo's time moved within the machine's noise
+(``benchmarks/bench_engine.py``). Nothing happens where libc is not glibc.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ M_MMAP_THRESHOLD = -3
 """``mallopt``'s parameter number (glibc's ``malloc.h``); setting it also turns the dynamic threshold off."""
 MMAP_THRESHOLD_BYTES = 4 * 1024 * 1024
 """Blocks at least this large get their own mapping: a decoded frame, a reduced array, a 24-megapixel detector blob.
-Smaller ones (a band of 128 rows, a face crop) are reused from the heap, as before; 1 MiB measured the same peaks."""
+Smaller ones (a band of 128 rows, a face crop) are reused from the heap, as before."""
 
 
 def _glibc() -> ctypes.CDLL | None:

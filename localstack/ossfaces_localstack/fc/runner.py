@@ -270,8 +270,10 @@ class BootstrapRunner:
         assert self._process is not None and self._process.stdout is not None
         with self._process.stdout as stream:
             fd, pending = stream.fileno(), b""
+            ready = select.poll()  # not select(): a busy process's pipe may be numbered past its 1,024 limit
+            ready.register(fd, select.POLLIN | select.POLLHUP)
             while True:
-                select.select([fd], [], [])  # wait for output without holding the lock
+                ready.poll()  # wait for output without holding the lock
                 with self._output:
                     self._reading = True
                 chunk = os.read(fd, 1 << 16)

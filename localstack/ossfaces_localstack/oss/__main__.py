@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--access-key-secret", default=DEFAULT_ACCESS_KEY_SECRET)
     p.add_argument("--bucket", action="append", default=[], help="bucket to create at start (repeatable)")
     p.add_argument("--no-fsync", action="store_true", help="skip fsync (faster, not crash-safe against power loss)")
+    p.add_argument("--restore-seconds", type=float, default=60.0,
+                   help="how long RestoreObject takes before an archived object can be read (OSS: ~1 min for Archive)")  # fmt: skip
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     oss = LocalOss(
@@ -31,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         credentials={args.access_key_id: args.access_key_secret},
         buckets=args.bucket,
         fsync=not args.no_fsync,
+        restore_seconds=args.restore_seconds,
     )
     oss.serve_forever(on_bound=lambda o: print(o.describe(), flush=True))
     return 0

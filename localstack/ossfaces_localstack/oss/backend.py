@@ -29,6 +29,7 @@ class Backend:
     region: str
     processors: dict[str, Processor] = field(default_factory=dict)
     listeners: list[Listener] = field(default_factory=list)
+    restore_seconds: float = 60.0  # how long a RestoreObject takes before the archived object can be read
 
     @staticmethod
     def announcement(c: Call, event: str, *, delta: int | None = None, position: int | None = None) -> Announcement:
@@ -67,5 +68,5 @@ class Backend:
 
 
 def write_headers(meta: ObjectMeta) -> dict[str, str]:
-    """What every write answers: the ETag and the CRC-64 oss2 checks against its own."""
-    return {"ETag": checksums.quoted(meta.etag), "x-oss-hash-crc64ecma": str(meta.crc)}
+    """What every write answers: the ETag, the CRC-64 oss2 checks against its own, the server-side encryption."""
+    return {"ETag": checksums.quoted(meta.etag), "x-oss-hash-crc64ecma": str(meta.crc), **meta.attrs.sse_headers()}

@@ -26,6 +26,15 @@ MAX_PUT_SIZE = 5 * 1024**3  # single PUT / append / part: 5 GB
 OWNER_ID = "1000000000000000"
 # Standard headers OSS stores with an object and returns on GET/HEAD.
 STORED_HEADERS = ("cache-control", "content-disposition", "content-encoding", "content-language", "expires")
+STORAGE_CLASSES = ("Standard", "IA", "Archive", "ColdArchive", "DeepColdArchive")
+OBJECT_ACLS = ("default", "private", "public-read", "public-read-write")
+SSE_HEADERS = (
+    "x-oss-server-side-encryption",
+    "x-oss-server-side-data-encryption",
+    "x-oss-server-side-encryption-key-id",
+)
+# The KMS key of SSE-KMS when a request names none (on OSS: the OSS-managed key of the region).
+DEFAULT_KMS_KEY_ID = "local-oss-managed-kms-key"
 
 
 def new_request_id() -> str:
@@ -146,6 +155,47 @@ class Call:
                 raise invalid_argument("Invalid tag.", "x-oss-tagging", raw)
             pairs.append((unquote(k), unquote(v)))
         return tags_from_pairs(pairs)
+
+    def storage_class(self, default: str = "Standard") -> str:
+        """``x-oss-storage-class``: the class of the object being written (OSS's five names, case as OSS spells them)."""
+        if "x-oss-storage-class" not in self.headers:
+            return default
+        value = self.header("x-oss-storage-class").strip()
+        if value not in STORAGE_CLASSES:
+            raise invalid_argument("Invalid storage class.", "x-oss-storage-class", value, ec="0017-00000132")
+        return value
+
+    def object_acl(self) -> str | None:
+        """``x-oss-object-acl``, or None when the request names none."""
+        if "x-oss-object-acl" not in self.headers:
+            return None
+        value = self.header("x-oss-object-acl").strip()
+        if value not in OBJECT_ACLS:
+            raise invalid_argument("no such object access control exists", "x-oss-object-acl", value)
+        return value
+
+    def server_side_encryption(self) -> tuple[str, str, str]:
+        """``(algorithm, data cipher, KMS key id)`` a write asks for: AES256, SM4 or KMS (the last optionally with
+        SM4 data and a key id; without one, the OSS-managed key); empty strings when it asks for none."""
+        sse = self.header("x-oss-server-side-encryption").strip()
+        if not sse:
+            return "", "", ""
+        if sse not in ("AES256", "KMS", "SM4"):
+            raise OssError(400, "InvalidEncryptionAlgorithmError", "The Encryption request you specified is not valid. "
+                           "Supported value: AES256/KMS/SM4", extra={"ArgumentValue": sse})  # fmt: skip
+        if sse != "KMS":
+            return sse, "", ""
+        data = self.header("x-oss-server-side-data-encryption").strip()
+        if data not in ("", "SM4"):
+            raise invalid_argument("Invalid data encryption algorithm.", "x-oss-server-side-data-encryption", data)
+        return sse, data, self.header("x-oss-server-side-encryption-key-id").strip() or DEFAULT_KMS_KEY_ID
+
+    def refuse_encryption_headers(self) -> None:
+        """UploadPart and CompleteMultipartUpload take the encryption of their InitiateMultipartUpload: naming one is
+        InvalidArgument (oss2's suite checks it)."""
+        for name in SSE_HEADERS:
+            if name in self.headers:
+                raise invalid_argument(f"{name} is not allowed here.", name, self.header(name))
 
     def content_type(self) -> str:
         return self.header("content-type") or "application/octet-stream"

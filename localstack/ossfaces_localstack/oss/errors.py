@@ -67,6 +67,11 @@ def invalid_argument(message: str, name: str = "", value: str = "", *, ec: str |
     return OssError(400, "InvalidArgument", message, extra=extra, ec=ec)
 
 
+def invalid_object_state() -> OssError:
+    """An archived object's body, before a RestoreObject made it readable (OSS: "Restore objects for access")."""
+    return OssError(403, "InvalidObjectState", "The operation is not valid for the object's state")
+
+
 def malformed_xml() -> OssError:
     return OssError(
         400,

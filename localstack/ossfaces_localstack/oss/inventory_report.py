@@ -52,13 +52,13 @@ def _value(field: str, meta: ObjectMeta) -> str:
     if field == "ETag":
         return meta.etag
     if field == "StorageClass":
-        return "Standard"
+        return meta.attrs.storage_class
     if field == "IsMultipartUploaded":
         return "true" if meta.object_type == "Multipart" else "false"
     if field == "EncryptionStatus":
         return "false"
     if field == "ObjectAcl":
-        return "default"
+        return meta.attrs.acl
     if field == "TaggingCount":
         return str(len(meta.tags))
     if field == "ObjectType":

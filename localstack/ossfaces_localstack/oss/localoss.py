@@ -43,6 +43,7 @@ class LocalOss:
         listeners: Sequence[Listener] = (),
         fsync: bool = True,
         read_timeout: float = READ_TIMEOUT_S,
+        restore_seconds: float = 60.0,
     ) -> None:
         creds = dict(credentials) if credentials else {DEFAULT_ACCESS_KEY_ID: DEFAULT_ACCESS_KEY_SECRET}
         self.access_key_id, self.access_key_secret = next(iter(creds.items()))
@@ -64,6 +65,7 @@ class LocalOss:
             processors=processors,
             listeners=listeners,
             read_timeout=read_timeout,
+            restore_seconds=restore_seconds,
         )
         self.read_timeout = read_timeout
         self._sock: socket.socket | None = None

@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from .backend import Backend
 from .call import Call, not_implemented
-from .handlers import buckets, inventory, listing, multipart, objects, post, process
+from .handlers import acl, buckets, inventory, listing, multipart, objects, post, process, restore, symlinks
 
 Handler = Callable[[Backend, Call], Awaitable[Response]]
 
@@ -71,13 +71,15 @@ ROUTES: tuple[Route, ...] = (
     # object level
     Route("GET", OBJ, multipart.list_parts, sub="uploadId"),
     Route("GET", OBJ, objects.get_tagging, sub="tagging"),
-    Route("GET", OBJ, objects.get_object_acl, sub="acl"),
+    Route("GET", OBJ, acl.get_object_acl, sub="acl"),
+    Route("GET", OBJ, symlinks.get_symlink, sub="symlink"),
     Route("GET", OBJ, process.get_processed, sub="x-oss-process"),
     Route("GET", OBJ, objects.get_object),
     Route("HEAD", OBJ, objects.get_object_meta, sub="objectMeta"),
     Route("HEAD", OBJ, objects.head_object),
     Route("PUT", OBJ, objects.put_tagging, sub="tagging"),
-    Route("PUT", OBJ, refuse("object ACLs"), sub="acl"),
+    Route("PUT", OBJ, acl.put_object_acl, sub="acl"),
+    Route("PUT", OBJ, symlinks.put_symlink, sub="symlink"),
     Route("PUT", OBJ, multipart.upload_part_copy, sub="uploadId", header="x-oss-copy-source"),
     Route("PUT", OBJ, multipart.upload_part, sub="uploadId"),
     Route("PUT", OBJ, multipart.upload_part, sub="partNumber"),
@@ -86,6 +88,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", OBJ, multipart.init_upload, sub="uploads"),
     Route("POST", OBJ, multipart.complete_upload, sub="uploadId"),
     Route("POST", OBJ, objects.append_object, sub="append"),
+    Route("POST", OBJ, restore.restore_object, sub="restore"),
     Route("POST", OBJ, refuse("persistent processing (POST x-oss-process)"), sub="x-oss-process"),
     Route("DELETE", OBJ, multipart.abort_upload, sub="uploadId"),
     Route("DELETE", OBJ, objects.delete_tagging, sub="tagging"),
@@ -95,7 +98,7 @@ ROUTES: tuple[Route, ...] = (
 # Query parameters that select an operation (or sign or modify one) and are therefore not "unknown sub-resources".
 HANDLED_PARAMS = frozenset(
     {r.sub for r in ROUTES if r.sub is not None}
-    | {"position", "continuation-token", "security-token", "inventoryId"}
+    | {"position", "continuation-token", "security-token", "inventoryId", "sequential"}
     | set(objects.RESPONSE_OVERRIDES)
 )
 

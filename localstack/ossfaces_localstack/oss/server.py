@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from urllib.parse import unquote_to_bytes
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
@@ -26,6 +27,8 @@ from .backend import Backend
 from .call import Call, method_not_allowed, new_request_id, not_implemented, parse_query, wire_text
 from .errors import OssError
 from .events import Listener, Processor
+from .handlers.acl import PUBLIC_READ
+from .handlers.objects import RESPONSE_OVERRIDES
 from .names import check_bucket_name, decode_key
 from .protocol import request_timeout
 from .routes import HANDLED_PARAMS, route
@@ -40,6 +43,8 @@ OSS_VIRTUAL_HOST = re.compile(r"([a-z0-9][a-z0-9-]*)\.oss-[a-z0-9-]+\.aliyuncs\.
 BODYLESS_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
 DRAIN_WAIT_S = 0.25  # how long to wait for such a body before giving up on the connection
 DRAIN_MAX_BYTES = 1024 * 1024
+# Query parameters that carry a signature (V1, V2 and V4 presigned URLs): a request with one is never anonymous.
+ANY_SIGNATURE_PARAM = ("Signature", "OSSAccessKeyId", "x-oss-signature", "x-oss-credential", "x-oss-access-key-id")
 
 
 class _BodyTracker:
@@ -104,9 +109,10 @@ class OssApp:
         processors: Mapping[str, Processor] | None = None,
         listeners: Sequence[Listener] = (),
         read_timeout: float = 60.0,
+        restore_seconds: float = 60.0,
     ) -> None:
         self.read_timeout = read_timeout
-        self.backend = Backend(storage, auth, region, dict(processors or {}), list(listeners))
+        self.backend = Backend(storage, auth, region, dict(processors or {}), list(listeners), restore_seconds)
         self.vhost_suffixes = tuple(s.lower() for s in virtual_host_suffixes if s)
 
     @property
@@ -178,6 +184,11 @@ class OssApp:
         for k, v in scope["headers"]:
             name = k.decode("latin-1").lower()
             headers[name] = headers[name] + b"," + v if name in headers else v
+        if raw_path[:7].lower() == b"http://" or raw_path[:8].lower() == b"https://":
+            # absolute-form, as a client sends through an HTTP proxy (HTTP_PROXY naming this server): a server must
+            # accept it and take the host from it (RFC 9112 §3.2.2, RFC 9110 §7.2)
+            authority, slash, rest = raw_path.split(b"//", 1)[1].partition(b"/")
+            raw_path, headers["host"] = slash + rest or b"/", authority
         host = wire_text(headers.get("host", b"")).lower().rsplit(":", 1)[0] if headers.get("host") else ""
         bucket = self._bucket_from_host(host)
         if bucket is not None:
@@ -193,10 +204,28 @@ class OssApp:
         source_ip = client[0] if client else ""
         return Call(request, request_id, scope["method"], bucket, key, params, headers, source_ip, dict(params))
 
+    async def _public_read(self, c: Call) -> bool:
+        """An unsigned GET or HEAD of an object whose ACL is public-read(-write) (and, for a symlink, its target's too)
+        is answered without credentials, as OSS answers it; anything else unsigned goes on to AccessDenied."""
+        signed = c.header("authorization") or any(p in c.query for p in ANY_SIGNATURE_PARAM)
+        if signed or c.method not in ("GET", "HEAD") or c.level != "object" or set(c.query) - set(RESPONSE_OVERRIDES):
+            return False
+
+        def public(key: str, hops: int = 1) -> bool:
+            try:
+                meta = self.backend.storage.head(c.b, key)
+            except OssError:
+                return False
+            if meta.attrs.acl not in PUBLIC_READ:
+                return False
+            return meta.attrs.symlink is None or (hops > 0 and public(meta.attrs.symlink, hops - 1))
+
+        return await run_in_threadpool(public, c.k)
+
     async def _handle(self, c: Call) -> Response:
         if c.method == "OPTIONS":
             raise OssError(403, "AccessForbidden", "CORSResponse: CORS is not enabled for this bucket.")
-        if not c.is_form_post:  # a form upload is signed by its policy, checked once the form is read
+        if not c.is_form_post and not await self._public_read(c):  # a form upload is signed by its policy
             self.backend.auth.authenticate(SignedRequest(c.method, c.bucket, c.key, c.params, c.headers))
         for name in c.query:
             if name in V1_SUBRESOURCES and name not in HANDLED_PARAMS:

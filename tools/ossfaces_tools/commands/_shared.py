@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from click.core import ParameterSource
 
 from ossfaces_tools.access import BucketAccess, ToolError, explain, local_access
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 ACCESS = "ossfaces.access"
 FC_ENDPOINT = "ossfaces.fc_endpoint"
@@ -60,6 +63,13 @@ def output_file(ctx: click.Context, param: click.Parameter, value: str | None) -
     if not os.access(folder, os.W_OK):
         raise UsageLine(f"{flag} {value}: the folder {folder} cannot be written")
     return value
+
+
+def output_option(flag: str, help: str) -> Callable[[F], F]:
+    """``--csv``/``--png``/``--html``: an optional file path, checked by :func:`output_file` before any work."""
+    return click.option(
+        flag, f"{flag[2:]}_path", type=click.Path(dir_okay=False), default=None, callback=output_file, help=help
+    )
 
 
 def given(name: str) -> bool:

@@ -10,7 +10,12 @@ import click
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
-@click.option("--threads", type=int, default=None, help="OpenCV threads (default: OpenCV's choice).")
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Threads per network (default: the CPUs this process may use, as the function does).",
+)
 @click.option(
     "--min-face-px",
     type=int,

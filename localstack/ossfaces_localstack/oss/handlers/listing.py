@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -12,6 +13,7 @@ from ..backend import Backend
 from ..call import OWNER_ID, Call, xml_response
 from ..errors import invalid_argument
 from ..names import iso8601
+from .restore import restore_header
 
 
 def _next_token(marker: str) -> str:
@@ -69,6 +71,7 @@ async def list_objects(be: Backend, c: Call) -> Response:
             ("NextMarker", enc(listing.next_marker) if listing.truncated else None),
         ]
     root = xmlcodec.document("ListBucketResult", xmlcodec.list_fields(fields))
+    now = time.time()
     for e in listing.contents:
         node = xmlcodec.add(root, "Contents")
         xmlcodec.add(node, "Key", enc(e.key))
@@ -76,7 +79,9 @@ async def list_objects(be: Backend, c: Call) -> Response:
         xmlcodec.add(node, "ETag", checksums.quoted(e.etag))
         xmlcodec.add(node, "Type", e.object_type)
         xmlcodec.add(node, "Size", e.size)
-        xmlcodec.add(node, "StorageClass", "Standard")
+        xmlcodec.add(node, "StorageClass", e.attrs.storage_class)
+        if (restore := restore_header(e.attrs, now)) is not None:
+            xmlcodec.add(node, "RestoreInfo", restore)
         if fetch_owner or not v2:
             owner = xmlcodec.add(node, "Owner")
             xmlcodec.add(owner, "ID", OWNER_ID)

@@ -12,18 +12,31 @@ from ..backend import Backend, write_headers
 from ..call import Call, xml_response
 from ..errors import OssError, invalid_argument, no_such_upload
 from ..names import iso8601
-from ..storage import MAX_PART_NUMBER, ObjectMeta, Part
+from ..storage import MAX_PART_NUMBER, ObjectMeta, Part, Upload
 from .conditions import check_conditions
-from .objects import copy_source
+from .objects import copy_source, new_attrs
+from .symlinks import open_object
 
 COPY_CHUNK = 1024 * 1024
 
 
 async def init_upload(be: Backend, c: Call) -> Response:
+    """InitiateMultipartUpload; with ``?sequential`` the parts must then arrive in order (1, 2, 3 …: UploadPart answers
+    PartNotSequential otherwise) and the object gets the MD5 of its whole body, which GET returns as Content-MD5."""
     c.forbid_overwrite()
     ctype, headers, user_meta, tags = c.content_type(), c.stored_headers(), c.user_meta(), c.tagging_header()
+    attrs, sequential = new_attrs(c), c.has("sequential")
     upload_id = await run_in_threadpool(
-        lambda: be.storage.init_upload(c.b, c.k, content_type=ctype, headers=headers, user_meta=user_meta, tags=tags)
+        lambda: be.storage.init_upload(
+            c.b,
+            c.k,
+            content_type=ctype,
+            headers=headers,
+            user_meta=user_meta,
+            tags=tags,
+            attrs=attrs,
+            sequential=sequential,
+        )
     )
     encode = c.url_encoded
     root = xmlcodec.document(
@@ -37,7 +50,9 @@ async def init_upload(be: Backend, c: Call) -> Response:
             ]
         ),
     )
-    return xml_response(root)
+    response = xml_response(root)
+    response.headers.update(attrs.sse_headers())
+    return response
 
 
 def part_number(c: Call) -> int:
@@ -47,20 +62,22 @@ def part_number(c: Call) -> int:
     return int(number_s)
 
 
-def part_headers(part: Part) -> dict[str, str]:
+def part_headers(part: Part, upload: Upload) -> dict[str, str]:
     return {
         "ETag": checksums.quoted(part.etag),
         "x-oss-hash-crc64ecma": str(part.crc),
         "Content-MD5": base64.b64encode(part.md5).decode(),
+        **upload.attrs.sse_headers(),  # a part is encrypted as its upload says
     }
 
 
 async def upload_part(be: Backend, c: Call) -> Response:
     number, upload_id = part_number(c), c.query.get("uploadId", "")
-    await run_in_threadpool(be.storage.get_upload, c.b, c.k, upload_id)
+    c.refuse_encryption_headers()
+    upload = await run_in_threadpool(be.storage.check_sequence, c.b, c.k, upload_id, number)  # before the body
     w = await c.receive_body(be.storage)
     part = await run_in_threadpool(be.storage.put_part, c.b, c.k, upload_id, number, w)
-    return Response(b"", 200, headers=part_headers(part))
+    return Response(b"", 200, headers=part_headers(part, upload))
 
 
 def copy_range(c: Call, size: int) -> tuple[int, int]:
@@ -95,9 +112,9 @@ async def upload_part_copy(be: Backend, c: Call) -> Response:
     number, upload_id = part_number(c), c.query.get("uploadId", "")
     src_bucket, src_key = copy_source(c)
 
-    def work() -> tuple[Part, ObjectMeta]:
-        be.storage.get_upload(c.b, c.k, upload_id)
-        meta, f = be.storage.open(src_bucket, src_key)
+    def work() -> tuple[Part, Upload, ObjectMeta]:
+        upload = be.storage.check_sequence(c.b, c.k, upload_id, number)
+        meta, f, _ = open_object(be.storage, src_bucket, src_key, body=True)
         with f:
             check_conditions(c, meta, prefix="x-oss-copy-source-")
             first, remaining = copy_range(c, meta.size)
@@ -111,21 +128,22 @@ async def upload_part_copy(be: Backend, c: Call) -> Response:
             except BaseException:
                 w.discard()
                 raise
-        return be.storage.put_part(c.b, c.k, upload_id, number, w), meta
+        return be.storage.put_part(c.b, c.k, upload_id, number, w), upload, meta
 
-    part, source = await run_in_threadpool(work)
+    part, upload, source = await run_in_threadpool(work)
     root = xmlcodec.document(
         "CopyPartResult", [("LastModified", iso8601(part.mtime)), ("ETag", checksums.quoted(part.etag))]
     )
     response = xml_response(root)
-    response.headers.update(part_headers(part))
+    response.headers.update(part_headers(part, upload))
     response.headers["x-oss-copy-source-etag"] = checksums.quoted(source.etag)
     return response
 
 
 async def complete_upload(be: Backend, c: Call) -> Response:
     upload_id = c.query["uploadId"]
-    forbid = c.forbid_overwrite()
+    forbid, acl = c.forbid_overwrite(), c.object_acl()
+    c.refuse_encryption_headers()
     body = await c.read_xml_body()
     chosen: list[tuple[int, str]] | None
     if c.header("x-oss-complete-all").lower() == "yes":
@@ -140,7 +158,9 @@ async def complete_upload(be: Backend, c: Call) -> Response:
     def work() -> ObjectMeta:
         announce = be.announcement(c, "CompleteMultipartUpload")
         try:
-            meta = be.storage.complete_upload(c.b, c.k, upload_id, chosen, forbid_overwrite=forbid, announce=announce)
+            meta = be.storage.complete_upload(
+                c.b, c.k, upload_id, chosen, forbid_overwrite=forbid, acl=acl, announce=announce
+            )
         except FileNotFoundError:  # parts vanished under us: a concurrent abort
             raise no_such_upload(upload_id) from None
         be.emit(meta, announce)
@@ -238,6 +258,6 @@ async def list_uploads(be: Backend, c: Call) -> Response:
         node = xmlcodec.add(root, "Upload")
         xmlcodec.add(node, "Key", enc(u.key))
         xmlcodec.add(node, "UploadId", u.upload_id)
-        xmlcodec.add(node, "StorageClass", "Standard")
+        xmlcodec.add(node, "StorageClass", u.attrs.storage_class)
         xmlcodec.add(node, "Initiated", iso8601(u.initiated))
     return xml_response(root)

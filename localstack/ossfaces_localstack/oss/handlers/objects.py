@@ -1,11 +1,13 @@
-"""Object operations: Put, Append, Copy, Get/Head (conditions, ranges, response overrides), Delete, tagging, ACL."""
+"""Object operations: Put, Append, Copy, Get/Head (conditions, ranges, response overrides), Delete, tagging."""
 
 from __future__ import annotations
 
 import base64
+import time
 import zlib
 from collections.abc import AsyncIterator
-from typing import IO, Any
+from dataclasses import replace
+from typing import IO
 from urllib.parse import unquote
 
 from starlette.concurrency import run_in_threadpool
@@ -13,12 +15,14 @@ from starlette.responses import Response, StreamingResponse
 
 from .. import checksums, xmlcodec
 from ..backend import Backend, write_headers
-from ..call import OWNER_ID, Call, to_wire, xml_bytes_response, xml_response
+from ..call import Call, to_wire, xml_bytes_response, xml_response
 from ..errors import OssError, invalid_argument
 from ..limits import tags_from_pairs
 from ..names import check_key, http_date, iso8601
-from ..storage import ObjectMeta, appendable_etag, position_not_equal
+from ..storage import ObjectAttrs, ObjectMeta, appendable_etag, position_not_equal
 from .conditions import check_conditions, parse_range
+from .restore import restore_header
+from .symlinks import open_object
 
 READ_CHUNK = 256 * 1024
 RESPONSE_OVERRIDES = {
@@ -31,20 +35,18 @@ RESPONSE_OVERRIDES = {
 }
 
 
-def acl_document(grant: str) -> Any:
-    root = xmlcodec.document("AccessControlPolicy")
-    owner = xmlcodec.add(root, "Owner")
-    xmlcodec.add(owner, "ID", OWNER_ID)
-    xmlcodec.add(owner, "DisplayName", OWNER_ID)
-    acl = xmlcodec.add(root, "AccessControlList")
-    xmlcodec.add(acl, "Grant", grant)
-    return root
+def new_attrs(c: Call) -> ObjectAttrs:
+    """The storage class, ACL and server-side encryption a write names (refused before its body is read)."""
+    sse, sse_data, sse_key = c.server_side_encryption()
+    return ObjectAttrs(storage_class=c.storage_class(), acl=c.object_acl() or "default", sse=sse, sse_data=sse_data,
+                       sse_key=sse_key)  # fmt: skip
 
 
 async def put_object(be: Backend, c: Call) -> Response:
     forbid = c.forbid_overwrite()
-    tags, user_meta = c.tagging_header(), c.user_meta()  # refused before the body is read
+    tags, user_meta, attrs = c.tagging_header(), c.user_meta(), new_attrs(c)  # refused before the body is read
     w = await c.receive_body(be.storage)
+    md5 = base64.b64encode(w.md5).decode()
     meta = await be.commit_and_emit(
         c,
         "PutObject",
@@ -56,10 +58,11 @@ async def put_object(be: Backend, c: Call) -> Response:
         headers=c.stored_headers(),
         user_meta=user_meta,
         tags=tags,
+        attrs=replace(attrs, md5=md5),
         forbid_overwrite=forbid,
     )
     headers = write_headers(meta)
-    headers["Content-MD5"] = base64.b64encode(w.md5).decode()
+    headers["Content-MD5"] = md5
     return Response(b"", 200, headers=headers)
 
 
@@ -77,7 +80,7 @@ async def append_object(be: Backend, c: Call) -> Response:
     if current is None:
         if position != 0:
             raise position_not_equal(0, 0)
-        tags, user_meta = c.tagging_header(), c.user_meta()
+        tags, user_meta, attrs = c.tagging_header(), c.user_meta(), new_attrs(c)
         w = await c.receive_body(be.storage)
         meta = await be.commit_and_emit(
             c,
@@ -90,6 +93,7 @@ async def append_object(be: Backend, c: Call) -> Response:
             headers=c.stored_headers(),
             user_meta=user_meta,
             tags=tags,
+            attrs=attrs,
             object_type="Appendable",
             etag=appendable_etag(w.crc, w.size),
             must_not_exist=position_not_equal(0, 0),
@@ -135,9 +139,10 @@ async def copy_object(be: Backend, c: Call) -> Response:
     # what REPLACE takes from the request, validated before a byte is copied
     replaced = (c.content_type(), c.stored_headers(), c.user_meta()) if directive == "REPLACE" else None
     new_tags = c.tagging_header() if c.header("x-oss-tagging-directive").upper() == "REPLACE" else None
+    attrs = new_attrs(c)
 
     def work() -> ObjectMeta:
-        meta, f = be.storage.open(src_bucket, src_key)
+        meta, f, _ = open_object(be.storage, src_bucket, src_key, body=True)
         with f:
             check_conditions(c, meta, prefix="x-oss-copy-source-")
             w = be.storage.new_writer()
@@ -162,6 +167,7 @@ async def copy_object(be: Backend, c: Call) -> Response:
             user_meta=user_meta,
             tags=tags,
             etag=etag,
+            attrs=replace(attrs, md5=meta.attrs.md5),
             forbid_overwrite=forbid,
             announce=announce,
         )
@@ -177,20 +183,28 @@ async def copy_object(be: Backend, c: Call) -> Response:
     return response
 
 
-def object_headers(meta: ObjectMeta) -> dict[str, str]:
+def object_headers(meta: ObjectMeta, link: ObjectMeta | None = None) -> dict[str, str]:
+    """What GET and HEAD answer about an object; through a symlink (``link``), the target's body and the link's own
+    user metadata and tags (oss2's suite: HEAD of a link gives the target's length and ETag, the link's x-oss-meta-*)."""
+    own = link or meta
     headers = {
         "Content-Type": to_wire(meta.content_type),
         "ETag": checksums.quoted(meta.etag),
         "Last-Modified": http_date(meta.mtime),
-        "x-oss-object-type": meta.object_type,
-        "x-oss-storage-class": "Standard",
+        "x-oss-object-type": own.object_type,
+        "x-oss-storage-class": meta.attrs.storage_class,
         "x-oss-hash-crc64ecma": str(meta.crc),
         "Accept-Ranges": "bytes",
     }
-    for k, v in {**meta.headers, **meta.user_meta}.items():
+    if meta.attrs.md5:
+        headers["Content-MD5"] = meta.attrs.md5
+    headers |= meta.attrs.sse_headers()
+    if (restore := restore_header(meta.attrs, time.time())) is not None:
+        headers["x-oss-restore"] = restore
+    for k, v in {**meta.headers, **own.user_meta}.items():
         headers[k] = to_wire(v)
-    if meta.tags:
-        headers["x-oss-tagging-count"] = str(len(meta.tags))
+    if own.tags:
+        headers["x-oss-tagging-count"] = str(len(own.tags))
     if meta.object_type == "Appendable":
         headers["x-oss-next-append-position"] = str(meta.size)
     return headers
@@ -216,9 +230,9 @@ async def get_object_meta(be: Backend, c: Call) -> Response:
 
 
 async def _get(be: Backend, c: Call, *, head: bool) -> Response:
-    meta, f = await run_in_threadpool(be.storage.open, c.b, c.k)
+    meta, f, named = await run_in_threadpool(lambda: open_object(be.storage, c.b, c.k, body=not head))
     try:
-        headers = object_headers(meta)
+        headers = object_headers(meta, named if named is not meta else None)
         if check_conditions(c, meta):
             f.close()
             return Response(b"", 304, headers={k: v for k, v in headers.items() if k in ("ETag", "Last-Modified")})
@@ -233,8 +247,9 @@ async def _get(be: Backend, c: Call, *, head: bool) -> Response:
                 first, last = rng
                 status, length = 206, last - first + 1
                 headers["Content-Range"] = f"bytes {first}-{last}/{meta.size}"
+                headers.pop("Content-MD5", None)  # it describes the whole body, not this part
         if not head and status == 200 and gzip_applies(c, meta):
-            for name in ("ETag", "Accept-Ranges"):
+            for name in ("ETag", "Accept-Ranges", "Content-MD5"):
                 headers.pop(name, None)
             headers |= {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}  # no Content-Length: chunked
             return StreamingResponse(_gzipped(_stream_file(f, 0, meta.size)), 200, headers=headers)
@@ -308,8 +323,3 @@ async def put_tagging(be: Backend, c: Call) -> Response:
 async def delete_tagging(be: Backend, c: Call) -> Response:
     await run_in_threadpool(be.storage.set_tags, c.b, c.k, {})
     return Response(b"", 204)
-
-
-async def get_object_acl(be: Backend, c: Call) -> Response:
-    await run_in_threadpool(be.storage.head, c.b, c.k)
-    return xml_response(acl_document("default"))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from ..backend import Backend
 from ..call import Call
-from ..errors import invalid_argument
+from ..errors import invalid_argument, invalid_object_state
 from ..events import Processor, ProcessRequest
 from .conditions import check_conditions
 
@@ -26,6 +28,8 @@ async def get_processed(be: Backend, c: Call) -> Response:
     meta = await run_in_threadpool(be.storage.head, c.b, c.k)
     if check_conditions(c, meta):  # a processed GET is still a GET: If-Match and friends apply first
         return Response(b"", 304)
+    if meta.attrs.frozen(time.time()):  # processing reads the body: an archived object must be restored first
+        raise invalid_object_state()
     processor = processor_for(be.processors, process)
     if processor is None:
         name = process.split(",", 1)[0]

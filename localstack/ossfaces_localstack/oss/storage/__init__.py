@@ -10,7 +10,7 @@ from .blobs import BlobWriter
 from .inventories import InventoryStore
 from .multipart import MAX_PART_NUMBER, MIN_PART_SIZE
 from .objects import appendable_etag, position_not_equal
-from .records import Bucket, ListEntry, Listing, ObjectMeta, Part, Upload
+from .records import ARCHIVE_CLASSES, Bucket, ListEntry, Listing, ObjectAttrs, ObjectMeta, Part, Restore, Upload
 
 
 class Storage(InventoryStore):
@@ -18,14 +18,17 @@ class Storage(InventoryStore):
 
 
 __all__ = [
+    "ARCHIVE_CLASSES",
     "MAX_PART_NUMBER",
     "MIN_PART_SIZE",
     "BlobWriter",
     "Bucket",
     "ListEntry",
     "Listing",
+    "ObjectAttrs",
     "ObjectMeta",
     "Part",
+    "Restore",
     "Storage",
     "Upload",
     "appendable_etag",

@@ -35,7 +35,7 @@ from typing import Any
 from ..errors import no_such_bucket
 from ..events import PendingSink, Router
 from .blobs import BlobWriter
-from .records import ObjectMeta, loads, ts
+from .records import ObjectAttrs, ObjectMeta, loads, ts
 
 log = logging.getLogger("ossfaces_localstack.oss.storage")
 
@@ -46,12 +46,13 @@ CREATE TABLE IF NOT EXISTS buckets (
 CREATE TABLE IF NOT EXISTS objects (
     bucket TEXT NOT NULL, key BLOB NOT NULL, blob TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
     crc TEXT NOT NULL, mtime INTEGER NOT NULL, content_type TEXT NOT NULL, object_type TEXT NOT NULL,
-    headers TEXT NOT NULL, user_meta TEXT NOT NULL, tags TEXT NOT NULL,
+    headers TEXT NOT NULL, user_meta TEXT NOT NULL, tags TEXT NOT NULL, attrs TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (bucket, key)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS uploads (
     upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key BLOB NOT NULL, initiated INTEGER NOT NULL,
-    content_type TEXT NOT NULL, headers TEXT NOT NULL, user_meta TEXT NOT NULL, tags TEXT NOT NULL
+    content_type TEXT NOT NULL, headers TEXT NOT NULL, user_meta TEXT NOT NULL, tags TEXT NOT NULL,
+    attrs TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, upload_id);
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -91,7 +92,15 @@ class StoreBase:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
         self._db.executescript(_SCHEMA)
+        self._migrate()
         self._sweep()
+
+    def _migrate(self) -> None:
+        """Bring a data directory written by an older version up to the current schema (columns added since)."""
+        for table in ("objects", "uploads"):
+            columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if "attrs" not in columns:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN attrs TEXT NOT NULL DEFAULT '{{}}'")
 
     def close(self) -> None:
         with self._lock:
@@ -157,20 +166,10 @@ class StoreBase:
 
     @staticmethod
     def _row_to_meta(bucket: str, key: str, row: Sequence[Any]) -> ObjectMeta:
-        blob, size, etag, crc, mtime, ctype, otype, headers, meta, tags = row
+        blob, size, etag, crc, mtime, ctype, otype, headers, meta, tags, attrs = row
         return ObjectMeta(
-            bucket,
-            key,
-            blob,
-            size,
-            etag,
-            int(crc),
-            ts(mtime),
-            ctype,
-            otype,
-            loads(headers),
-            loads(meta),
-            loads(tags),
-        )
+            bucket, key, blob, size, etag, int(crc), ts(mtime), ctype, otype,
+            loads(headers), loads(meta), loads(tags), ObjectAttrs.from_json(attrs),
+        )  # fmt: skip
 
-    _META_COLS = "blob, size, etag, crc, mtime, content_type, object_type, headers, user_meta, tags"
+    _META_COLS = "blob, size, etag, crc, mtime, content_type, object_type, headers, user_meta, tags, attrs"

@@ -3,16 +3,20 @@ transaction that also drops the upload."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import sqlite3
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
 
 from .. import checksums
 from ..errors import OssError, invalid_argument, no_such_upload
 from ..events import Announcement
 from .blobs import BlobWriter
 from .objects import ObjectStore
-from .records import ObjectMeta, Part, Upload, dumps, loads, now_s, ts
+from .records import ObjectAttrs, ObjectMeta, Part, Upload, dumps, loads, now_s, ts
 
 MIN_PART_SIZE = 100 * 1024  # OSS: every part but the last must be at least 100 KB
 MAX_PART_NUMBER = 10000
@@ -23,35 +27,42 @@ class MultipartStore(ObjectStore):
 
     def init_upload(
         self, bucket: str, key: str, *, content_type: str, headers: Mapping[str, str],
-        user_meta: Mapping[str, str], tags: Mapping[str, str],
+        user_meta: Mapping[str, str], tags: Mapping[str, str], attrs: ObjectAttrs | None = None,
+        sequential: bool = False,
     ) -> str:  # fmt: skip
         upload_id = uuid.uuid4().hex.upper()
+        upload = Upload(upload_id, bucket, key, ts(now_s()), content_type, dict(headers), dict(user_meta), dict(tags),
+                        attrs or ObjectAttrs(), sequential)  # fmt: skip
         with self._tx() as db:
             self._require_bucket(db, bucket)
             db.execute(
-                "INSERT INTO uploads VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO uploads (upload_id, bucket, key, initiated, content_type, headers, user_meta, tags, attrs) "
+                "VALUES (?,?,?,?,?,?,?,?,?)",
                 (
-                    upload_id,
-                    bucket,
-                    key.encode(),
-                    now_s(),
-                    content_type,
-                    dumps(headers),
-                    dumps(user_meta),
-                    dumps(tags),
+                    upload_id, bucket, key.encode(), int(upload.initiated.timestamp()), content_type,
+                    dumps(headers), dumps(user_meta), dumps(tags), upload.attrs_json(),
                 ),
-            )
+            )  # fmt: skip
         return upload_id
+
+    _UPLOAD_COLS = "upload_id, key, initiated, content_type, headers, user_meta, tags, attrs"
+
+    @staticmethod
+    def _row_to_upload(bucket: str, row: Sequence[Any]) -> Upload:
+        uid, k, init, ctype, headers, meta, tags, attrs_json = row
+        attrs, sequential = Upload.parse_attrs(attrs_json)
+        return Upload(uid, bucket, bytes(k).decode(), ts(init), ctype, loads(headers), loads(meta), loads(tags), attrs,
+                      sequential)  # fmt: skip
 
     def _get_upload(self, db: sqlite3.Connection, bucket: str, key: str, upload_id: str) -> Upload:
         row = db.execute(
-            "SELECT initiated, content_type, headers, user_meta, tags FROM uploads WHERE upload_id=? AND bucket=? AND key=?",
+            f"SELECT {self._UPLOAD_COLS} FROM uploads WHERE upload_id=? AND bucket=? AND key=?",
             (upload_id, bucket, key.encode()),
         ).fetchone()
         if row is None:
             self._require_bucket(db, bucket)
             raise no_such_upload(upload_id)
-        return Upload(upload_id, bucket, key, ts(row[0]), row[1], loads(row[2]), loads(row[3]), loads(row[4]))
+        return self._row_to_upload(bucket, row)
 
     def get_upload(self, bucket: str, key: str, upload_id: str) -> Upload:
         with self._lock:
@@ -63,7 +74,8 @@ class MultipartStore(ObjectStore):
         try:
             with self._lock:
                 with self._tx() as db:
-                    self._get_upload(db, bucket, key, upload_id)
+                    if self._get_upload(db, bucket, key, upload_id).sequential:
+                        self._check_sequence(db, upload_id, part_number)
                     row = db.execute(
                         "SELECT blob FROM parts WHERE upload_id=? AND part_number=?", (upload_id, part_number)
                     ).fetchone()
@@ -78,6 +90,28 @@ class MultipartStore(ObjectStore):
             raise
         return part
 
+    def check_sequence(self, bucket: str, key: str, upload_id: str, part_number: int) -> Upload:
+        """The upload, once ``part_number`` is known to be acceptable now (checked again when the part commits)."""
+        with self._lock:
+            upload = self._get_upload(self._db, bucket, key, upload_id)
+            if upload.sequential:
+                self._check_sequence(self._db, upload_id, part_number)
+        return upload
+
+    @staticmethod
+    def _check_sequence(db: sqlite3.Connection, upload_id: str, part_number: int) -> None:
+        """A sequential upload takes parts 1, 2, 3 … each once and in order: a part past the next one is
+        PartNotSequential, one already uploaded PartAlreadyExist."""
+        (last,) = db.execute(
+            "SELECT COALESCE(MAX(part_number), 0) FROM parts WHERE upload_id=?", (upload_id,)
+        ).fetchone()
+        if part_number > last + 1:
+            raise OssError(400, "PartNotSequential", "For sequential multipart upload, you must upload or complete "
+                           "parts with sequential part number.", extra={"PartNumber": str(part_number)})  # fmt: skip
+        if part_number <= last:
+            raise OssError(409, "PartAlreadyExist", "For sequential multipart upload, a part that was uploaded "
+                           "cannot be uploaded again.", extra={"PartNumber": str(part_number)})  # fmt: skip
+
     def list_parts(self, bucket: str, key: str, upload_id: str) -> tuple[Upload, list[Part]]:
         with self._lock:
             upload = self._get_upload(self._db, bucket, key, upload_id)
@@ -91,22 +125,19 @@ class MultipartStore(ObjectStore):
         with self._lock:
             self._require_bucket(self._db, bucket)
             rows = self._db.execute(
-                "SELECT upload_id, key, initiated, content_type, headers, user_meta, tags FROM uploads "
+                f"SELECT {self._UPLOAD_COLS} FROM uploads "
                 "WHERE bucket=? AND (key > ? OR (key = ? AND upload_id > ?)) ORDER BY key, upload_id",
                 (bucket, key_marker.encode(), key_marker.encode(), upload_id_marker),
             ).fetchall()
-        out = []
-        for uid, k, init, ctype, headers, meta, tags in rows:
-            key = bytes(k).decode()
-            if key.startswith(prefix):
-                out.append(Upload(uid, bucket, key, ts(init), ctype, loads(headers), loads(meta), loads(tags)))
-        return out
+        uploads = (self._row_to_upload(bucket, row) for row in rows)
+        return [u for u in uploads if u.key.startswith(prefix)]
 
     def complete_upload(
         self, bucket: str, key: str, upload_id: str, chosen: Sequence[tuple[int, str]] | None, *,
-        forbid_overwrite: bool, announce: Announcement | None = None,
+        forbid_overwrite: bool, acl: str | None = None, announce: Announcement | None = None,
     ) -> ObjectMeta:  # fmt: skip
-        """Concatenate the chosen parts (all parts if None) into the object; the upload is gone afterwards."""
+        """Concatenate the chosen parts (all parts if None) into the object; the upload is gone afterwards.
+        ``acl``: the object's ACL when the completing request names one (else the initiating request's)."""
         upload, parts = self.list_parts(bucket, key, upload_id)
         by_number = {p.part_number: p for p in parts}
         if chosen is None:
@@ -139,9 +170,12 @@ class MultipartStore(ObjectStore):
         except BaseException:
             w.discard()
             raise
+        attrs = replace(upload.attrs, acl=acl or upload.attrs.acl)
+        if upload.sequential:  # the parts came in order, so OSS knows the MD5 of the whole (Content-MD5 on GET)
+            attrs = replace(attrs, md5=base64.b64encode(self._md5_of(selected)).decode())
         meta = ObjectMeta(
             bucket, key, blob, w.size, checksums.multipart_etag(p.md5 for p in selected), w.crc, ts(now_s()),
-            upload.content_type, "Multipart", upload.headers, upload.user_meta, upload.tags,
+            upload.content_type, "Multipart", upload.headers, upload.user_meta, upload.tags, attrs,
         )  # fmt: skip
         try:
             with self._lock:
@@ -157,6 +191,14 @@ class MultipartStore(ObjectStore):
             raise
         self._announce_pending(pending)
         return meta
+
+    def _md5_of(self, parts: Sequence[Part]) -> bytes:
+        md5 = hashlib.md5()
+        for part in parts:
+            with self._blob_path(part.blob).open("rb") as f:
+                while chunk := f.read(1 << 20):
+                    md5.update(chunk)
+        return md5.digest()
 
     def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
         with self._lock:

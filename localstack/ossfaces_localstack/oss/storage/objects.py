@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -14,7 +15,7 @@ from ..errors import OssError, no_such_bucket, no_such_key
 from ..events import Announcement
 from .blobs import BlobWriter
 from .deliveries import DeliveryStore
-from .records import Bucket, ListEntry, Listing, ObjectMeta, dumps, now_s, ts
+from .records import Bucket, ListEntry, Listing, ObjectAttrs, ObjectMeta, dumps, now_s, ts
 
 
 def _prefix_end(prefix: bytes) -> bytes | None:
@@ -98,6 +99,7 @@ class ObjectStore(DeliveryStore):
         tags: Mapping[str, str],
         object_type: str = "Normal",
         etag: str | None = None,
+        attrs: ObjectAttrs | None = None,
         forbid_overwrite: bool = False,
         must_not_exist: OssError | None = None,
         announce: Announcement | None = None,
@@ -106,7 +108,7 @@ class ObjectStore(DeliveryStore):
         blob = self._install(w)
         meta = ObjectMeta(
             bucket, key, blob, w.size, etag or checksums.etag_of_md5(w.md5), w.crc,
-            ts(now_s()), content_type, object_type, dict(headers), dict(user_meta), dict(tags),
+            ts(now_s()), content_type, object_type, dict(headers), dict(user_meta), dict(tags), attrs or ObjectAttrs(),
         )  # fmt: skip
         try:
             return self._upsert(meta, forbid_overwrite=forbid_overwrite, must_not_exist=must_not_exist,
@@ -144,11 +146,11 @@ class ObjectStore(DeliveryStore):
         if row is not None and must_not_exist is not None:
             raise must_not_exist
         db.execute(
-            f"INSERT OR REPLACE INTO objects (bucket, key, {self._META_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT OR REPLACE INTO objects (bucket, key, {self._META_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 meta.bucket, meta.key.encode(), meta.blob, meta.size, meta.etag, str(meta.crc),
                 int(meta.mtime.timestamp()), meta.content_type, meta.object_type,
-                dumps(meta.headers), dumps(meta.user_meta), dumps(meta.tags),
+                dumps(meta.headers), dumps(meta.user_meta), dumps(meta.tags), meta.attrs.to_json(),
             ),
         )  # fmt: skip
         return str(row[0]) if row is not None and row[0] != meta.blob else None
@@ -179,10 +181,7 @@ class ObjectStore(DeliveryStore):
                 if self.fsync:
                     os.fsync(dst.fileno())
             size = current.size + w.size
-            new = ObjectMeta(
-                bucket, key, current.blob, size, appendable_etag(w.crc, size), w.crc, ts(now_s()),
-                current.content_type, "Appendable", current.headers, current.user_meta, current.tags,
-            )  # fmt: skip
+            new = replace(current, size=size, etag=appendable_etag(w.crc, size), crc=w.crc, mtime=ts(now_s()))
             db.execute(
                 "UPDATE objects SET size=?, etag=?, crc=?, mtime=? WHERE bucket=? AND key=?",
                 (new.size, new.etag, str(new.crc), int(new.mtime.timestamp()), bucket, key.encode()),
@@ -209,6 +208,20 @@ class ObjectStore(DeliveryStore):
                         stale.append(row[0])
             for b in stale:
                 self._unlink_blob(b)
+
+    def update_attrs(self, bucket: str, key: str, change: Callable[[ObjectMeta], ObjectAttrs]) -> ObjectAttrs:
+        """Replace an object's attributes by ``change(current meta)`` in one transaction (ACL, restore); the body and
+        its events are untouched. ``change`` may raise to refuse."""
+        with self._tx() as db:
+            row = db.execute(
+                f"SELECT {self._META_COLS} FROM objects WHERE bucket=? AND key=?", (bucket, key.encode())
+            ).fetchone()
+            if row is None:
+                self._require_bucket(db, bucket)
+                raise no_such_key(key)
+            attrs = change(self._row_to_meta(bucket, key, row))
+            db.execute("UPDATE objects SET attrs=? WHERE bucket=? AND key=?", (attrs.to_json(), bucket, key.encode()))
+        return attrs
 
     def set_tags(self, bucket: str, key: str, tags: Mapping[str, str]) -> None:
         with self._tx() as db:
@@ -246,7 +259,7 @@ class ObjectStore(DeliveryStore):
             self._require_bucket(self._db, bucket)
             while True:
                 lo, op = (cursor, ">") if cursor >= inclusive_start else (inclusive_start, ">=")
-                sql = f"SELECT key, size, etag, mtime, object_type FROM objects WHERE bucket=? AND key {op} ?"
+                sql = f"SELECT key, size, etag, mtime, object_type, attrs FROM objects WHERE bucket=? AND key {op} ?"
                 args: list[Any] = [bucket, lo]
                 if end is not None:
                     sql += " AND key < ?"
@@ -256,7 +269,7 @@ class ObjectStore(DeliveryStore):
                 if not rows:
                     return Listing(contents, prefixes, False, last.decode())
                 jumped = False
-                for k, size, etag, mtime, otype in rows:
+                for k, size, etag, mtime, otype, attrs in rows:
                     if len(contents) + len(prefixes) >= max_keys:
                         return Listing(contents, prefixes, True, last.decode())
                     cut = k.find(dlm, len(pfx)) if dlm else -1
@@ -271,7 +284,7 @@ class ObjectStore(DeliveryStore):
                         cursor, inclusive_start = b"", nxt
                         jumped = True
                         break
-                    contents.append(ListEntry(k.decode(), size, etag, ts(mtime), otype))
+                    contents.append(ListEntry(k.decode(), size, etag, ts(mtime), otype, ObjectAttrs.from_json(attrs)))
                     last = cursor = k
                 if not jumped and len(rows) < (batch if not dlm else 256):
                     return Listing(contents, prefixes, False, last.decode())

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from .. import checksums
 
@@ -27,6 +28,74 @@ def loads(s: str) -> dict[str, str]:
     return value
 
 
+ARCHIVE_CLASSES = frozenset({"Archive", "ColdArchive", "DeepColdArchive"})
+
+
+@dataclass(frozen=True)
+class Restore:
+    """A RestoreObject of an archived object: its copy is being made until ``ready``, readable until ``expires``
+    (epoch seconds); after that the object is frozen again, as if never restored."""
+
+    ready: int
+    expires: int
+
+    def state(self, now: float) -> str:
+        """``ongoing``, ``restored`` or ``expired``."""
+        return "ongoing" if now < self.ready else "restored" if now < self.expires else "expired"
+
+
+@dataclass(frozen=True)
+class ObjectAttrs:
+    """What OSS keeps about an object besides its body and headers (one JSON column, defaults left out)."""
+
+    storage_class: str = "Standard"  # Standard | IA | Archive | ColdArchive | DeepColdArchive
+    acl: str = "default"  # default | private | public-read | public-read-write
+    md5: str = ""  # base64 MD5 of the whole body when known (simple uploads, sequential multipart): Content-MD5
+    symlink: str | None = None  # a symlink's target key
+    restore: Restore | None = None
+    # server-side encryption as requested (x-oss-server-side-encryption AES256 | KMS | SM4, the data cipher and KMS
+    # key of KMS): reported back like OSS does, the bytes are stored as they came (a stand-in, see docs/localstack.md)
+    sse: str = ""
+    sse_data: str = ""
+    sse_key: str = ""
+
+    def to_json(self) -> str:
+        d: dict[str, Any] = {}
+        if self.storage_class != "Standard":
+            d["class"] = self.storage_class
+        if self.acl != "default":
+            d["acl"] = self.acl
+        if self.md5:
+            d["md5"] = self.md5
+        if self.symlink is not None:
+            d["symlink"] = self.symlink
+        if self.restore is not None:
+            d["restore"] = [self.restore.ready, self.restore.expires]
+        if self.sse:
+            d["sse"] = [self.sse, self.sse_data, self.sse_key]
+        return json.dumps(d, ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, s: str) -> ObjectAttrs:
+        d = json.loads(s)
+        restore = d.get("restore")
+        sse, sse_data, sse_key = d.get("sse", ("", "", ""))
+        return cls(
+            d.get("class", "Standard"), d.get("acl", "default"), d.get("md5", ""), d.get("symlink"),
+            Restore(int(restore[0]), int(restore[1])) if restore else None, sse, sse_data, sse_key,
+        )  # fmt: skip
+
+    def sse_headers(self) -> dict[str, str]:
+        """What OSS answers about an object's server-side encryption (writes, GET and HEAD)."""
+        pairs = [("x-oss-server-side-encryption", self.sse), ("x-oss-server-side-data-encryption", self.sse_data),
+                 ("x-oss-server-side-encryption-key-id", self.sse_key)]  # fmt: skip
+        return {name: value for name, value in pairs if value}
+
+    def frozen(self, now: float) -> bool:
+        """True if the body cannot be read now: an archived class not restored (or whose restored copy expired)."""
+        return self.storage_class in ARCHIVE_CLASSES and (self.restore is None or self.restore.state(now) != "restored")
+
+
 @dataclass(frozen=True)
 class ObjectMeta:
     """Everything known about one stored object (the body is the blob file)."""
@@ -45,6 +114,7 @@ class ObjectMeta:
     )  # stored standard headers: Cache-Control, Content-Disposition...
     user_meta: dict[str, str] = field(default_factory=dict)  # full header names, lowercase: x-oss-meta-*
     tags: dict[str, str] = field(default_factory=dict)
+    attrs: ObjectAttrs = field(default_factory=ObjectAttrs)
 
 
 @dataclass(frozen=True)
@@ -54,6 +124,7 @@ class ListEntry:
     etag: str
     mtime: datetime
     object_type: str
+    attrs: ObjectAttrs = field(default_factory=ObjectAttrs)
 
 
 @dataclass(frozen=True)
@@ -74,6 +145,18 @@ class Upload:
     headers: dict[str, str]
     user_meta: dict[str, str]
     tags: dict[str, str]
+    attrs: ObjectAttrs = field(default_factory=ObjectAttrs)  # the object's storage class and ACL
+    sequential: bool = False  # ``?sequential``: parts must arrive in order; the object gets a whole-body MD5
+
+    def attrs_json(self) -> str:
+        d = json.loads(self.attrs.to_json())
+        if self.sequential:
+            d["sequential"] = True
+        return json.dumps(d, sort_keys=True)
+
+    @staticmethod
+    def parse_attrs(s: str) -> tuple[ObjectAttrs, bool]:
+        return ObjectAttrs.from_json(s), bool(json.loads(s).get("sequential", False))
 
 
 @dataclass(frozen=True)
