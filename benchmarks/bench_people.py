@@ -270,6 +270,7 @@ def index_rerun(n: int, directory: Path) -> dict[str, Any]:
     con.close()
     report = model.update(state, table, ClusterParams(DEFAULT_MAX_DISTANCE, DEFAULT_MIN_FACES))
     return {"faces": n, "second_run": True, "changed": report.changed, "people": report.people,
+            "joined": report.joined, "new_people": report.new_people,
             "load_s": round(loaded, 2), "read_and_update_s": round(time.perf_counter() - started, 2),
             "load_peak_rss_mb": round(load_peak, 1), "peak_rss_mb": round(vm_hwm_mb(), 1),
             "load_1_5_15": [round(a, 2) for a in os.getloadavg()]}  # fmt: skip

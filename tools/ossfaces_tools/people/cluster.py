@@ -151,13 +151,13 @@ def cluster(
         pool_vectors = vectors(candidates)
         for first in range(0, len(waiting), ROWS):  # a few rows at a time: the similarity matrix stays small
             rows = waiting[first : first + ROWS]
-            close = (vectors(rows) @ pool_vectors.T) >= threshold
-            for row, face in enumerate(rows):
-                neighbours[face] = [n for n in candidates[close[row]].tolist() if n != face]
+            similarity = vectors(rows) @ pool_vectors.T
+            for row, face in enumerate(rows):  # row by row: a boolean matrix beside it would be 40 MB more at 1 M
+                neighbours[face] = [n for n in candidates[similarity[row] >= threshold].tolist() if n != face]
                 for n in neighbours[face]:
                     if n in neighbours and face not in neighbours[n]:  # an earlier face: the relation goes both ways
                         neighbours[n].append(face)
-        del pool_vectors
+        del pool_vectors, similarity
         pool.extend(waiting)
         arrived = set(waiting)
         touched = sorted({n for face in waiting for n in neighbours[face] if n not in arrived})

@@ -1,4 +1,4 @@
-"""Faces as ``people`` sees them: read from result documents, kept column-wise so 100,000 faces stay small.
+"""Faces as ``people`` sees them: read from result documents or the face index, kept column-wise and compact.
 
 A face takes part when its result carries an embedding of the model the people file was made with (the local engine's
 SFace vector, PLAN "Shared contract") or an IMM v2 ``FigureClusterId``, and is not marked ``Forgotten``. Everything

@@ -37,6 +37,7 @@ from ossfaces.embedding import EMBEDDING_MODEL
 from ossfaces.forgotten import Box, stands_at
 from ossfaces_tools.access import ToolError
 from ossfaces_tools.people.cluster import DEFAULT_MAX_DISTANCE, DEFAULT_MIN_FACES
+from ossfaces_tools.people.jsonwalk import decode_value, skip_space, walk_object
 
 FORMAT = "ossfaces-people/2"
 FORMAT_1 = "ossfaces-people/1"
@@ -237,26 +238,55 @@ class PeopleState:
 
     @classmethod
     def loads(cls, body: bytes) -> PeopleState:
-        """Parse and check a people file; ValueError with the reason in a few words when it cannot be trusted."""
-        try:
-            data = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise ValueError(f"not JSON ({exc})") from exc
-        if not isinstance(data, dict):
-            raise ValueError(f"not a people file (a JSON {type(data).__name__}, not an object)")
-        if data.get("Format") not in (FORMAT, FORMAT_1):
-            raise ValueError(f"not a people file of format {FORMAT} (Format is {data.get('Format')!r})")
-        raw: dict[str, Any] = data["Photos"] if isinstance(data.get("Photos"), dict) else {}
-        if raw:
-            data["Photos"] = {}  # validated below one photo at a time, each parsed photo dropped as it is taken
+        """Parse and check a people file; ValueError with the reason in a few words when it cannot be trusted.
+
+        Photos are read one at a time (:mod:`.jsonwalk`), each checked and kept as a :class:`PhotoEntry` as soon as
+        it is read: never a million photos as dicts at once (0.7 GB)."""
+        head: dict[str, Any] = {}
         photos: dict[str, PhotoEntry] = {}
         where: tuple[str, ...] = ()
+
+        def photo(key: str, at: int) -> int:
+            nonlocal where
+            value, end = decode_value(text, at)
+            where = ("Photos", key)
+            photos[key] = _photo(_PhotoWire.model_validate(value), head["Format"] == FORMAT_1)
+            return end
+
+        def member(name: str, at: int) -> int:
+            if name == "Photos" and head.get("Format") in (FORMAT, FORMAT_1) and text[at : at + 1] == "{":
+                photos.clear()  # a member given twice: the last one counts, as with json.loads
+                head["Photos"] = {}
+                return walk_object(text, at, photo)
+            head[name], end = decode_value(text, at)
+            return end
+
         try:
+            try:
+                text = body.decode("utf-8")
+                start = skip_space(text, 0)
+                if text[start : start + 1] != "{":
+                    data = json.loads(text)
+                elif (end := skip_space(text, walk_object(text, start, member))) != len(text):
+                    raise json.JSONDecodeError("Extra data", text, end)
+                else:
+                    data = head
+            except ValidationError:
+                raise
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise ValueError(f"not JSON ({exc})") from exc
+            where = ()
+            if not isinstance(data, dict):
+                raise ValueError(f"not a people file (a JSON {type(data).__name__}, not an object)")
+            if data.get("Format") not in (FORMAT, FORMAT_1):
+                raise ValueError(f"not a people file of format {FORMAT} (Format is {data.get('Format')!r})")
+            raw: dict[str, Any] = data["Photos"] if isinstance(data.get("Photos"), dict) else {}
+            if raw:  # Photos came before Format (a hand edit): checked one at a time now
+                data["Photos"] = {}
             wire = _FileWire.model_validate(data)
-            legacy = wire.Format == FORMAT_1
             for key in list(raw):
                 where = ("Photos", key)
-                photos[key] = _photo(_PhotoWire.model_validate(raw.pop(key)), legacy)
+                photos[key] = _photo(_PhotoWire.model_validate(raw.pop(key)), wire.Format == FORMAT_1)
         except ValidationError as exc:
             error = exc.errors()[0]
             place = ".".join(str(part) for part in (*where, *error["loc"]))
