@@ -68,15 +68,19 @@ class ObjectStore(DeliveryStore):
 
     # -- objects ----------------------------------------------------------------------------------------------------
 
+    def _meta_in(self, db: sqlite3.Connection, bucket: str, key: str) -> ObjectMeta:
+        """The object's metadata as ``db`` sees it (a transaction, or the shared connection under the lock)."""
+        row = db.execute(
+            f"SELECT {self._META_COLS} FROM objects WHERE bucket=? AND key=?", (bucket, key.encode())
+        ).fetchone()
+        if row is None:
+            self._require_bucket(db, bucket)
+            raise no_such_key(key)
+        return self._row_to_meta(bucket, key, row)
+
     def head(self, bucket: str, key: str) -> ObjectMeta:
         with self._lock:
-            row = self._db.execute(
-                f"SELECT {self._META_COLS} FROM objects WHERE bucket=? AND key=?", (bucket, key.encode())
-            ).fetchone()
-            if row is None:
-                self._require_bucket(self._db, bucket)
-                raise no_such_key(key)
-        return self._row_to_meta(bucket, key, row)
+            return self._meta_in(self._db, bucket, key)
 
     def open(self, bucket: str, key: str) -> tuple[ObjectMeta, IO[bytes]]:
         """Metadata plus an open handle on the body; the handle stays valid even if the key is overwritten meanwhile."""
@@ -162,13 +166,7 @@ class ObjectStore(DeliveryStore):
         """Add the bytes of ``w`` (a temp blob whose CRC was seeded with ``expected.crc``) to an appendable object."""
         w.finish()
         with self._tx() as db:
-            row = db.execute(
-                f"SELECT {self._META_COLS} FROM objects WHERE bucket=? AND key=?", (bucket, key.encode())
-            ).fetchone()
-            if row is None:
-                self._require_bucket(db, bucket)
-                raise no_such_key(key)
-            current = self._row_to_meta(bucket, key, row)
+            current = self._meta_in(db, bucket, key)
             if current.blob != expected.blob or current.size != position:
                 raise position_not_equal(current.size, current.crc)
             path = self._blob_path(current.blob)
@@ -213,13 +211,7 @@ class ObjectStore(DeliveryStore):
         """Replace an object's attributes by ``change(current meta)`` in one transaction (ACL, restore); the body and
         its events are untouched. ``change`` may raise to refuse."""
         with self._tx() as db:
-            row = db.execute(
-                f"SELECT {self._META_COLS} FROM objects WHERE bucket=? AND key=?", (bucket, key.encode())
-            ).fetchone()
-            if row is None:
-                self._require_bucket(db, bucket)
-                raise no_such_key(key)
-            attrs = change(self._row_to_meta(bucket, key, row))
+            attrs = change(self._meta_in(db, bucket, key))
             db.execute("UPDATE objects SET attrs=? WHERE bucket=? AND key=?", (attrs.to_json(), bucket, key.encode()))
         return attrs
 
