@@ -83,7 +83,7 @@ async def restore_object(be: Backend, c: Call) -> Response:
             answered = 200
             longest = r.ready + MAX_DAYS[cls] * DAY_S
             return replace(meta.attrs, restore=Restore(r.ready, min(r.expires + days * DAY_S, longest)))
-        ready = int(now + be.restore_seconds)
+        ready = now + be.restore_seconds  # not rounded: a restore is never ready sooner than asked
         return replace(meta.attrs, restore=Restore(ready, ready + days * DAY_S))
 
     await run_in_threadpool(be.storage.update_attrs, c.b, c.k, change)

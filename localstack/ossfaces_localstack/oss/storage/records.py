@@ -11,7 +11,7 @@ from typing import Any
 from .. import checksums
 
 
-def ts(t: int) -> datetime:
+def ts(t: float) -> datetime:
     return datetime.fromtimestamp(t, timezone.utc)
 
 
@@ -36,8 +36,8 @@ class Restore:
     """A RestoreObject of an archived object: its copy is being made until ``ready``, readable until ``expires``
     (epoch seconds); after that the object is frozen again, as if never restored."""
 
-    ready: int
-    expires: int
+    ready: float
+    expires: float
 
     def state(self, now: float) -> str:
         """``ongoing``, ``restored`` or ``expired``."""
@@ -82,7 +82,7 @@ class ObjectAttrs:
         sse, sse_data, sse_key = d.get("sse", ("", "", ""))
         return cls(
             d.get("class", "Standard"), d.get("acl", "default"), d.get("md5", ""), d.get("symlink"),
-            Restore(int(restore[0]), int(restore[1])) if restore else None, sse, sse_data, sse_key,
+            Restore(float(restore[0]), float(restore[1])) if restore else None, sse, sse_data, sse_key,
         )  # fmt: skip
 
     def sse_headers(self) -> dict[str, str]:
