@@ -218,9 +218,11 @@ def index_child(n: int, directory: Path) -> dict[str, Any]:
     :func:`write_index_part` (another process), read and clustered in this one, whose peak RSS is people's."""
     import duckdb
 
+    from ossfaces.heap import keep_large_blocks_mapped
     from ossfaces_tools.index.local import create_views, spill_dir
     from ossfaces_tools.people.faces import faces_from_index
 
+    keep_large_blocks_mapped()  # as the `ossfaces` command does
     part = directory / f"people-{n}.parquet"
     truth = np.load(directory / f"people-{n}-truth.npy")
     load_before = os.getloadavg()
@@ -257,9 +259,11 @@ def index_rerun(n: int, directory: Path) -> dict[str, Any]:
     :func:`index_child` loaded, the faces read again, the update finds nothing to change."""
     import duckdb
 
+    from ossfaces.heap import keep_large_blocks_mapped
     from ossfaces_tools.index.local import create_views, spill_dir
     from ossfaces_tools.people.faces import faces_from_index
 
+    keep_large_blocks_mapped()  # as the `ossfaces` command does
     started = time.perf_counter()
     state = PeopleState.loads((directory / f"people-{n}-state.json").read_bytes())
     loaded, load_peak = time.perf_counter() - started, vm_hwm_mb()

@@ -65,6 +65,23 @@ def test_same_faces_same_people() -> None:
     assert (first[0] == second[0]).all() and first[1] == second[1]
 
 
+def test_clustering_its_own_result_again_places_nobody_more() -> None:
+    """The last join goes on until nobody joins: faces joining a person move its centre, which can bring others within
+    reach. In one pass, a second run on unchanged faces placed them (11 faces at a million, ``bench_people.py``).
+
+    In a plane (similarity 0.5 is 60 degrees): three seeds at 0-10 degrees found a person, ten faces at 65 degrees
+    join it (its centre near 50); five faces at 110 degrees, waiting since before it existed, are within reach of that
+    centre but of no seed; one at 125 degrees is within reach only once those five have moved the centre."""
+    angles = np.radians([110] * 5 + [125] + [0, 5, 10] + [65] * 10)
+    embeddings = np.stack([np.cos(angles), np.sin(angles), np.zeros_like(angles)], axis=1).astype(np.float32)
+    seed = np.asarray([False] * 6 + [True] * 3 + [False] * 10)
+    params = ClusterParams(block=6)
+    labels, people = cluster(embeddings, seed, np.full(len(angles), UNASSIGNED), 0, params)
+    assert people == 1 and (labels == 0).all()
+    again, people_again = cluster(embeddings, seed, labels, people, params)
+    assert (again == labels).all() and people_again == people
+
+
 # --------------------------------------------------------------------------------------------------- the people file
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ossfaces.heap import keep_large_blocks_mapped
 from ossfaces.vision import FaceAnalyzer
-from ossfaces.vision.heap import keep_large_blocks_mapped
 from ossfaces.vision.models import BY_ROLE, resolve_models_dir
 from ossfaces.vision.nets import Net, cpu_budget, load_all
 

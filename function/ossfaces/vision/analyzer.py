@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from ossfaces import __version__
 from ossfaces.defaults import DEFAULT_MAX_PIXELS, DEFAULT_MIN_FACE_PX, DEFAULT_SCORE_THRESHOLD
 from ossfaces.embedding import embedding_field
+from ossfaces.heap import keep_large_blocks_mapped
 from ossfaces.vision.attributes import (
     DEFAULT_AUGMENTATION,
     NET_INPUTS,
@@ -35,7 +36,6 @@ from ossfaces.vision.budget import within_memory_budget
 from ossfaces.vision.calibration import Calibration, load_calibration
 from ossfaces.vision.decode import ImageInfo, decode
 from ossfaces.vision.detect import CHECK_SCORE, COARSE_SIDE, Detection, Detector
-from ossfaces.vision.heap import keep_large_blocks_mapped
 from ossfaces.vision.models import manifest_digest, verify_models
 from ossfaces.vision.nets import Net, cpu_budget, load_all
 from ossfaces.vision.yunet import YuNet
@@ -138,7 +138,7 @@ class FaceAnalyzer:
         """Verify the model files (ConfigError telling to run ``ossfaces models fetch`` if not), build and warm up
         one onnxruntime session per network, in parallel (:mod:`~ossfaces.vision.nets`), each with ``threads``
         threads (0 or None: the CPUs the instance has, :func:`~ossfaces.vision.nets.cpu_budget`)."""
-        keep_large_blocks_mapped()  # before the first large block: see vision/heap.py
+        keep_large_blocks_mapped()  # before the first large block: see ossfaces/heap.py
         threads = threads or cpu_budget()
         cv2.setNumThreads(threads)  # its resizes and warps: FC's host may show more CPUs than the instance has
         warm = {"detector": (1, 3, 480, COARSE_SIDE), **{role: (1, *shape) for role, shape in NET_INPUTS.items()}}

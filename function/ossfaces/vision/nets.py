@@ -19,7 +19,7 @@ import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
 
-from ossfaces.vision.heap import release_freed_memory
+from ossfaces.heap import release_freed_memory
 
 
 def cpu_budget() -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from ossfaces import __version__
+from ossfaces.heap import keep_large_blocks_mapped
 from ossfaces_tools.commands._shared import OneLineErrors
 from ossfaces_tools.commands.analyze import analyze
 from ossfaces_tools.commands.backfill import backfill
@@ -28,6 +29,7 @@ from ossfaces_tools.commands.stats import stats
 @click.version_option(__version__, prog_name="ossfaces")
 def main() -> None:
     """Face metadata for photos in Alibaba Cloud OSS, and the local stack to develop it without the cloud."""
+    keep_large_blocks_mapped()  # the engine's heap policy: people and the engine hold and free blocks of megabytes
 
 
 for _command in (schema, models, analyze, package, backfill, stats, people, index, query, inventory, up, invoke, demo):

@@ -8,7 +8,8 @@ For each face without a person, in a stable order, block by block:
    kept. A waiting face that may seed (``CanSeed``: IMM v2's rule, large, frontal, sharp) and has at least
    ``min_faces`` seeding faces within reach (itself included) is a core; a new person is made of everything
    density-reachable from it through cores (DBSCAN's expansion). Faces that cannot seed may join but never found;
-3. at the end, faces still waiting try once more to join the people made after they were seen.
+3. at the end, faces still waiting join the people made after they were seen, pass after pass until nobody joins
+   (each face that joins moves its person's centre, which may bring another within reach).
 
 Deterministic: the same faces in the same order give the same people, so a second run on unchanged results changes
 nothing. Cost: each block is compared with the people found so far and with the waiting pool, so it grows with
@@ -31,7 +32,8 @@ different people are at similarity 0.48 (distance 0.52)."""
 DEFAULT_MIN_FACES = 3
 """Seeding faces needed to found a person: immich's ``minFaces`` and IMM v2's "at least 3 faces" rule."""
 UNASSIGNED = -1
-ROWS = 512  # rows of a similarity matrix computed at once (512 × 20,000 waiting faces: 40 MB)
+ROWS = 512  # rows of a similarity matrix computed at once (512 × 20,000 waiting faces: 40 MB) ...
+SIMILARITY_BYTES = 40 * 2**20  # ... and fewer when more faces wait (77,000 at a million faces: 158 MB at 512 rows)
 
 
 @dataclass(frozen=True)
@@ -149,8 +151,9 @@ def cluster(
         pool = [f for f in pool if labels[f] == UNASSIGNED]
         candidates = np.asarray(pool + waiting, dtype=np.int64)
         pool_vectors = vectors(candidates)
-        for first in range(0, len(waiting), ROWS):  # a few rows at a time: the similarity matrix stays small
-            rows = waiting[first : first + ROWS]
+        at_once = max(64, min(ROWS, SIMILARITY_BYTES // (4 * len(candidates))))
+        for first in range(0, len(waiting), at_once):  # a few rows at a time: the similarity matrix stays small
+            rows = waiting[first : first + at_once]
             similarity = vectors(rows) @ pool_vectors.T
             for row, face in enumerate(rows):  # row by row: a boolean matrix beside it would be 40 MB more at 1 M
                 neighbours[face] = [n for n in candidates[similarity[row] >= threshold].tolist() if n != face]
@@ -164,5 +167,7 @@ def cluster(
         for face in [*waiting, *touched]:
             if labels[face] == UNASSIGNED and core(face, UNASSIGNED):
                 found(face)
-    join(np.asarray([f for f in pool if labels[f] == UNASSIGNED], dtype=np.int64))
+    waiting_at_end = np.asarray([f for f in pool if labels[f] == UNASSIGNED], dtype=np.int64)
+    while len(still := join(waiting_at_end)) < len(waiting_at_end):  # until nobody joins (step 3)
+        waiting_at_end = still
     return labels, people

@@ -1,11 +1,13 @@
-"""The C heap under the engine: glibc's malloc, told how a process that decodes photos of tens of megabytes uses it.
+"""The C heap: glibc's malloc, told how a process that holds and frees blocks of megabytes uses it.
 
 glibc serves large blocks with ``mmap`` and returns them on ``free``, but it raises that threshold to the size of
-each such block freed (up to 32 MiB): after the first large photo, every band, crop and blob of a few megabytes comes
-from the heap instead, where freed holes between live blocks are never returned. A fixed threshold keeps blocks over
-4 MiB in their own mappings. On the worst files the decoder accepts this took 30-50 MiB off the peak
-(``benchmarks/bench_decode_memory.py``); a 24-megapixel photo's time moved within the machine's noise
-(``benchmarks/bench_engine.py``). Nothing happens where libc is not glibc.
+each such block freed (up to 32 MiB): after the first large block, every block of a few megabytes comes from the heap
+instead, where freed holes between live blocks are never returned. A fixed threshold keeps blocks over 4 MiB in their
+own mappings. The engine decodes photos of tens of megabytes: on the worst files the decoder accepts this took 30-50
+MiB off the peak (``benchmarks/bench_decode_memory.py``); a 24-megapixel photo's time moved within the machine's noise
+(``benchmarks/bench_engine.py``). The ``ossfaces`` command widens and frees blocks of embeddings: ``people`` at a
+million faces peaked 60-70 MiB lower (``benchmarks/bench_people.py --from-index 1000000``). Nothing happens where
+libc is not glibc.
 """
 
 from __future__ import annotations
