@@ -10,6 +10,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from ossfaces_tools import bytecode
 
 from .deploy_support import REPO
@@ -41,6 +43,7 @@ def test_every_module_gets_a_checked_hash_pyc_that_cpython_310_takes(tmp_path: P
         assert header[:4] == MAGIC_310 and int.from_bytes(header[4:8], "little") == CHECKED_HASH, source
 
 
+@pytest.mark.slow
 def test_a_source_edited_after_packaging_is_compiled_again_not_shadowed(tmp_path: Path) -> None:
     """FC's console can edit deployed code: checked-hash bytecode of the old text must not be run instead."""
     tree = tmp_path / "code"

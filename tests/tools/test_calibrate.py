@@ -177,6 +177,7 @@ def run_script(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=300, check=False)
 
 
+@pytest.mark.slow
 def test_fit_then_validate_is_two_commands_on_licensed_data(tmp_path: Path) -> None:
     """The owner's path: ``calibrate fit`` (fit → holdout), then ``eval_attributes --write-metadata`` on holdout."""
     manifest, raw = manifest_and_raw(tmp_path, synthetic_records(900, np.random.default_rng(13)))

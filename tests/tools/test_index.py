@@ -81,6 +81,7 @@ def random_documents(bucket: oss2.Bucket, n: int, seed: int, prefix: str = "lib/
     return keys
 
 
+@pytest.mark.slow
 def test_stats_from_the_index_equal_the_scan(local_oss: LocalOss, oss_bucket: oss2.Bucket) -> None:
     upload(oss_bucket)  # the hand-counted set, and random documents of every kind
     random_documents(oss_bucket, 120, seed=1)

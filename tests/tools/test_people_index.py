@@ -71,6 +71,7 @@ def assert_same(scanned: FaceTable, indexed: FaceTable) -> None:
     assert people(indexed) == people(scanned)
 
 
+@pytest.mark.slow
 def test_people_from_an_index_of_many_parts_out_of_key_order(local_oss: LocalOss, oss_bucket: oss2.Bucket) -> None:
     rng = np.random.default_rng(20)
     centres = identities(8, rng)

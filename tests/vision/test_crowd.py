@@ -25,6 +25,7 @@ def crowds(analyzer: FaceAnalyzer, astronaut: NDArray[Any]) -> list[Crowd]:
     return [crowd(faces, seed) for seed in SEEDS]
 
 
+@pytest.mark.slow
 def test_the_face_check_keeps_a_crowds_faces_and_the_engine_is_within_002_ap_of_yunet(crowds: list[Crowd]) -> None:
     figures = compare(crowds)
     (ap, tp), (ap_unchecked, tp_unchecked) = figures["engine"], figures["without the face check"]

@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ossfaces_localstack.asgi import PromptServer
 from ossfaces_localstack.fc.invoker import Invoker, new_request_id
 from ossfaces_localstack.fc.triggers import FunctionSpec
 
@@ -176,7 +177,7 @@ class ApiServer:
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
         config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-        self._server = uvicorn.Server(config)
+        self._server = PromptServer(config)
         self._thread = threading.Thread(target=self._serve, name="fc-api", daemon=True)
 
     @property

@@ -11,6 +11,7 @@ from types import TracebackType
 
 import uvicorn
 
+from ..asgi import PromptServer
 from .auth import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, Authenticator
 from .events import Listener, Processor
 from .names import check_bucket_name
@@ -122,7 +123,7 @@ class LocalOss:
             log_config=None,
             http=with_header_timeout(self.read_timeout),
         )
-        return uvicorn.Server(config)
+        return PromptServer(config)
 
     def start(self) -> None:
         """Serve in a background thread; returns once the socket accepts connections."""
