@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 from collections.abc import Iterator
 
 import fc2
@@ -132,6 +133,33 @@ def test_async_payload_limit(api: tuple[str, Invoker, ScriptedRunner]) -> None:
         _client(endpoint).invoke_function("face-svc", "face-detect", payload=b"x" * (128 * 1024 + 1),
                                           headers={"x-fc-invocation-type": "Async"})  # fmt: skip
     assert (raised.value.status_code, raised.value.err_code) == (400, "EntityTooLarge")
+
+
+@pytest.mark.parametrize(("mode", "limit"), [("Sync", 6 * 2**20), ("Async", 128 * 2**10)])
+def test_a_payload_over_the_limit_is_refused_without_being_held(
+    api: tuple[str, Invoker, ScriptedRunner], mode: str, limit: int
+) -> None:
+    """32 MiB sent in chunks: the answer is FC's ``EntityTooLarge``, and the server (a thread of this process) never
+    held more than the limit of it (Python's allocations, traced: reading the whole body first held all of it)."""
+    endpoint, invoker, _ = api
+    path = "/2016-08-15/services/face-svc/functions/face-detect/invocations"
+    headers = _client(endpoint)._build_common_headers("POST", path, {"x-fc-invocation-type": mode})
+    del headers["content-length"]  # not signed; the body is sent in chunks
+
+    def chunks() -> Iterator[bytes]:
+        chunk = b"x" * 2**20
+        for _ in range(32):
+            yield chunk
+
+    tracemalloc.start()
+    try:
+        response = requests.post(endpoint + path, data=chunks(), headers=headers, timeout=30)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (response.status_code, response.json()["ErrorCode"]) == (400, "EntityTooLarge")
+    assert peak < limit + 4 * 2**20
+    assert invoker.invocations() == []
 
 
 def test_proxy_path_with_signed_query(api: tuple[str, Invoker, ScriptedRunner]) -> None:

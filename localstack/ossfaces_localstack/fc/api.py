@@ -64,6 +64,20 @@ def fc_error(status: int, code: str, message: str, request_id: str) -> Response:
     return Response(body, status, media_type="application/json", headers={"x-fc-request-id": request_id})
 
 
+async def body_within(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None if it is longer than ``limit``: then the rest is read and dropped, never held (the
+    client gets the answer instead of a connection closed under its upload)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size <= limit:
+            chunks.append(chunk)
+        elif chunks:
+            chunks.clear()
+    return b"".join(chunks) if size <= limit else None
+
+
 class FcApi:
     """The Starlette app of the local FC API; ``functions`` maps (service, function) to what the invoker runs."""
 
@@ -144,10 +158,10 @@ class FcApi:
             return fc_error(
                 404, "FunctionNotFound", f"function '{name}' does not exist in service '{service}'", request_id
             )
-        payload = await request.body()
         mode = request.headers.get("x-fc-invocation-type", "Sync").lower()
         limit = MAX_ASYNC_PAYLOAD if mode == "async" else MAX_SYNC_PAYLOAD
-        if len(payload) > limit:
+        payload = await body_within(request, limit)
+        if payload is None:
             return fc_error(
                 400, "EntityTooLarge", f"payload size exceeds maximum allowed size ({limit} bytes)", request_id
             )
