@@ -2,13 +2,15 @@
 
 uvicorn notices a stop on its 100 ms tick, then sleeps 100 ms more before it waits, again in 100 ms steps, for the
 connections still answering: about 0.2 s a stop. The tests start and stop a local OSS a few hundred times (0.2 s was
-a third of their teardown time), and ``ossfaces up`` stops three servers on Ctrl-C. This one does the same things in
-the same order, polling every ``POLL_S``.
+a third of their teardown time), and ``ossfaces up`` stops three servers on Ctrl-C. This one wakes at once when
+:meth:`PromptServer.stop_soon` is called (idle, it still wakes only on uvicorn's tick) and then does uvicorn's
+shutdown steps in the same order, polling every ``POLL_S``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 
 import uvicorn
@@ -19,17 +21,26 @@ TICK_S = 0.1
 
 
 class PromptServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+
+    def stop_soon(self) -> None:
+        """Ask the server to stop, from any thread: it wakes at once (``should_exit`` alone waits for the tick)."""
+        self.should_exit = True
+        if self._loop is not None and self._stopping is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has already ended
+                self._loop.call_soon_threadsafe(self._stopping.set)
+
     async def main_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        counter, next_tick = 0, loop.time() + TICK_S
-        if await self.on_tick(counter):
-            return
-        while not self.should_exit:
-            await asyncio.sleep(POLL_S)
-            if loop.time() >= next_tick:
-                counter, next_tick = (counter + 1) % 864000, next_tick + TICK_S
-                if await self.on_tick(counter):
-                    return
+        """uvicorn's loop: ``on_tick`` every ``TICK_S`` until it says to exit, woken early by :meth:`stop_soon`."""
+        self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), TICK_S)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         """uvicorn's graceful shutdown: stop accepting, ask every connection to close (idle ones do at once), wait for

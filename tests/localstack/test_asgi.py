@@ -43,7 +43,7 @@ def test_a_stop_lets_the_response_in_flight_finish_then_returns() -> None:
     client.start()
     while not server.server_state.tasks:  # the request is being answered
         time.sleep(0.01)
-    server.should_exit = True
+    server.stop_soon()
     thread.join(timeout=10)
     client.join(timeout=10)
     assert not thread.is_alive() and answers == [(200, b"done")]

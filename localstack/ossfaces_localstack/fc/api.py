@@ -210,6 +210,6 @@ class ApiServer:
             time.sleep(0.01)
 
     def stop(self) -> None:
-        self._server.should_exit = True
+        self._server.stop_soon()
         self._thread.join(timeout=5)
         self._socket.close()

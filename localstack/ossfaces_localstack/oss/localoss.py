@@ -70,7 +70,7 @@ class LocalOss:
         )
         self.read_timeout = read_timeout
         self._sock: socket.socket | None = None
-        self._server: uvicorn.Server | None = None
+        self._server: PromptServer | None = None
         self._thread: threading.Thread | None = None
         self.port = port
 
@@ -112,7 +112,7 @@ class LocalOss:
         self._sock.listen(2048)
         return self._sock
 
-    def _make_server(self) -> uvicorn.Server:
+    def _make_server(self) -> PromptServer:
         config = uvicorn.Config(
             self.app,
             log_level="warning",
@@ -156,7 +156,7 @@ class LocalOss:
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.should_exit = True
+            self._server.stop_soon()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
