@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -79,6 +80,35 @@ def scan_rate(bucket: oss2.Bucket) -> float:
     return (acc.overall.documents + acc.overall.unreadable) / (time.perf_counter() - started)
 
 
+def get_ceiling(oss: LocalOss, keys: list[str], processes: int = 2, threads: int = 8, seconds: float = 5.0) -> float:
+    """GETs a second that the local OSS answers to ``processes`` client processes of ``threads`` threads each, bodies
+    read and dropped, nothing parsed: the most any reader of results can reach on this machine (the server is one
+    Python process on the same cores)."""
+    listing = Path("keys.txt")
+    listing.write_text("\n".join(keys), encoding="utf-8")
+    command = [sys.executable, __file__, "--get-child", oss.endpoint, str(listing), str(threads), str(seconds)]
+    children = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(processes)]
+    return sum(float(child.communicate()[0]) for child in children)
+
+
+def get_child(endpoint: str, listing: Path, threads: int, seconds: float) -> None:
+    from ossfaces_localstack.oss import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
+
+    bucket = oss2.Bucket(oss2.Auth(DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET), endpoint, "bench-index")
+    keys = listing.read_text(encoding="utf-8").split("\n")
+    deadline = time.perf_counter() + seconds
+
+    def reader(first: int) -> int:
+        done = 0
+        while time.perf_counter() < deadline:
+            bucket.get_object(keys[(first + done * threads) % len(keys)]).read()
+            done += 1
+        return done
+
+    with ThreadPoolExecutor(threads) as pool:
+        print(sum(pool.map(reader, range(threads))) / seconds)
+
+
 def backfill_first_invocation(oss: LocalOss, bucket: oss2.Bucket, objects: int) -> dict[str, Any]:
     """A ``objects``-row inventory report of photos (no results yet), then the backfill loop until its first batch."""
     import csv
@@ -133,7 +163,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--instances", type=int, default=100)
     parser.add_argument("--inventory-objects", type=int, default=1_000_000)
+    parser.add_argument("--get-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.get_child:
+        endpoint, listing, threads, seconds = args.get_child
+        get_child(endpoint, Path(listing), int(threads), float(seconds))
+        return 0
     out: dict[str, Any] = {"command": f"benchmarks/bench_index.py --results {args.results} --workers {args.workers} "
                            f"--inventory-objects {args.inventory_objects}", "cpus": os.cpu_count()}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
@@ -148,6 +183,9 @@ def main() -> int:
             out["build"] = {"read": first.read, "seconds": round(first.elapsed, 2), "results_per_s": round(first.rate, 1),
                             "parts": first.parts_written, "rows": first.rows}  # fmt: skip
             out["build_vs_scan"] = round(first.rate / out["scan_results_per_s"], 2)
+            keys = [f"albums/{i % 100:02d}/{i:07d}.jpg{SUFFIX}" for i in range(args.results)]
+            out["oss_get_ceiling_per_s"] = round(get_ceiling(oss, keys), 1)
+            out["build_vs_get_ceiling"] = round(first.rate / out["oss_get_ceiling_per_s"], 2)
             one = build_one_worker_rate(oss, bucket, args.results)
             new = max(1, args.results // 100)
             upload(bucket, args.results, new)
