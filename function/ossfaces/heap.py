@@ -5,9 +5,9 @@ each such block freed (up to 32 MiB): after the first large block, every block o
 instead, where freed holes between live blocks are never returned. A fixed threshold keeps blocks over 4 MiB in their
 own mappings. The engine decodes photos of tens of megabytes: on the worst files the decoder accepts this took 30-50
 MiB off the peak (``benchmarks/bench_decode_memory.py``); a 24-megapixel photo's time moved within the machine's noise
-(``benchmarks/bench_engine.py``). The ``ossfaces`` command widens and frees blocks of embeddings: ``people`` at a
-million faces peaked 60-70 MiB lower (``benchmarks/bench_people.py --from-index 1000000``). Nothing happens where
-libc is not glibc.
+(``benchmarks/bench_engine.py``). The ``ossfaces`` command widens and frees blocks of embeddings: the second run of
+``people`` at a million faces peaked at 1,517 MB instead of 1,587 (``benchmarks/bench_people.py --from-index
+1000000``). Nothing happens where libc is not glibc.
 """
 
 from __future__ import annotations

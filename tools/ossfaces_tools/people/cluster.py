@@ -93,16 +93,18 @@ def cluster(
             sums = np.vstack([sums, np.zeros((size - len(sums), dim))])
             counts = np.concatenate([counts, np.zeros(size - len(counts), np.int64)])
 
-    def join(rows: NDArray[np.int64]) -> NDArray[np.int64]:
-        """Place ``rows`` with the nearest person within reach; return the rows left waiting."""
+    def join(rows: NDArray[np.int64], among: NDArray[np.int64] | None = None) -> NDArray[np.int64]:
+        """Place ``rows`` with the nearest person within reach (of ``among``, else of all); return the rows left
+        waiting."""
         if people == 0 or len(rows) == 0:
             return rows
-        centroids = _normalised(sums[:people])
+        persons_in_reach = np.arange(people) if among is None else among
+        centroids = _normalised(sums[persons_in_reach])
         best = np.empty(len(rows), np.int64)
         close = np.empty(len(rows), bool)
         for first in range(0, len(rows), ROWS):
             similarity = vectors(rows[first : first + ROWS]) @ centroids.T
-            best[first : first + ROWS] = similarity.argmax(axis=1)
+            best[first : first + ROWS] = persons_in_reach[similarity.argmax(axis=1)]
             close[first : first + ROWS] = similarity.max(axis=1) >= threshold
         chosen, persons = rows[close], best[close]
         labels[chosen] = persons
@@ -167,7 +169,12 @@ def cluster(
         for face in [*waiting, *touched]:
             if labels[face] == UNASSIGNED and core(face, UNASSIGNED):
                 found(face)
+    # Step 3. After the first pass only the people who gained faces can have come within reach of a waiting face (the
+    # others were out of its reach and have not moved), so each further pass compares with those alone.
     waiting_at_end = np.asarray([f for f in pool if labels[f] == UNASSIGNED], dtype=np.int64)
-    while len(still := join(waiting_at_end)) < len(waiting_at_end):  # until nobody joins (step 3)
-        waiting_at_end = still
+    moved: NDArray[np.int64] | None = None
+    while len(waiting_at_end) and (moved is None or len(moved)):
+        before = counts[:people].copy()
+        waiting_at_end = join(waiting_at_end, moved)
+        moved = np.flatnonzero(counts[:people] != before)
     return labels, people
