@@ -29,7 +29,9 @@ def test_a_stop_lets_the_response_in_flight_finish_then_returns() -> None:
     server = PromptServer(uvicorn.Config(Starlette(routes=[Route("/slow", slow)]), lifespan="off", log_config=None))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
+    deadline = time.monotonic() + 10
     while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
         time.sleep(0.01)
     answers: list[tuple[int, bytes]] = []
 
@@ -42,6 +44,7 @@ def test_a_stop_lets_the_response_in_flight_finish_then_returns() -> None:
     client = threading.Thread(target=ask)
     client.start()
     while not server.server_state.tasks:  # the request is being answered
+        assert time.monotonic() < deadline, "the request never reached the server"
         time.sleep(0.01)
     server.stop_soon()
     thread.join(timeout=10)
