@@ -99,7 +99,7 @@ def cluster(
         if people == 0 or len(rows) == 0:
             return rows
         persons_in_reach = np.arange(people) if among is None else among
-        centroids = _normalised(sums[persons_in_reach])
+        centroids = _normalised(sums[:people] if among is None else sums[among])  # a view of all: no copy per block
         best = np.empty(len(rows), np.int64)
         close = np.empty(len(rows), bool)
         for first in range(0, len(rows), ROWS):
